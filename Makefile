@@ -1,0 +1,32 @@
+# Two entry points: `make demo` runs the pipeline on embedded data, `make test` runs
+# lint, type checks and the test suite. Both create .venv and install what they need.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint pytest install clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[tests,style]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest --cov --cov-report=term -q
+
+test: lint pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/als4gan demo --output demo_output
+
+clean:
+	rm -rf $(VENV) demo_output lightning_logs .pytest_cache .mypy_cache .ruff_cache

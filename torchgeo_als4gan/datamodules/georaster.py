@@ -1,0 +1,289 @@
+"""Semi-supervised datamodule for your own georeferenced rasters."""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader
+from torchgeo.datamodules import GeoDataModule
+from torchgeo.datasets import GeoDataset, stack_samples
+
+from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVectorLabels
+from ..datasets.utils import seeded_split
+from ..samplers import FootprintGeoSampler, grid_footprints
+from ..transforms import SegmentationAugmentation
+from .selection import check_labeled_ratio, random_selection, read_selection, resolve_selection
+from .semi import SubBatchAugmentationMixin, num_batches_per_epoch
+
+__all__ = ('GeoSegmentationDataModule',)
+
+VECTOR_SUFFIXES = ('.gpkg', '.geojson', '.json', '.shp', '.parquet', '.fgb', '.kml')
+
+
+class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
+    """Georeferenced imagery with raster or vector labels, in patches.
+
+    The imagery is cut into a grid of ``patch_size`` footprints (ids
+    ``<file stem>_r<row>_c<col>``). Footprints that touch the labels are assigned to
+    train/val/test in spatial blocks of ``split_block`` x ``split_block`` patches
+    (seeded), which keeps neighbouring patches in the same split. The labelled
+    subset of the train footprints is a random ``labeled_ratio`` or the ids of a
+    ``selection_file`` (e.g. the active learner's GeoPackage); all other train
+    footprints and every footprint outside the labels form the unlabelled pool.
+    Without ``label_paths`` the whole imagery is unlabelled.
+
+    Batches carry ``footprint`` (xmin, ymin, xmax, ymax in the dataset CRS) as a
+    tensor, since TorchGeo drops ``bounds`` when moving batches to the device.
+    """
+
+    def __init__(
+        self,
+        image_paths: str | Sequence[str] = 'data/imagery',
+        label_paths: str | Sequence[str] | None = None,
+        classes: Sequence[str] = ('background', 'foreground'),
+        label_name: str = 'class',
+        label_map: dict[str, int] | None = None,
+        background: int = 0,
+        image_glob: str = '*.tif',
+        label_glob: str = '*',
+        patch_size: int = 256,
+        stride: int | None = None,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        labeled_ratio: float | None = None,
+        selection_file: str | os.PathLike[str] | None = None,
+        seed: int = 0,
+        unlabeled: bool = True,
+        unlabeled_batch_size: int | None = None,
+        steps_per_epoch: int | None = None,
+        split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_block: int = 4,
+        split_seed: int = 0,
+        mean: Sequence[float] | float = 0.0,
+        std: Sequence[float] | float = 255.0,
+        scale: tuple[float, float] | None = (0.5, 1.5),
+        hflip: bool = True,
+        vflip: bool = False,
+        rot90: bool = False,
+        crop_size: int | None = None,
+        ignore_index: int = 255,
+    ) -> None:
+        """Initialize a new GeoSegmentationDataModule.
+
+        Args:
+            image_paths: imagery files or folders.
+            label_paths: raster masks or vector files (by extension), or None.
+            classes: class names, index order.
+            label_name: attribute of the vector features holding their class.
+            label_map: attribute value -> class index for vector labels.
+            background: class of pixels covered by no vector feature.
+            image_glob: glob of imagery files in folders.
+            label_glob: glob of label files in folders.
+            patch_size: patch side in pixels.
+            stride: grid stride in pixels (defaults to ``patch_size``).
+            batch_size: labelled (and val/test) batch size.
+            num_workers: data loading workers.
+            labeled_ratio: fraction of the train footprints to label at random.
+            selection_file: footprint ids chosen by the active learner.
+            seed: seed of the selection, samplers and augmentation.
+            unlabeled: also yield unlabelled batches.
+            unlabeled_batch_size: unlabelled batch size (default ``batch_size``).
+            steps_per_epoch: batches per epoch (default: one pass over the pool).
+            split_fractions: train/val/test fractions of the labelled blocks.
+            split_block: side of the split blocks, in patches.
+            split_seed: seed of the block assignment.
+            mean: per-band normalization mean.
+            std: per-band normalization standard deviation.
+            scale: random scale range for training (None: off).
+            hflip: random horizontal mirror for training.
+            vflip: random vertical flip for training.
+            rot90: random 90-degree rotations for training.
+            crop_size: training crop size (None: patch size).
+            ignore_index: mask value of unlabelled pixels.
+
+        Raises:
+            ValueError: If ``labeled_ratio`` is outside (0, 1] or both it and
+                ``selection_file`` are given.
+        """
+        super().__init__(GeoImagery, batch_size, patch_size, None, num_workers)
+        if labeled_ratio is not None:
+            check_labeled_ratio(labeled_ratio)
+            if selection_file is not None:
+                msg = 'Give either labeled_ratio or selection_file, not both'
+                raise ValueError(msg)
+        self.image_paths = image_paths
+        self.label_paths = label_paths
+        self.classes = tuple(classes)
+        self.label_name = label_name
+        self.label_map = label_map
+        self.background = background
+        self.image_glob = image_glob
+        self.label_glob = label_glob
+        self.stride = stride or patch_size
+        self.labeled_ratio = labeled_ratio
+        self.selection_file = selection_file
+        self.seed = seed
+        self.unlabeled = unlabeled
+        self.unlabeled_batch_size = unlabeled_batch_size or batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self.split_fractions = split_fractions
+        self.split_block = split_block
+        self.split_seed = split_seed
+        self.ignore_index = ignore_index
+        self.train_aug = SegmentationAugmentation(
+            mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
+        )
+        self.aug = SegmentationAugmentation(mean, std, None, False, ignore_index=ignore_index)
+        self.imagery: GeoImagery | None = None
+        self.scene: GeoSegmentationScene | None = None
+        self.footprints: gpd.GeoDataFrame | None = None
+        self.labeled_ids: list[str] = []
+
+    def _labels(self) -> GeoRasterMask | GeoVectorLabels:
+        paths = self.label_paths
+        assert paths is not None
+        first = paths if isinstance(paths, str) else paths[0]
+        if str(first).lower().endswith(VECTOR_SUFFIXES):
+            return GeoVectorLabels(
+                paths, self.label_name, self.classes, self.label_map, self.background,
+                filename_glob=self.label_glob,
+            )  # fmt: skip
+        return GeoRasterMask(paths, self.label_glob, ignore_index=self.ignore_index)
+
+    def _build(self) -> gpd.GeoDataFrame:
+        """Read the imagery and labels once and assign every footprint a split."""
+        if self.footprints is not None:
+            return self.footprints
+        self.imagery = GeoImagery(self.image_paths, self.image_glob)
+        footprints = grid_footprints(self.imagery, self.patch_size, self.stride)  # type: ignore[arg-type]
+        footprints['split'] = 'unlabeled'
+        if self.label_paths is not None:
+            self.scene = GeoSegmentationScene(
+                self.imagery, self._labels(), self.classes, ignore_index=self.ignore_index
+            )
+            covered = footprints.intersects(self.scene.index.geometry.union_all()).to_numpy()
+            block = self.split_block * self.stride
+            keys = (
+                footprints['file'] + '/' + (footprints['row'] // block).astype(str)
+                + '/' + (footprints['col'] // block).astype(str)
+            )  # fmt: skip
+            blocks = sorted(set(keys[covered]))
+            split = seeded_split(len(blocks), self.split_fractions, self.split_seed)
+            block_split = {blocks[i]: name for name, items in split.items() for i in items}
+            footprints.loc[covered, 'split'] = keys[covered].map(block_split)
+        self.footprints = footprints
+        return footprints
+
+    def setup(self, stage: str) -> None:
+        """Read the data and build the samplers of a stage.
+
+        Args:
+            stage: ``fit``, ``validate``, ``test`` or ``predict``.
+        """
+        footprints = self._build()
+        if self.scene is None:
+            self.labeled_footprints = footprints.iloc[:0]
+            self.unlabeled_footprints = footprints
+            return
+        self.train_dataset = self.val_dataset = self.test_dataset = self.scene
+        self.predict_dataset = self.scene
+        train = footprints[footprints['split'] == 'train']
+        ids = list(train['id'])
+        if self.selection_file is not None:
+            chosen = read_selection(self.selection_file)
+            source = f'selection file {os.fspath(self.selection_file)!r}'
+        elif self.labeled_ratio is not None:
+            chosen = random_selection(ids, self.labeled_ratio, self.seed)
+            source = 'the random selection'
+        else:
+            chosen, source = ids, 'the train split'
+        labeled = resolve_selection(chosen, ids, source=source)
+        self.labeled_footprints = train.iloc[labeled]
+        self.labeled_ids = list(self.labeled_footprints['id'])
+        others = footprints[~footprints['id'].isin(self.labeled_ids)]
+        self.unlabeled_footprints = others[others['split'].isin(['train', 'unlabeled'])]
+        for split in ('val', 'test'):
+            chosen_split = footprints[footprints['split'] == split]
+            sampler = (
+                FootprintGeoSampler(self.scene, chosen_split, self.patch_size)  # type: ignore[arg-type]
+                if len(chosen_split)
+                else None
+            )
+            setattr(self, f'{split}_sampler', sampler)
+        self.predict_sampler = self.test_sampler
+
+    def _loader(
+        self, dataset: GeoDataset, footprints: pd.DataFrame, batch_size: int, num_batches: int,
+        seed: int,
+    ) -> DataLoader[dict[str, Any]]:  # fmt: skip
+        sampler = FootprintGeoSampler(
+            dataset, gpd.GeoDataFrame(footprints), self.patch_size,  # type: ignore[arg-type]
+            shuffle=True, length=batch_size * num_batches,
+            generator=torch.Generator().manual_seed(seed),
+        )  # fmt: skip
+        return DataLoader(
+            dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,
+            collate_fn=stack_samples, drop_last=True,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> Any:
+        """Labelled batches, or ``{'labeled', 'unlabeled'}`` batches.
+
+        Returns:
+            A DataLoader or a CombinedLoader.
+
+        Raises:
+            ValueError: If there are no labels or no labelled footprint.
+        """
+        if self.scene is None or len(self.labeled_footprints) == 0:
+            msg = 'No labelled patch: give label_paths that overlap the imagery'
+            raise ValueError(msg)
+        semi = self.unlabeled and len(self.unlabeled_footprints) > 0
+        n_unlabeled = len(self.unlabeled_footprints) if semi else 0
+        num_batches = num_batches_per_epoch(
+            self.steps_per_epoch, len(self.labeled_footprints), self.batch_size,
+            n_unlabeled, self.unlabeled_batch_size,
+        )  # fmt: skip
+        labeled = self._loader(
+            self.scene, self.labeled_footprints, self.batch_size, num_batches, self.seed
+        )
+        if not semi:
+            return labeled
+        assert self.imagery is not None
+        unlabeled = self._loader(
+            self.imagery, self.unlabeled_footprints, self.unlabeled_batch_size,
+            num_batches, self.seed + 1,
+        )  # fmt: skip
+        return CombinedLoader({'labeled': labeled, 'unlabeled': unlabeled}, 'max_size_cycle')
+
+    def transfer_batch_to_device(
+        self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
+    ) -> dict[str, Any]:
+        """Move a batch (or each sub-batch) to the device, keeping footprints.
+
+        Args:
+            batch: a batch or a dict of sub-batches.
+            device: target device.
+            dataloader_idx: index of the loader.
+
+        Returns:
+            The batch on the device, with ``footprint`` instead of ``bounds``.
+        """
+        subs = batch.values() if 'labeled' in batch else [batch]
+        for sub in subs:
+            bounds = sub.pop('bounds', None)
+            sub.pop('crs', None)
+            if bounds is not None:
+                sub['footprint'] = torch.tensor(
+                    [[x.start, y.start, x.stop, y.stop] for x, y, _ in bounds],
+                    dtype=torch.float64,
+                )
+        moved: dict[str, Any] = super(GeoDataModule, self).transfer_batch_to_device(
+            batch, device, dataloader_idx
+        )
+        return moved
+

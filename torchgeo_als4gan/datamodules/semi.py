@@ -1,0 +1,303 @@
+"""Base datamodule yielding labelled and unlabelled training batches."""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torchgeo.datamodules import NonGeoDataModule
+
+from ..datasets.patched import PatchedSegmentationDataset
+from ..transforms import SegmentationAugmentation
+from .selection import check_labeled_ratio, random_selection, read_selection, resolve_selection
+
+__all__ = (
+    'SemiSupervisedNonGeoDataModule',
+    'SubBatchAugmentationMixin',
+    'UnlabeledView',
+    'infinite_batches_loader',
+    'num_batches_per_epoch',
+)
+
+
+class UnlabeledView(Dataset[dict[str, Any]]):
+    """A dataset view without targets: ``mask`` and labels are dropped."""
+
+    dropped = ('mask', 'label', 'label_multi')
+
+    def __init__(self, dataset: Dataset[dict[str, Any]], length: int) -> None:
+        """Initialize a new UnlabeledView.
+
+        Args:
+            dataset: the dataset (usually a Subset of the train split).
+            length: its length.
+        """
+        self.dataset = dataset
+        self.length = length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """Return a sample without its targets.
+
+        Args:
+            index: sample index.
+
+        Returns:
+            The sample without ``mask`` and labels.
+        """
+        sample = self.dataset[index]
+        return {k: v for k, v in sample.items() if k not in self.dropped}
+
+    def __len__(self) -> int:
+        """Return the number of samples.
+
+        Returns:
+            Length.
+        """
+        return self.length
+
+
+class SubBatchAugmentationMixin:
+    """Augments each sub-batch of a ``{'labeled', 'unlabeled'}`` training batch.
+
+    TorchGeo's ``on_after_batch_transfer`` expects one flat batch; a
+    CombinedLoader gives a dict of batches, so training batches are augmented per
+    sub-batch with ``train_aug`` and everything else goes to TorchGeo's hook.
+    """
+
+    trainer: Any
+    train_aug: SegmentationAugmentation
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Augment each training sub-batch, or normalize val/test batches.
+
+        Args:
+            batch: a batch, or a dict of sub-batches from the CombinedLoader.
+            dataloader_idx: index of the loader.
+
+        Returns:
+            The augmented batch.
+        """
+        if self.trainer and self.trainer.training and 'labeled' in batch:
+            return {key: self.train_aug(sub) for key, sub in batch.items()}
+        return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
+
+
+def num_batches_per_epoch(
+    steps_per_epoch: int | None, n_labeled: int, batch_size: int, n_unlabeled: int,
+    unlabeled_batch_size: int,
+) -> int:
+    """Batches per epoch: given, or one pass over the unlabelled (else labelled) items.
+
+    Args:
+        steps_per_epoch: explicit count, or None.
+        n_labeled: labelled items.
+        batch_size: labelled batch size.
+        n_unlabeled: unlabelled items (0 when not used).
+        unlabeled_batch_size: unlabelled batch size.
+
+    Returns:
+        The number of batches, at least 1.
+    """
+    if steps_per_epoch is not None:
+        return steps_per_epoch
+    if n_unlabeled > 0:
+        return max(n_unlabeled // unlabeled_batch_size, 1)
+    return max(n_labeled // batch_size, 1)
+
+
+def infinite_batches_loader(
+    dataset: Dataset[dict[str, Any]],
+    length: int,
+    batch_size: int,
+    num_batches: int,
+    generator: torch.Generator,
+    num_workers: int,
+) -> DataLoader[dict[str, Any]]:
+    """A loader giving exactly ``num_batches`` full batches from ``dataset``.
+
+    Items are drawn without replacement while the dataset is large enough and with
+    replacement otherwise, so a labelled set smaller than one batch still trains.
+
+    Args:
+        dataset: the dataset.
+        length: its length.
+        batch_size: items per batch.
+        num_batches: batches per epoch.
+        generator: random generator of the draws.
+        num_workers: data loading workers.
+
+    Returns:
+        The loader.
+    """
+    needed = batch_size * num_batches
+    sampler = RandomSampler(
+        range(length), replacement=needed > length, num_samples=needed, generator=generator
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=True,
+        persistent_workers=num_workers > 0,
+    )
+
+
+class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule):
+    """Labelled + unlabelled training batches and labelled val/test batches.
+
+    The labelled subset of the train split is either a random ``labeled_ratio`` of
+    it (``ceil(ratio * N)`` items, the active learner's rule) drawn with ``seed``,
+    or the ids of a ``selection_file`` written by the active learner (ALS4GAN
+    ``.npy``, our CSV, or a text list); with neither, the whole train split is
+    labelled. The rest of the train split is the unlabelled pool.
+
+    With ``unlabeled=True`` the train loader is a :class:`CombinedLoader` of
+    ``{'labeled': batch, 'unlabeled': batch}``, one epoch being one pass over the
+    unlabelled pool (or ``steps_per_epoch`` batches). With ``unlabeled=False`` it
+    yields plain labelled batches, which is what a supervised
+    ``SemanticSegmentationTask`` needs. Labelled batches are always full: a
+    labelled set smaller than a batch is drawn with replacement.
+
+    Augmentation (:class:`SegmentationAugmentation`) runs on the device in
+    ``on_after_batch_transfer``, on each sub-batch separately.
+    """
+
+    def __init__(
+        self,
+        dataset_class: type[PatchedSegmentationDataset],
+        batch_size: int = 8,
+        num_workers: int = 0,
+        labeled_ratio: float | None = None,
+        selection_file: str | os.PathLike[str] | None = None,
+        seed: int = 0,
+        unlabeled: bool = True,
+        unlabeled_batch_size: int | None = None,
+        steps_per_epoch: int | None = None,
+        split_files: dict[str, str] | None = None,
+        mean: Sequence[float] | float = 0.0,
+        std: Sequence[float] | float = 255.0,
+        scale: tuple[float, float] | None = (0.5, 1.5),
+        hflip: bool = True,
+        vflip: bool = False,
+        rot90: bool = False,
+        crop_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new SemiSupervisedNonGeoDataModule.
+
+        Args:
+            dataset_class: the dataset class.
+            batch_size: labelled batch size (and val/test batch size).
+            num_workers: data loading workers.
+            labeled_ratio: fraction of the train split to label at random.
+            selection_file: ids chosen by the active learner.
+            seed: seed of the random selection, samplers and augmentation.
+            unlabeled: also yield unlabelled batches (for semi-supervised tasks).
+            unlabeled_batch_size: unlabelled batch size (default ``batch_size``).
+            steps_per_epoch: batches per epoch (default: one pass over the
+                unlabelled pool, or over the labelled set without it).
+            split_files: ALS4GAN id list per split name (``train``/``val``/``test``).
+            mean: per-band normalization mean.
+            std: per-band normalization standard deviation.
+            scale: random scale range for training (None: off).
+            hflip: random horizontal mirror for training.
+            vflip: random vertical flip for training.
+            rot90: random 90-degree rotations for training.
+            crop_size: training crop size (None: patch size).
+            **kwargs: passed to ``dataset_class``.
+
+        Raises:
+            ValueError: If ``labeled_ratio`` is outside (0, 1] or both
+                ``labeled_ratio`` and ``selection_file`` are given.
+        """
+        super().__init__(dataset_class, batch_size, num_workers, **kwargs)
+        if labeled_ratio is not None:
+            check_labeled_ratio(labeled_ratio)
+            if selection_file is not None:
+                msg = 'Give either labeled_ratio or selection_file, not both'
+                raise ValueError(msg)
+        self.labeled_ratio = labeled_ratio
+        self.selection_file = selection_file
+        self.seed = seed
+        self.unlabeled = unlabeled
+        self.unlabeled_batch_size = unlabeled_batch_size or batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self.split_files = dict(split_files or {})
+        ignore_index = dataset_class.ignore_index
+        self.train_aug = SegmentationAugmentation(
+            mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
+        )
+        self.aug = SegmentationAugmentation(mean, std, None, False, ignore_index=ignore_index)
+        self.labeled_dataset: Dataset[dict[str, Any]] | None = None
+        self.unlabeled_dataset: Dataset[dict[str, Any]] | None = None
+        self.labeled_ids: list[str] = []
+
+    def _dataset(self, split: str) -> PatchedSegmentationDataset:
+        kwargs = dict(self.kwargs)
+        if split in self.split_files:
+            kwargs['split_file'] = self.split_files[split]
+        dataset: PatchedSegmentationDataset = self.dataset_class(split=split, **kwargs)
+        return dataset
+
+    def setup(self, stage: str) -> None:
+        """Build the datasets of a stage and split the labelled/unlabelled pool.
+
+        Args:
+            stage: ``fit``, ``validate``, ``test`` or ``predict``.
+        """
+        if stage == 'fit':
+            train = self._dataset('train')
+            ids = train.ids
+            if self.selection_file is not None:
+                chosen = read_selection(self.selection_file)
+                source = f'selection file {os.fspath(self.selection_file)!r}'
+            elif self.labeled_ratio is not None:
+                chosen = random_selection(ids, self.labeled_ratio, self.seed)
+                source = 'the random selection'
+            else:
+                chosen = ids
+                source = 'the train split'
+            image_ids = [train.records[p.image].id for p in train.patches]
+            labeled = resolve_selection(chosen, ids, image_ids, source)
+            rest = sorted(set(range(len(train))) - set(labeled))
+            self.labeled_ids = [ids[i] for i in labeled]
+            self.labeled_dataset = Subset(train, labeled)
+            self.unlabeled_dataset = UnlabeledView(Subset(train, rest), len(rest))
+            self.train_dataset = self.labeled_dataset
+        if stage in ('fit', 'validate'):
+            self.val_dataset = self._dataset('val')
+        if stage in ('test', 'predict'):
+            self.test_dataset = self._dataset('test')
+            self.predict_dataset = self.test_dataset
+
+    def train_dataloader(self) -> Any:
+        """Labelled batches, or ``{'labeled', 'unlabeled'}`` batches.
+
+        Returns:
+            A DataLoader or a CombinedLoader.
+        """
+        labeled = self._valid_attribute('labeled_dataset')
+        unlabeled = self.unlabeled_dataset
+        generator = torch.Generator().manual_seed(self.seed)
+        n_unlabeled = len(unlabeled) if unlabeled is not None else 0  # type: ignore[arg-type]
+        semi = self.unlabeled and n_unlabeled > 0
+        num_batches = num_batches_per_epoch(
+            self.steps_per_epoch, len(labeled), self.batch_size,
+            n_unlabeled if semi else 0, self.unlabeled_batch_size,
+        )  # fmt: skip
+        labeled_loader = infinite_batches_loader(
+            labeled, len(labeled), self.batch_size, num_batches, generator, self.num_workers
+        )
+        if not semi:
+            return labeled_loader
+        assert unlabeled is not None
+        unlabeled_loader = infinite_batches_loader(
+            unlabeled, n_unlabeled, self.unlabeled_batch_size, num_batches,
+            torch.Generator().manual_seed(self.seed + 1), self.num_workers,
+        )  # fmt: skip
+        return CombinedLoader(
+            {'labeled': labeled_loader, 'unlabeled': unlabeled_loader}, mode='max_size_cycle'
+        )

@@ -1,0 +1,199 @@
+"""Helpers shared by the datasets: windowed raster reads, splits and id lists."""
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.errors
+from numpy.typing import NDArray
+from rasterio.windows import Window
+
+__all__ = (
+    'grid_windows',
+    'raster_shape',
+    'read_id_list',
+    'read_window',
+    'seeded_split',
+    'stratified_split',
+)
+
+Split = dict[str, list[int]]
+
+
+def raster_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """Read the (bands, height, width) of a raster file from its header.
+
+    Args:
+        path: file any rasterio driver reads (GeoTIFF, PNG, JPEG, ...).
+
+    Returns:
+        Number of bands, height and width.
+
+    Raises:
+        OSError: If the file cannot be opened; the message names the file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return src.count, src.height, src.width
+    except rasterio.errors.RasterioIOError as err:
+        msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
+        raise OSError(msg) from err
+
+
+def read_window(
+    path: str | os.PathLike[str], row: int, col: int, height: int, width: int
+) -> tuple[NDArray[np.generic], tuple[int, int]]:
+    """Read the part of a window that lies inside a raster.
+
+    The window may extend past the raster edges; only the overlapping part is read
+    and the caller pads the rest.
+
+    Args:
+        path: raster file.
+        row: top row of the window (may be negative).
+        col: left column of the window (may be negative).
+        height: window height in pixels.
+        width: window width in pixels.
+
+    Returns:
+        The array (bands, h, w) of the overlapping part, and its (row, col) offset
+        inside the requested window.
+
+    Raises:
+        OSError: If the file cannot be opened or decoded; the message names the file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                r0, c0 = max(row, 0), max(col, 0)
+                r1 = min(row + height, src.height)
+                c1 = min(col + width, src.width)
+                if r1 <= r0 or c1 <= c0:
+                    return np.zeros((src.count, 0, 0), dtype=src.dtypes[0]), (0, 0)
+                window = Window(c0, r0, c1 - c0, r1 - r0)  # type: ignore[no-untyped-call]
+                data = src.read(window=window)
+    except rasterio.errors.RasterioError as err:
+        msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
+        raise OSError(msg) from err
+    return data, (r0 - row, c0 - col)
+
+
+def read_id_list(path: str | os.PathLike[str]) -> list[str]:
+    """Read an id list in the ALS4GAN format: one id per line, no extension.
+
+    Blank lines and surrounding white space are ignored; a trailing file extension
+    (for example ``agricultural05.tif``) is stripped.
+
+    Args:
+        path: text file.
+
+    Returns:
+        The ids in file order, duplicates removed.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file contains no ids.
+    """
+    if not os.path.isfile(path):
+        msg = f'Id list file {os.fspath(path)!r} does not exist'
+        raise FileNotFoundError(msg)
+    ids: list[str] = []
+    for line in Path(path).read_text().splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in {'.tif', '.tiff', '.png', '.jpg', '.jpeg'}:
+            name = stem
+        if name not in ids:
+            ids.append(name)
+    if not ids:
+        msg = f'Id list file {os.fspath(path)!r} contains no ids'
+        raise ValueError(msg)
+    return ids
+
+
+def _check_fractions(fractions: Sequence[float]) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions):
+        msg = f'split_fractions must be three non-negative numbers, got {fractions}'
+        raise ValueError(msg)
+    if not np.isclose(sum(fractions), 1.0):
+        msg = f'split_fractions must sum to 1, got {fractions} (sum {sum(fractions)})'
+        raise ValueError(msg)
+
+
+def seeded_split(n: int, fractions: Sequence[float], seed: int) -> Split:
+    """Split ``range(n)`` into train/val/test at random with a fixed seed.
+
+    Args:
+        n: number of items.
+        fractions: train, val and test fractions (sum to 1).
+        seed: seed of the permutation.
+
+    Returns:
+        Sorted item indices per split name.
+    """
+    return stratified_split([0] * n, fractions, seed)
+
+
+def stratified_split(labels: Sequence[int], fractions: Sequence[float], seed: int) -> Split:
+    """Split items into train/val/test per class with a fixed seed.
+
+    Within each class the items are permuted with a generator seeded by ``seed``;
+    ``round(n * f_val)`` go to val, ``round(n * f_test)`` to test and the rest to
+    train, so every class is represented in proportion.
+
+    Args:
+        labels: class of each item.
+        fractions: train, val and test fractions (sum to 1).
+        seed: seed of the permutations.
+
+    Returns:
+        Sorted item indices per split name.
+    """
+    _check_fractions(fractions)
+    rng = np.random.default_rng(seed)
+    out: Split = {'train': [], 'val': [], 'test': []}
+    label_array = np.asarray(labels)
+    for cls in np.unique(label_array):
+        items = np.flatnonzero(label_array == cls)
+        items = items[rng.permutation(len(items))]
+        n_val = round(len(items) * fractions[1])
+        n_test = round(len(items) * fractions[2])
+        out['val'].extend(items[:n_val].tolist())
+        out['test'].extend(items[n_val : n_val + n_test].tolist())
+        out['train'].extend(items[n_val + n_test :].tolist())
+    return {key: sorted(value) for key, value in out.items()}
+
+
+def grid_windows(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of a grid of square windows covering an image.
+
+    The grid starts at (0, 0); the last row and column of windows reach past the
+    image when it is not a multiple of the stride, so every pixel is covered (the
+    caller pads) and nothing is dropped.
+
+    Args:
+        height: image height.
+        width: image width.
+        size: window side.
+        stride: step between windows.
+
+    Returns:
+        (row, col) of each window, row-major.
+
+    Raises:
+        ValueError: If ``size`` or ``stride`` is not positive.
+    """
+    if size <= 0 or stride <= 0:
+        msg = f'size and stride must be positive, got size={size}, stride={stride}'
+        raise ValueError(msg)
+    n_rows = max(-(-(height - size) // stride), 0) + 1
+    n_cols = max(-(-(width - size) // stride), 0) + 1
+    return [(r * stride, c * stride) for r in range(n_rows) for c in range(n_cols)]

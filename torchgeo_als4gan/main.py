@@ -1,0 +1,53 @@
+"""The ``als4gan`` command: TorchGeo's LightningCLI plus this package's commands."""
+
+import os
+import sys
+from collections.abc import Callable
+
+from lightning.pytorch.cli import ArgsType, LightningCLI
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.trainers import BaseTask
+
+# Imported so that short class_path names of this package resolve in configs.
+import torchgeo_als4gan.datamodules
+import torchgeo_als4gan.trainers  # noqa: F401
+
+from . import __version__
+
+__all__ = ('main',)
+
+#: Subcommands of our own (query, evaluate, predict-raster, ...), name -> handler.
+COMMANDS: dict[str, Callable[[list[str]], None]] = {}
+
+
+def _run_demo(args: list[str]) -> None:
+    from .demo import main as demo_main
+
+    demo_main(args)
+
+
+COMMANDS['demo'] = _run_demo
+
+
+def main(args: ArgsType = None) -> None:
+    """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
+
+    Args:
+        args: command-line arguments (default: ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
+    if argv and argv[0] in COMMANDS:
+        COMMANDS[argv[0]](argv[1:])
+        return
+    # Same reading settings and defaults as the ``torchgeo`` command.
+    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
+    LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        seed_everything_default=0,
+        parser_kwargs={'version': f'torchgeo-als4gan {__version__}'},
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={'overwrite': True},
+        args=argv,
+    )

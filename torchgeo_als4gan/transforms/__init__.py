@@ -1,0 +1,5 @@
+"""Kornia batch augmentations applied on the device."""
+
+from .augmentation import SegmentationAugmentation
+
+__all__ = ('SegmentationAugmentation',)
