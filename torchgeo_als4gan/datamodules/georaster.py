@@ -213,6 +213,14 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 if len(chosen_split)
                 else None
             )
+            if sampler is None and self.split_fractions[('val', 'test').index(split) + 1]:
+                n_blocks = footprints.loc[footprints['split'] != 'unlabeled', 'split'].size
+                msg = (
+                    f'No {split} patch: the labels cover only {n_blocks} patches in'
+                    f' blocks of {self.split_block}x{self.split_block}; lower'
+                    ' split_block or patch_size, or label a larger area'
+                )
+                raise ValueError(msg)
             setattr(self, f'{split}_sampler', sampler)
         self.predict_sampler = self.test_sampler
 

@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import rasterio
+import torch
+from torchgeo.datasets import DatasetNotFoundError
+
+from torchgeo_als4gan.datasets import SegmentationTileFolder
+
+CLASSES = ('background', 'building', 'water')
+
+
+def make(root: Path, **kwargs: object) -> SegmentationTileFolder:
+    kwargs.setdefault('classes', CLASSES)
+    kwargs.setdefault('ignore_value', 9)
+    kwargs.setdefault('split', 'all')
+    return SegmentationTileFolder(root, **kwargs)  # type: ignore[arg-type]
+
+
+class TestSegmentationTileFolder:
+    def test_pairs_and_labels(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder', class_subfolders=True)
+        assert len(ds) == 8
+        assert ds.scene_classes == ('farm', 'town')
+        assert ds.ids[2] == 'farm/tile_2'  # a JPEG image paired with a PNG mask
+        assert ds.records[2].image.endswith('.jpg')
+        assert [int(ds[i]['label']) for i in range(8)] == [0] * 4 + [1] * 4
+
+    def test_values(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder')
+        with rasterio.open(ds.records[0].mask) as src:
+            raw = src.read(1)
+        mask = ds[0]['mask'].numpy()
+        assert (mask[raw == 9] == 255).all()
+        np.testing.assert_array_equal(mask[raw < 3], raw[raw < 3])
+
+    def test_different_sizes_padded(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder')
+        assert ds.tile_size == 24
+        narrow = ds[ds.ids.index('farm/tile_1')]
+        assert narrow['image'].shape == (3, 24, 24)
+        assert (narrow['mask'][:, 22:] == 255).all()
+
+    def test_no_scene_label(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder')
+        assert int(ds[0]['label']) == -1
+
+    def test_colors(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder', colors=[[0, 0, 0], [255, 0, 0], [0, 0, 255]])
+        assert ds.colors[1] == (255, 0, 0)
+        with pytest.raises(ValueError, match='colors has 2 entries'):
+            make(data_dir / 'tile_folder', colors=[[0, 0, 0], [1, 1, 1]])
+
+    def test_missing(self, tmp_path: Path) -> None:
+        with pytest.raises(DatasetNotFoundError):
+            make(tmp_path)
+
+    def test_missing_mask(self, copy_data) -> None:  # type: ignore[no-untyped-def]
+        root = copy_data('tile_folder')
+        (root / 'masks' / 'town' / 'tile_3.png').unlink()
+        with pytest.raises(FileNotFoundError, match='tile_3'):
+            make(root)
+
+    def test_patches(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder', patch_size=16, stride=16)
+        assert len(ds) == 8 * 4
+        assert ds[1]['id'] == 'farm/tile_0_r0_c16_p16'
+        assert ds[1]['image'].shape == (3, 16, 16)
+
+    def test_plot(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder')
+        fig = ds.plot(ds[0])
+        assert len(fig.axes) == 2
+        plt.close('all')
+
+    def test_single_band(self, tmp_path: Path) -> None:
+        for folder in ('images', 'masks'):
+            (tmp_path / folder).mkdir()
+            with rasterio.open(tmp_path / folder / 'a.tif', 'w', driver='GTiff', width=4,
+                               height=4, count=1, dtype='uint16') as dst:
+                dst.write(np.ones((1, 4, 4), dtype=np.uint16))
+        ds = make(tmp_path)
+        sample = ds[0]
+        assert sample['image'].shape == (1, 4, 4)
+        assert torch.equal(sample['mask'], torch.ones(4, 4, dtype=torch.long))
+        ds.plot(sample)
+        plt.close('all')
