@@ -1,0 +1,107 @@
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+
+from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+
+CLASSES = ['background', 'building', 'water']
+
+
+def geo(data_dir: Path, labels: str | None = 'vectors/labels.geojson', **kwargs: Any) -> GeoSegmentationDataModule:
+    root = data_dir / 'georaster'
+    kwargs.setdefault('patch_size', 16)
+    kwargs.setdefault('split_block', 1)
+    kwargs.setdefault('batch_size', 2)
+    return GeoSegmentationDataModule(
+        image_paths=str(root / 'imagery'),
+        label_paths=None if labels is None else str(root / labels),
+        classes=CLASSES,
+        label_name='landcover',
+        **kwargs,
+    )
+
+
+class FakeTrainer:
+    training = True
+
+
+class TestGeoSegmentationDataModule:
+    def test_split_and_pool(self, data_dir: Path) -> None:
+        dm = geo(data_dir, labeled_ratio=0.5, seed=0)
+        dm.setup('fit')
+        fp = dm.footprints
+        assert fp is not None and len(fp) == 24
+        labelled_area = fp[fp['split'] != 'unlabeled']
+        assert len(labelled_area) == 16  # patches touching the polygons' extent
+        counts = labelled_area['split'].value_counts().to_dict()
+        assert counts == {'train': 12, 'val': 2, 'test': 2}
+        assert len(dm.labeled_ids) == 6  # ceil(0.5 * 12)
+        # unlabelled pool: the other 6 train patches + 8 patches outside the labels
+        assert len(dm.unlabeled_footprints) == 14
+        assert not set(dm.unlabeled_footprints['id']) & set(dm.labeled_ids)
+
+    def test_semi_batches_keep_footprints(self, data_dir: Path) -> None:
+        dm = geo(data_dir, labeled_ratio=0.1, crop_size=8)
+        dm.setup('fit')
+        loader = dm.train_dataloader()
+        assert isinstance(loader, CombinedLoader)
+        batch, _, _ = next(iter(loader))
+        assert batch['labeled']['image'].shape == (2, 3, 16, 16)
+        assert 'mask' not in batch['unlabeled']
+        moved = dm.transfer_batch_to_device(batch, torch.device('cpu'), 0)
+        assert 'bounds' not in moved['labeled'] and moved['labeled']['footprint'].shape == (2, 4)
+        left, bottom, right, top = moved['labeled']['footprint'][0].tolist()
+        assert right - left == 160 and top - bottom == 160
+        frame = dm.footprints
+        assert frame is not None
+        assert frame.geometry.bounds['minx'].isin([left]).any()
+        dm.trainer = FakeTrainer()  # type: ignore[assignment]
+        out = dm.on_after_batch_transfer(moved, 0)
+        assert out['labeled']['mask'].shape == (2, 8, 8)
+        assert out['unlabeled']['image'].shape == (2, 3, 8, 8)
+
+    def test_supervised_val_test(self, data_dir: Path) -> None:
+        dm = geo(data_dir, labels='masks', unlabeled=False, labeled_ratio=1.0)
+        dm.setup('fit')
+        batch = next(iter(dm.train_dataloader()))
+        assert batch['mask'].shape == (2, 16, 16)
+        assert len(dm.val_dataloader()) == 1
+        assert len(dm.test_dataloader()) == 1
+
+    def test_selection_gpkg(self, data_dir: Path, tmp_path: Path) -> None:
+        dm = geo(data_dir)
+        dm.setup('fit')
+        assert dm.footprints is not None
+        chosen = dm.footprints[dm.footprints['split'] == 'train'].iloc[[0, 3]]
+        gpd.GeoDataFrame(chosen[['id', 'geometry']]).to_file(tmp_path / 'sel.gpkg')
+        dm = geo(data_dir, selection_file=tmp_path / 'sel.gpkg')
+        dm.setup('fit')
+        assert dm.labeled_ids == list(chosen['id'])
+
+    def test_selection_unknown(self, data_dir: Path, tmp_path: Path) -> None:
+        (tmp_path / 'sel.txt').write_text('scene_r0_c0\nelsewhere_r0_c0\n')
+        dm = geo(data_dir, selection_file=tmp_path / 'sel.txt')
+        with pytest.raises(ValueError, match='elsewhere_r0_c0'):
+            dm.setup('fit')
+
+    def test_unlabelled_only(self, data_dir: Path) -> None:
+        dm = geo(data_dir, labels=None)
+        dm.setup('fit')
+        assert len(dm.unlabeled_footprints) == 24
+        with pytest.raises(ValueError, match='No labelled patch'):
+            dm.train_dataloader()
+
+    def test_no_val_patch(self, data_dir: Path) -> None:
+        dm = geo(data_dir, split_block=4)
+        with pytest.raises(ValueError, match='No val patch.*split_block'):
+            dm.setup('fit')
+
+    def test_bad_arguments(self, data_dir: Path) -> None:
+        with pytest.raises(ValueError, match='labeled_ratio'):
+            geo(data_dir, labeled_ratio=0)
+        with pytest.raises(ValueError, match='not both'):
+            geo(data_dir, labeled_ratio=0.5, selection_file='x.gpkg')
