@@ -12,43 +12,57 @@ DATA = ROOT / 'tests' / 'data'
 # Overrides that point each shipped config at the fixture data and a tiny backbone.
 FIXTURES = {
     'ucm_supervised.yaml': [
-        f'--data.init_args.root={DATA / "ucmerced_dlrsd"}', '--data.init_args.tile_size=32',
+        f'--data.init_args.root={DATA / "ucmerced_dlrsd"}',
+        '--data.init_args.tile_size=32',
         '--data.init_args.split_fractions=[0.5,0.25,0.25]',
     ],
     'deepglobe_supervised.yaml': [
-        f'--data.init_args.root={DATA / "deepglobe"}', '--data.init_args.patch_size=16',
+        f'--data.init_args.root={DATA / "deepglobe"}',
+        '--data.init_args.patch_size=16',
         '--data.init_args.split_fractions=[0.6,0.2,0.2]',
     ],
     'tile_folder_supervised.yaml': [
-        f'--data.init_args.root={DATA / "tile_folder"}', '--data.init_args.ignore_value=9',
+        f'--data.init_args.root={DATA / "tile_folder"}',
+        '--data.init_args.ignore_value=9',
         '--data.init_args.split_fractions=[0.5,0.25,0.25]',
     ],
     'raster_supervised.yaml': [
         f'--data.init_args.image_paths={DATA / "georaster" / "imagery"}',
         f'--data.init_args.label_paths={DATA / "georaster" / "vectors" / "labels.geojson"}',
-        '--data.init_args.patch_size=16', '--data.init_args.split_block=1',
+        '--data.init_args.patch_size=16',
+        '--data.init_args.split_block=1',
     ],
 }
 
 
 def args_for(config: str, tmp_path: Path) -> list[str]:
     return [
-        'fit', '--config', str(ROOT / 'configs' / config), *FIXTURES[config],
-        '--data.init_args.batch_size=2', '--data.init_args.num_workers=0',
-        '--model.init_args.backbone=resnet18', '--trainer.fast_dev_run=true',
-        '--trainer.accelerator=cpu', f'--trainer.default_root_dir={tmp_path}',
+        'fit',
+        '--config',
+        str(ROOT / 'configs' / config),
+        *FIXTURES[config],
+        '--data.init_args.batch_size=2',
+        '--data.init_args.num_workers=0',
+        '--model.init_args.backbone=resnet18',
+        '--trainer.fast_dev_run=true',
+        '--trainer.accelerator=cpu',
+        f'--trainer.default_root_dir={tmp_path}',
     ]
 
 
 @pytest.mark.parametrize('config', sorted(FIXTURES))
 @pytest.mark.parametrize('entry', [torchgeo_main, main], ids=['torchgeo', 'als4gan'])
-def test_fit_configs(config: str, entry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_fit_configs(
+    config: str, entry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     entry(args_for(config, tmp_path))
 
 
 def test_every_config_is_tested() -> None:
-    assert {p.name for p in (ROOT / 'configs').glob('*_supervised.yaml')} == set(FIXTURES)
+    assert {p.name for p in (ROOT / 'configs').glob('*_supervised.yaml')} == set(
+        FIXTURES
+    )
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,12 +73,23 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bad_config_names_argument(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r'labeled_ratio must be in \(0, 1\], got 2'):
-        main([*args_for('ucm_supervised.yaml', tmp_path), '--data.init_args.labeled_ratio=2'])
+        main(
+            [
+                *args_for('ucm_supervised.yaml', tmp_path),
+                '--data.init_args.labeled_ratio=2',
+            ]
+        )
 
 
 def test_short_class_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = args_for('tile_folder_supervised.yaml', tmp_path)
-    main([*args, '--data=SegmentationTileFolderDataModule', *FIXTURES['tile_folder_supervised.yaml'],
-          '--data.init_args.classes=[a,b,c]'])
+    main(
+        [
+            *args,
+            '--data=SegmentationTileFolderDataModule',
+            *FIXTURES['tile_folder_supervised.yaml'],
+            '--data.init_args.classes=[a,b,c]',
+        ]
+    )
     assert os.path.isdir(tmp_path)

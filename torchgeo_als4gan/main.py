@@ -35,7 +35,7 @@ def main(args: ArgsType = None) -> None:
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).
     """
-    argv = list(sys.argv[1:] if args is None else args)  # type: ignore[arg-type]
+    argv = list(sys.argv[1:] if args is None else args)
     if argv and argv[0] in COMMANDS:
         COMMANDS[argv[0]](argv[1:])
         return

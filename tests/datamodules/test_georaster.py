@@ -11,7 +11,9 @@ from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
 CLASSES = ['background', 'building', 'water']
 
 
-def geo(data_dir: Path, labels: str | None = 'vectors/labels.geojson', **kwargs: Any) -> GeoSegmentationDataModule:
+def geo(
+    data_dir: Path, labels: str | None = 'vectors/labels.geojson', **kwargs: Any
+) -> GeoSegmentationDataModule:
     root = data_dir / 'georaster'
     kwargs.setdefault('patch_size', 16)
     kwargs.setdefault('split_block', 1)
@@ -53,7 +55,9 @@ class TestGeoSegmentationDataModule:
         assert batch['labeled']['image'].shape == (2, 3, 16, 16)
         assert 'mask' not in batch['unlabeled']
         moved = dm.transfer_batch_to_device(batch, torch.device('cpu'), 0)
-        assert 'bounds' not in moved['labeled'] and moved['labeled']['footprint'].shape == (2, 4)
+        assert 'bounds' not in moved['labeled'] and moved['labeled'][
+            'footprint'
+        ].shape == (2, 4)
         left, bottom, right, top = moved['labeled']['footprint'][0].tolist()
         assert right - left == 160 and top - bottom == 160
         frame = dm.footprints

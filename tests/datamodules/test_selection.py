@@ -18,7 +18,13 @@ from torchgeo_als4gan.datamodules.selection import (
 class TestSelection:
     @pytest.mark.parametrize(
         ('ratio', 'n', 'expected'),
-        [(0.02, 1679, 34), (0.05, 1679, 84), (0.125, 1679, 210), (1.0, 7, 7), (0.01, 3, 1)],
+        [
+            (0.02, 1679, 34),
+            (0.05, 1679, 84),
+            (0.125, 1679, 210),
+            (1.0, 7, 7),
+            (0.01, 3, 1),
+        ],
     )
     def test_labeled_count_is_ceil(self, ratio: float, n: int, expected: int) -> None:
         assert labeled_count(ratio, n) == expected
@@ -38,15 +44,19 @@ class TestSelection:
     def test_read_npy(self, tmp_path: Path) -> None:
         np.save(tmp_path / 'a.npy', np.array(['beach01.tif', 'airplane02']))
         assert read_selection(tmp_path / 'a.npy') == ['beach01', 'airplane02']
-        np.save(tmp_path / 'b.npy', np.array(['x', 'y'], dtype=object), allow_pickle=True)
+        np.save(
+            tmp_path / 'b.npy', np.array(['x', 'y'], dtype=object), allow_pickle=True
+        )
         assert read_selection(tmp_path / 'b.npy') == ['x', 'y']
 
     def test_read_csv_gpkg_txt(self, tmp_path: Path) -> None:
-        pd.DataFrame({'id': ['007', 'b', 'b'], 'score': [1, 2, 3]}).to_csv(tmp_path / 's.csv')
-        assert read_selection(tmp_path / 's.csv') == ['007', 'b']
-        gpd.GeoDataFrame({'id': ['p1']}, geometry=[box(0, 0, 1, 1)], crs='EPSG:32618').to_file(
-            tmp_path / 's.gpkg'
+        pd.DataFrame({'id': ['007', 'b', 'b'], 'score': [1, 2, 3]}).to_csv(
+            tmp_path / 's.csv'
         )
+        assert read_selection(tmp_path / 's.csv') == ['007', 'b']
+        gpd.GeoDataFrame(
+            {'id': ['p1']}, geometry=[box(0, 0, 1, 1)], crs='EPSG:32618'
+        ).to_file(tmp_path / 's.gpkg')
         assert read_selection(tmp_path / 's.gpkg') == ['p1']
         (tmp_path / 'list').write_text('a\nb\n')
         assert read_selection(tmp_path / 'list') == ['a', 'b']
@@ -63,6 +73,10 @@ class TestSelection:
 
     def test_resolve(self) -> None:
         patches = ['a_r0_c0_p8', 'a_r0_c8_p8', 'b_r0_c0_p8']
-        assert resolve_selection(['b_r0_c0_p8', 'a'], patches, ['a', 'a', 'b']) == [0, 1, 2]
+        assert resolve_selection(['b_r0_c0_p8', 'a'], patches, ['a', 'a', 'b']) == [
+            0,
+            1,
+            2,
+        ]
         with pytest.raises(ValueError, match=r"2 of 3 ids in sel.*\['zz', 'c'\]"):
             resolve_selection(['a', 'zz', 'c'], patches, ['a', 'a', 'b'], source='sel')

@@ -18,7 +18,10 @@ from torchgeo_als4gan.datamodules import (
 def ucm(data_dir: Path, **kwargs: Any) -> UCMercedDLRSDDataModule:
     kwargs.setdefault('batch_size', 4)
     return UCMercedDLRSDDataModule(
-        data_dir / 'ucmerced_dlrsd', tile_size=32, split_fractions=(0.5, 0.25, 0.25), **kwargs
+        data_dir / 'ucmerced_dlrsd',
+        tile_size=32,
+        split_fractions=(0.5, 0.25, 0.25),
+        **kwargs,
     )
 
 
@@ -33,7 +36,8 @@ class TestUCMercedDLRSDDataModule:
         assert len(dm.labeled_ids) == 2  # ceil(0.3 * 6)
         assert len(dm.unlabeled_dataset) == 4  # type: ignore[arg-type]
         train_ids = set(dm.labeled_ids) | {
-            dm.unlabeled_dataset[i]['id'] for i in range(4)  # type: ignore[index]
+            dm.unlabeled_dataset[i]['id']
+            for i in range(4)  # type: ignore[index]
         }
         assert len(train_ids) == 6
         dm2 = ucm(data_dir, labeled_ratio=0.3, seed=0)
@@ -51,7 +55,9 @@ class TestUCMercedDLRSDDataModule:
             # labelled set (2) smaller than the batch (4): drawn with replacement
             assert batch['labeled']['image'].shape == (4, 3, 32, 32)
             assert set(batch['labeled']['id']) <= set(dm.labeled_ids)
-            assert 'mask' not in batch['unlabeled'] and 'label' not in batch['unlabeled']
+            assert (
+                'mask' not in batch['unlabeled'] and 'label' not in batch['unlabeled']
+            )
             assert batch['unlabeled']['image'].shape == (2, 3, 32, 32)
             assert not set(batch['unlabeled']['id']) & set(dm.labeled_ids)
 
@@ -61,7 +67,9 @@ class TestUCMercedDLRSDDataModule:
         loader = dm.train_dataloader()
         assert isinstance(loader, DataLoader)
         batches = list(loader)
-        assert len(batches) == 3 and all(b['mask'].shape == (4, 32, 32) for b in batches)
+        assert len(batches) == 3 and all(
+            b['mask'].shape == (4, 32, 32) for b in batches
+        )
 
     def test_all_labelled(self, data_dir: Path) -> None:
         dm = ucm(data_dir, batch_size=2)
@@ -82,7 +90,9 @@ class TestUCMercedDLRSDDataModule:
     def test_selection_file_unknown_ids(self, data_dir: Path, tmp_path: Path) -> None:
         np.save(tmp_path / 'sel.npy', np.array(['forest01', 'beach01', 'river02']))
         dm = ucm(data_dir, selection_file=tmp_path / 'sel.npy')
-        with pytest.raises(ValueError, match=r"ids in selection file .*sel.npy.*'forest01'"):
+        with pytest.raises(
+            ValueError, match=r"ids in selection file .*sel.npy.*'forest01'"
+        ):
             dm.setup('fit')
 
     def test_bad_arguments(self, data_dir: Path, tmp_path: Path) -> None:
@@ -92,10 +102,16 @@ class TestUCMercedDLRSDDataModule:
             ucm(data_dir, labeled_ratio=0.5, selection_file=tmp_path / 'x.npy')
 
     def test_split_files(self, data_dir: Path, tmp_path: Path) -> None:
-        for name, ids in (('train', 'beach00\nbeach01\nairplane01'), ('val', 'beach02'),
-                          ('test', 'beach03')):
+        for name, ids in (
+            ('train', 'beach00\nbeach01\nairplane01'),
+            ('val', 'beach02'),
+            ('test', 'beach03'),
+        ):
             (tmp_path / name).write_text(ids)
-        dm = ucm(data_dir, split_files={s: str(tmp_path / s) for s in ('train', 'val', 'test')})
+        dm = ucm(
+            data_dir,
+            split_files={s: str(tmp_path / s) for s in ('train', 'val', 'test')},
+        )
         dm.setup('fit')
         dm.setup('test')
         assert dm.labeled_ids == ['beach00', 'beach01', 'airplane01']
@@ -128,7 +144,9 @@ class TestUCMercedDLRSDDataModule:
 
 
 class TestOtherDataModules:
-    def test_deepglobe_patches_and_image_selection(self, data_dir: Path, tmp_path: Path) -> None:
+    def test_deepglobe_patches_and_image_selection(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
         kwargs = dict(patch_size=16, split_fractions=(0.6, 0.2, 0.2), batch_size=2)
         dm = DeepGlobePatchesDataModule(data_dir / 'deepglobe', **kwargs)  # type: ignore[arg-type]
         dm.setup('fit')
@@ -137,7 +155,9 @@ class TestOtherDataModules:
         # a selection file may name a whole image: all of its 9 patches are labelled
         (tmp_path / 'sel.txt').write_text(images[0])
         dm = DeepGlobePatchesDataModule(
-            data_dir / 'deepglobe', selection_file=tmp_path / 'sel.txt', **kwargs  # type: ignore[arg-type]
+            data_dir / 'deepglobe',
+            selection_file=tmp_path / 'sel.txt',
+            **kwargs,  # type: ignore[arg-type]
         )
         dm.setup('fit')
         assert len(dm.labeled_ids) == 9 and len(dm.unlabeled_dataset) == 18  # type: ignore[arg-type]
@@ -146,8 +166,12 @@ class TestOtherDataModules:
 
     def test_tile_folder(self, data_dir: Path) -> None:
         dm = SegmentationTileFolderDataModule(
-            data_dir / 'tile_folder', classes=['a', 'b', 'c'], ignore_value=9,
-            class_subfolders=True, split_fractions=(0.5, 0.25, 0.25), batch_size=2,
+            data_dir / 'tile_folder',
+            classes=['a', 'b', 'c'],
+            ignore_value=9,
+            class_subfolders=True,
+            split_fractions=(0.5, 0.25, 0.25),
+            batch_size=2,
             labeled_ratio=0.25,
         )
         dm.setup('fit')

@@ -73,7 +73,9 @@ class TestGeoDatasets:
         frame = gpd.read_file(data_dir / 'georaster' / 'vectors' / 'labels.geojson')
         frame['landcover'] = ['yes', 'yes']
         frame.to_file(tmp_path / 'yes.geojson')
-        labels = GeoVectorLabels(tmp_path / 'yes.geojson', 'landcover', CLASSES, {'yes': 2})
+        labels = GeoVectorLabels(
+            tmp_path / 'yes.geojson', 'landcover', CLASSES, {'yes': 2}
+        )
         assert labels.features['class'].tolist() == [2, 2]
         frame['landcover'] = [1, 2]
         frame.to_file(tmp_path / 'ints.geojson')
@@ -89,7 +91,9 @@ class TestGeoDatasets:
 
     def test_missing_attribute(self, data_dir: Path) -> None:
         with pytest.raises(ValueError, match=r"no_attribute.gpkg.*'landcover'"):
-            GeoVectorLabels(data_dir / 'georaster' / 'no_attribute.gpkg', 'landcover', CLASSES)
+            GeoVectorLabels(
+                data_dir / 'georaster' / 'no_attribute.gpkg', 'landcover', CLASSES
+            )
 
     def test_missing_files(self, tmp_path: Path) -> None:
         with pytest.raises(DatasetNotFoundError):
@@ -112,7 +116,9 @@ class TestGeoDatasets:
 
     def test_plot(self, data_dir: Path) -> None:
         scene, _ = scene_pair(data_dir)
-        query = next(iter(FootprintGeoSampler(scene, grid_footprints(scene.imagery, 16))))
+        query = next(
+            iter(FootprintGeoSampler(scene, grid_footprints(scene.imagery, 16)))
+        )
         sample = scene[query]
         assert len(scene.plot(sample).axes) == 2
         assert len(scene.imagery.plot({'image': sample['image']}).axes) == 1
@@ -125,7 +131,8 @@ class TestGeoDatasets:
         imagery = GeoImagery(data_dir / 'georaster' / 'imagery')
         GeoSegmentationScene(imagery, labels, CLASSES)
         x0, y0 = 500000.0, 4100000.0
-        frame = gpd.GeoDataFrame({'id': ['a']}, geometry=[box(x0, y0 - 40, x0 + 40, y0)],
-                                 crs=imagery.crs)
+        frame = gpd.GeoDataFrame(
+            {'id': ['a']}, geometry=[box(x0, y0 - 40, x0 + 40, y0)], crs=imagery.crs
+        )
         query = next(iter(FootprintGeoSampler(labels, frame)))
         assert np.all(labels[query]['mask'].numpy() == 0)

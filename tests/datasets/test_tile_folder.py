@@ -48,7 +48,9 @@ class TestSegmentationTileFolder:
         assert int(ds[0]['label']) == -1
 
     def test_colors(self, data_dir: Path) -> None:
-        ds = make(data_dir / 'tile_folder', colors=[[0, 0, 0], [255, 0, 0], [0, 0, 255]])
+        ds = make(
+            data_dir / 'tile_folder', colors=[[0, 0, 0], [255, 0, 0], [0, 0, 255]]
+        )
         assert ds.colors[1] == (255, 0, 0)
         with pytest.raises(ValueError, match='colors has 2 entries'):
             make(data_dir / 'tile_folder', colors=[[0, 0, 0], [1, 1, 1]])
@@ -78,8 +80,15 @@ class TestSegmentationTileFolder:
     def test_single_band(self, tmp_path: Path) -> None:
         for folder in ('images', 'masks'):
             (tmp_path / folder).mkdir()
-            with rasterio.open(tmp_path / folder / 'a.tif', 'w', driver='GTiff', width=4,
-                               height=4, count=1, dtype='uint16') as dst:
+            with rasterio.open(
+                tmp_path / folder / 'a.tif',
+                'w',
+                driver='GTiff',
+                width=4,
+                height=4,
+                count=1,
+                dtype='uint16',
+            ) as dst:
                 dst.write(np.ones((1, 4, 4), dtype=np.uint16))
         ds = make(tmp_path)
         sample = ds[0]

@@ -51,7 +51,10 @@ class TestUCMercedDLRSD:
         assert (sample['mask'][:, :29] != 255).any()
 
     def test_stratified_split(self, data_dir: Path) -> None:
-        splits = {s: make(data_dir / 'ucmerced_dlrsd', split=s) for s in ('train', 'val', 'test')}
+        splits = {
+            s: make(data_dir / 'ucmerced_dlrsd', split=s)
+            for s in ('train', 'val', 'test')
+        }
         ids = {s: set(ds.ids) for s, ds in splits.items()}
         assert len(ids['train']) == 6 and len(ids['val']) == 3 and len(ids['test']) == 3
         assert not ids['train'] & ids['val'] and not ids['train'] & ids['test']
@@ -92,7 +95,9 @@ class TestUCMercedDLRSD:
         assert torch.equal(window['image'], whole['image'][:, 8:24, 4:20])
         assert torch.equal(window['mask'], whole['mask'][8:24, 4:20])
         outside = ds[NonGeoPatch(0, -4, -4, 8)]
-        assert (outside['mask'][:4] == 255).all() and (outside['mask'][:, :4] == 255).all()
+        assert (outside['mask'][:4] == 255).all() and (
+            outside['mask'][:, :4] == 255
+        ).all()
         assert torch.equal(outside['mask'][4:, 4:], whole['mask'][:4, :4])
 
     def test_patch_from_id_unknown(self, data_dir: Path) -> None:
@@ -142,7 +147,9 @@ class TestUCMercedDLRSD:
             mask, 'w', driver='PNG', width=30, height=32, count=1, dtype='uint8'
         ) as dst:
             dst.write(np.ones((1, 32, 30), dtype=np.uint8))
-        with pytest.raises(ValueError, match=r'beach00\.tif.*32x32.*beach00\.png.*32x30'):
+        with pytest.raises(
+            ValueError, match=r'beach00\.tif.*32x32.*beach00\.png.*32x30'
+        ):
             make(root)
 
     def test_invalid_arguments(self, data_dir: Path) -> None:

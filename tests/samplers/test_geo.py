@@ -37,8 +37,13 @@ class TestFootprintGeoSampler:
         x, y, _ = queries[0]
         bounds = frame.geometry.iloc[0].bounds
         assert (x.start, y.stop) == (bounds[0], bounds[3])
-        batch = next(iter(DataLoader(imagery, batch_size=2, sampler=sampler,
-                                     collate_fn=stack_samples)))
+        batch = next(
+            iter(
+                DataLoader(
+                    imagery, batch_size=2, sampler=sampler, collate_fn=stack_samples
+                )
+            )
+        )
         assert batch['image'].shape == (2, 3, 16, 16)
 
     def test_other_crs(self, imagery: GeoImagery) -> None:
@@ -59,8 +64,12 @@ class TestFootprintGeoSampler:
     def test_shuffle(self, imagery: GeoImagery) -> None:
         frame = grid_footprints(imagery, 16)
         plain = [q[0].start for q in FootprintGeoSampler(imagery, frame)]
-        mixed = [q[0].start for q in FootprintGeoSampler(
-            imagery, frame, shuffle=True, generator=torch.Generator().manual_seed(1))]
+        mixed = [
+            q[0].start
+            for q in FootprintGeoSampler(
+                imagery, frame, shuffle=True, generator=torch.Generator().manual_seed(1)
+            )
+        ]
         assert sorted(plain) == sorted(mixed) and plain != mixed
 
     def test_invalid(self, imagery: GeoImagery) -> None:
@@ -68,4 +77,7 @@ class TestFootprintGeoSampler:
         with pytest.raises(ValueError, match='empty'):
             FootprintGeoSampler(imagery, frame.iloc[:0])
         with pytest.raises(ValueError, match='no CRS'):
-            FootprintGeoSampler(imagery, gpd.GeoDataFrame(frame, crs=None).set_crs(None, allow_override=True))
+            FootprintGeoSampler(
+                imagery,
+                gpd.GeoDataFrame(frame, crs=None).set_crs(None, allow_override=True),
+            )

@@ -5,7 +5,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from torchgeo_als4gan.datasets import NonGeoPatch, UCMercedDLRSD
-from torchgeo_als4gan.samplers import GridPatchSampler, PatchSubsetSampler, RandomPatchSampler
+from torchgeo_als4gan.samplers import (
+    GridPatchSampler,
+    PatchSubsetSampler,
+    RandomPatchSampler,
+)
 
 
 @pytest.fixture
@@ -18,7 +22,9 @@ class TestGridPatchSampler:
         sampler = GridPatchSampler(dataset, size=12, stride=10)
         covered = torch.zeros(len(dataset.records), 32, 32, dtype=torch.bool)
         for patch in sampler:
-            covered[patch.image, patch.row : patch.row + 12, patch.col : patch.col + 12] = True
+            covered[
+                patch.image, patch.row : patch.row + 12, patch.col : patch.col + 12
+            ] = True
         assert covered.all()
         # rows/cols 0, 10, 20 (20 + 12 = 32 covers the tile) -> 3 x 3 windows per tile
         assert len(sampler) == 12 * 9
@@ -35,13 +41,17 @@ class TestGridPatchSampler:
 
 class TestRandomPatchSampler:
     def test_inside_and_seeded(self, dataset: UCMercedDLRSD) -> None:
-        sampler = RandomPatchSampler(dataset, 8, 50, generator=torch.Generator().manual_seed(0))
+        sampler = RandomPatchSampler(
+            dataset, 8, 50, generator=torch.Generator().manual_seed(0)
+        )
         patches = list(sampler)
         assert len(patches) == len(sampler) == 50
         for p in patches:
             height, width = dataset.shapes[p.image]
             assert 0 <= p.row <= height - 8 and 0 <= p.col <= width - 8
-        again = RandomPatchSampler(dataset, 8, 50, generator=torch.Generator().manual_seed(0))
+        again = RandomPatchSampler(
+            dataset, 8, 50, generator=torch.Generator().manual_seed(0)
+        )
         assert list(again) == patches
         assert len({(p.row, p.col) for p in patches}) > 10
 

@@ -23,7 +23,9 @@ class TestSegmentationAugmentation:
             # nearest for the mask, bilinear for the image: close away from edges
             # (a misaligned pair would differ by whole class values: 3 or 5)
             # pixels whose 5x5 neighbourhood (frame border counting as ignore) is uniform
-            values = torch.nn.functional.pad(m.unsqueeze(1).float(), (2, 2, 2, 2), value=255)
+            values = torch.nn.functional.pad(
+                m.unsqueeze(1).float(), (2, 2, 2, 2), value=255
+            )
             high = torch.nn.functional.max_pool2d(values, 5, 1)
             low = -torch.nn.functional.max_pool2d(-values, 5, 1)
             eroded = inside & (high == low).squeeze(1)
@@ -34,9 +36,13 @@ class TestSegmentationAugmentation:
 
     def test_zoom_out_pads_with_ignore(self) -> None:
         mask = torch.ones(2, 32, 32, dtype=torch.long)
-        aug = SegmentationAugmentation(mean=0, std=1, scale=(0.5, 0.5), hflip=False, seed=0)
+        aug = SegmentationAugmentation(
+            mean=0, std=1, scale=(0.5, 0.5), hflip=False, seed=0
+        )
         out = aug(batch_from_mask(mask))
-        assert (out['mask'][:, 0, :] == 255).all() and (out['mask'][:, 16, 16] == 1).all()
+        assert (out['mask'][:, 0, :] == 255).all() and (
+            out['mask'][:, 16, 16] == 1
+        ).all()
         assert (out['image'][:, :, 0, :] == 0).all()
         assert abs((out['mask'] == 1).float().mean().item() - 0.25) < 0.05
 
@@ -48,8 +54,14 @@ class TestSegmentationAugmentation:
 
     def test_crop_and_normalize(self) -> None:
         image = torch.full((2, 3, 16, 16), 128.0)
-        aug = SegmentationAugmentation(mean=[100.0] * 3, std=[2.0] * 3, scale=None,
-                                       hflip=False, crop_size=24, seed=0)
+        aug = SegmentationAugmentation(
+            mean=[100.0] * 3,
+            std=[2.0] * 3,
+            scale=None,
+            hflip=False,
+            crop_size=24,
+            seed=0,
+        )
         out = aug({'image': image, 'mask': torch.zeros(2, 16, 16, dtype=torch.long)})
         assert out['image'].shape == (2, 3, 24, 24) and out['mask'].shape == (2, 24, 24)
         assert (out['mask'] == 255).sum() == 2 * (24 * 24 - 16 * 16)
@@ -60,9 +72,11 @@ class TestSegmentationAugmentation:
         outs = []
         for _ in range(2):
             aug = SegmentationAugmentation(seed=3, rot90=True)
-            torch.manual_seed(torch.randint(1000, (1,)).item())  # global RNG must not matter
+            torch.manual_seed(
+                torch.randint(1000, (1,)).item()
+            )  # global RNG must not matter
             outs.append([aug(batch_from_mask(mask))['mask'] for _ in range(3)])
-        assert all(torch.equal(a, b) for a, b in zip(*outs))
+        assert all(torch.equal(a, b) for a, b in zip(*outs, strict=False))
         assert not torch.equal(outs[0][0], outs[0][1])
 
     def test_unlabelled_batch_and_normalize_only(self) -> None:

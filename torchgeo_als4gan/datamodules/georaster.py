@@ -16,7 +16,12 @@ from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVecto
 from ..datasets.utils import seeded_split
 from ..samplers import FootprintGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
-from .selection import check_labeled_ratio, random_selection, read_selection, resolve_selection
+from .selection import (
+    check_labeled_ratio,
+    random_selection,
+    read_selection,
+    resolve_selection,
+)
 from .semi import SubBatchAugmentationMixin, num_batches_per_epoch
 
 __all__ = ('GeoSegmentationDataModule',)
@@ -137,7 +142,9 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
         )
-        self.aug = SegmentationAugmentation(mean, std, None, False, ignore_index=ignore_index)
+        self.aug = SegmentationAugmentation(
+            mean, std, None, False, ignore_index=ignore_index
+        )
         self.imagery: GeoImagery | None = None
         self.scene: GeoSegmentationScene | None = None
         self.footprints: gpd.GeoDataFrame | None = None
@@ -163,9 +170,14 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         footprints['split'] = 'unlabeled'
         if self.label_paths is not None:
             self.scene = GeoSegmentationScene(
-                self.imagery, self._labels(), self.classes, ignore_index=self.ignore_index
+                self.imagery,
+                self._labels(),
+                self.classes,
+                ignore_index=self.ignore_index,
             )
-            covered = footprints.intersects(self.scene.index.geometry.union_all()).to_numpy()
+            covered = footprints.intersects(
+                self.scene.index.geometry.union_all()
+            ).to_numpy()
             block = self.split_block * self.stride
             keys = (
                 footprints['file'] + '/' + (footprints['row'] // block).astype(str)
@@ -173,7 +185,9 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             )  # fmt: skip
             blocks = sorted(set(keys[covered]))
             split = seeded_split(len(blocks), self.split_fractions, self.split_seed)
-            block_split = {blocks[i]: name for name, items in split.items() for i in items}
+            block_split = {
+                blocks[i]: name for name, items in split.items() for i in items
+            }
             footprints.loc[covered, 'split'] = keys[covered].map(block_split)
         self.footprints = footprints
         return footprints
@@ -213,8 +227,13 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 if len(chosen_split)
                 else None
             )
-            if sampler is None and self.split_fractions[('val', 'test').index(split) + 1]:
-                n_blocks = footprints.loc[footprints['split'] != 'unlabeled', 'split'].size
+            if (
+                sampler is None
+                and self.split_fractions[('val', 'test').index(split) + 1]
+            ):
+                n_blocks = footprints.loc[
+                    footprints['split'] != 'unlabeled', 'split'
+                ].size
                 msg = (
                     f'No {split} patch: the labels cover only {n_blocks} patches in'
                     f' blocks of {self.split_block}x{self.split_block}; lower'
@@ -266,7 +285,9 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             self.imagery, self.unlabeled_footprints, self.unlabeled_batch_size,
             num_batches, self.seed + 1,
         )  # fmt: skip
-        return CombinedLoader({'labeled': labeled, 'unlabeled': unlabeled}, 'max_size_cycle')
+        return CombinedLoader(
+            {'labeled': labeled, 'unlabeled': unlabeled}, 'max_size_cycle'
+        )
 
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
@@ -294,4 +315,3 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             batch, device, dataloader_idx
         )
         return moved
-

@@ -1,17 +1,23 @@
 """Base datamodule yielding labelled and unlabelled training batches."""
 
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from lightning.pytorch.utilities import CombinedLoader
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.patched import PatchedSegmentationDataset
 from ..transforms import SegmentationAugmentation
-from .selection import check_labeled_ratio, random_selection, read_selection, resolve_selection
+from .selection import (
+    check_labeled_ratio,
+    random_selection,
+    read_selection,
+    resolve_selection,
+)
 
 __all__ = (
     'SemiSupervisedNonGeoDataModule',
@@ -67,7 +73,7 @@ class SubBatchAugmentationMixin:
     """
 
     trainer: Any
-    train_aug: SegmentationAugmentation
+    train_aug: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augment each training sub-batch, or normalize val/test batches.
@@ -80,12 +86,17 @@ class SubBatchAugmentationMixin:
             The augmented batch.
         """
         if self.trainer and self.trainer.training and 'labeled' in batch:
-            return {key: self.train_aug(sub) for key, sub in batch.items()}
+            aug = self.train_aug
+            assert aug is not None
+            return {key: aug(sub) for key, sub in batch.items()}
         return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
 
 
 def num_batches_per_epoch(
-    steps_per_epoch: int | None, n_labeled: int, batch_size: int, n_unlabeled: int,
+    steps_per_epoch: int | None,
+    n_labeled: int,
+    batch_size: int,
+    n_unlabeled: int,
     unlabeled_batch_size: int,
 ) -> int:
     """Batches per epoch: given, or one pass over the unlabelled (else labelled) items.
@@ -133,7 +144,10 @@ def infinite_batches_loader(
     """
     needed = batch_size * num_batches
     sampler = RandomSampler(
-        range(length), replacement=needed > length, num_samples=needed, generator=generator
+        range(length),
+        replacement=needed > length,
+        num_samples=needed,
+        generator=generator,
     )
     return DataLoader(
         dataset,
@@ -230,7 +244,9 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
         )
-        self.aug = SegmentationAugmentation(mean, std, None, False, ignore_index=ignore_index)
+        self.aug = SegmentationAugmentation(
+            mean, std, None, False, ignore_index=ignore_index
+        )
         self.labeled_dataset: Dataset[dict[str, Any]] | None = None
         self.unlabeled_dataset: Dataset[dict[str, Any]] | None = None
         self.labeled_ids: list[str] = []
@@ -239,8 +255,8 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         kwargs = dict(self.kwargs)
         if split in self.split_files:
             kwargs['split_file'] = self.split_files[split]
-        dataset: PatchedSegmentationDataset = self.dataset_class(split=split, **kwargs)
-        return dataset
+        dataset_class = cast(type[PatchedSegmentationDataset], self.dataset_class)
+        return dataset_class(split=split, **kwargs)
 
     def setup(self, stage: str) -> None:
         """Build the datasets of a stage and split the labelled/unlabelled pool.
@@ -289,7 +305,12 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             n_unlabeled if semi else 0, self.unlabeled_batch_size,
         )  # fmt: skip
         labeled_loader = infinite_batches_loader(
-            labeled, len(labeled), self.batch_size, num_batches, generator, self.num_workers
+            labeled,
+            len(labeled),
+            self.batch_size,
+            num_batches,
+            generator,
+            self.num_workers,
         )
         if not semi:
             return labeled_loader
@@ -299,5 +320,6 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             torch.Generator().manual_seed(self.seed + 1), self.num_workers,
         )  # fmt: skip
         return CombinedLoader(
-            {'labeled': labeled_loader, 'unlabeled': unlabeled_loader}, mode='max_size_cycle'
+            {'labeled': labeled_loader, 'unlabeled': unlabeled_loader},
+            mode='max_size_cycle',
         )

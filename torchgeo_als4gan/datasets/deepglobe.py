@@ -110,7 +110,9 @@ class DeepGlobePatches(PatchedSegmentationDataset):
                     f' which is not one of {self.classes}'
                 )
                 raise ValueError(msg)
-            out[os.path.splitext(str(key))[0].removesuffix('_sat')] = self.classes.index(name)
+            out[os.path.splitext(str(key))[0].removesuffix('_sat')] = (
+                self.classes.index(name)
+            )
         return out
 
     def _find_records(self) -> list[ImageRecord]:

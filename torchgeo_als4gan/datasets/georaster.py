@@ -32,7 +32,11 @@ def _default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
 
     cmap = matplotlib.colormaps['tab20']
     return tuple(
-        (int(255 * cmap(i % 20)[0]), int(255 * cmap(i % 20)[1]), int(255 * cmap(i % 20)[2]))
+        (
+            int(255 * cmap(i % 20)[0]),
+            int(255 * cmap(i % 20)[1]),
+            int(255 * cmap(i % 20)[2]),
+        )
         for i in range(n)
     )
 
@@ -72,7 +76,10 @@ class GeoImagery(RasterDataset):
             self.band_count: int = src.count
 
     def plot(
-        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+        self,
+        sample: dict[str, Any],
+        show_titles: bool = True,
+        suptitle: str | None = None,
     ) -> Figure:
         """Plot the image (and prediction, if present) of a sample.
 
@@ -184,7 +191,9 @@ class GeoVectorLabels(VectorDataset):
         self.background = background
         super().__init__(paths, crs, res, label_name=label_name, layer=layer)
         frames = [self._read(path) for path in self.index.filepath]
-        self.features = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=self.crs)
+        self.features = gpd.GeoDataFrame(
+            pd.concat(frames, ignore_index=True), crs=self.crs
+        )
 
     def _read(self, path: str) -> gpd.GeoDataFrame:
         frame = gpd.read_file(path, layer=self.layer)
@@ -199,14 +208,22 @@ class GeoVectorLabels(VectorDataset):
             frame = frame.set_crs(self.crs)
         frame = frame.to_crs(self.crs)
         values = [self._class_of(v) for v in frame[self.label_name]]
-        bad = sorted({str(v) for v, c in zip(frame[self.label_name], values) if c is None})
+        bad = sorted(
+            {
+                str(v)
+                for v, c in zip(frame[self.label_name], values, strict=False)
+                if c is None
+            }
+        )
         if bad:
             msg = (
                 f'Vector file {path!r}: values {bad[:5]} of {self.label_name!r} are not'
                 f' class indices, names in {self.classes} or keys of label_map'
             )
             raise ValueError(msg)
-        return gpd.GeoDataFrame({'class': values}, geometry=frame.geometry, crs=self.crs)
+        return gpd.GeoDataFrame(
+            {'class': values}, geometry=frame.geometry, crs=self.crs
+        )
 
     def _class_of(self, value: Any) -> int | None:
         if isinstance(value, str):
@@ -245,7 +262,7 @@ class GeoVectorLabels(VectorDataset):
         )
         mask = np.full((height, width), self.background, dtype=np.int64)
         if len(hits):
-            shapes = zip(hits.geometry, hits['class'].astype(np.int64))
+            shapes = zip(hits.geometry, hits['class'].astype(np.int64), strict=False)
             mask = rasterio.features.rasterize(
                 shapes, out=mask, transform=transform, dtype=np.int64
             )
@@ -314,7 +331,10 @@ class GeoSegmentationScene(IntersectionDataset):
         return sample
 
     def plot(
-        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+        self,
+        sample: dict[str, Any],
+        show_titles: bool = True,
+        suptitle: str | None = None,
     ) -> Figure:
         """Plot image, mask and prediction of a sample.
 

@@ -15,7 +15,13 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from .plotting import plot_segmentation
-from .utils import grid_windows, raster_shape, read_id_list, read_window, stratified_split
+from .utils import (
+    grid_windows,
+    raster_shape,
+    read_id_list,
+    read_window,
+    stratified_split,
+)
 
 __all__ = ('ImageRecord', 'NonGeoPatch', 'PatchedSegmentationDataset')
 
@@ -127,13 +133,15 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         self.transforms = transforms
 
         records = self._find_records()
-        self.records = self._select_split(records, split_file, split_fractions, split_seed)
+        self.records = self._select_split(
+            records, split_file, split_fractions, split_seed
+        )
         self.shapes = [self._check_shapes(record) for record in self.records]
         if tile_size is None:
-            tile_size = max(max(shape) for shape in self.shapes)
+            tile_size = max((max(shape) for shape in self.shapes), default=0)
         self.tile_size = tile_size
         if patch_size is None:
-            for record, (height, width) in zip(self.records, self.shapes):
+            for record, (height, width) in zip(self.records, self.shapes, strict=False):
                 if height > tile_size or width > tile_size:
                     msg = (
                         f'Image {record.image!r} is {height}x{width}, larger than'
@@ -191,7 +199,9 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
 
     def _grid_patches(self) -> list[NonGeoPatch]:
         if self.patch_size is None:
-            return [NonGeoPatch(i, 0, 0, self.tile_size) for i in range(len(self.records))]
+            return [
+                NonGeoPatch(i, 0, 0, self.tile_size) for i in range(len(self.records))
+            ]
         size, stride = self.patch_size, self.stride or self.patch_size
         patches = []
         for i, (height, width) in enumerate(self.shapes):
@@ -212,7 +222,9 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             The id string.
         """
         image_id = self.records[patch.image].id
-        if self.patch_size is None and patch == NonGeoPatch(patch.image, 0, 0, self.tile_size):
+        if self.patch_size is None and patch == NonGeoPatch(
+            patch.image, 0, 0, self.tile_size
+        ):
             return image_id
         return f'{image_id}_r{patch.row}_c{patch.col}_p{patch.size}'
 
@@ -237,7 +249,9 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             if self.patch_size is not None:
                 raise KeyError(patch_id)
             return NonGeoPatch(index, 0, 0, self.tile_size)
-        return NonGeoPatch(index, int(match['row']), int(match['col']), int(match['size']))
+        return NonGeoPatch(
+            index, int(match['row']), int(match['col']), int(match['size'])
+        )
 
     def _index_of_id(self) -> dict[str, int]:
         if not hasattr(self, '_id_index'):

@@ -47,7 +47,7 @@ def plot_segmentation(
     n = len(classes)
     cmap = ListedColormap([np.array(c) / 255 for c in colors] + [np.zeros(3)])
     fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (title, data) in zip(axs[0], panels):
+    for ax, (title, data) in zip(axs[0], panels, strict=False):
         if title == 'Image':
             ax.imshow(data)
         else:

@@ -78,9 +78,13 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
         self.classes = tuple(classes)
         if colors is None:
             cmap = matplotlib.colormaps['tab20']
-            colors = [[int(255 * v) for v in cmap(i % 20)[:3]] for i in range(len(classes))]
+            colors = [
+                [int(255 * v) for v in cmap(i % 20)[:3]] for i in range(len(classes))
+            ]
         if len(colors) != len(self.classes):
-            msg = f'colors has {len(colors)} entries but classes has {len(self.classes)}'
+            msg = (
+                f'colors has {len(colors)} entries but classes has {len(self.classes)}'
+            )
             raise ValueError(msg)
         self.colors = tuple((int(c[0]), int(c[1]), int(c[2])) for c in colors)
         self.ignore_value = ignore_value

@@ -68,7 +68,11 @@ def read_window(
         OSError: If the file cannot be opened or decoded; the message names the file.
     """
     try:
-        with warnings.catch_warnings():
+        with (
+            warnings.catch_warnings(),
+            rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING=True),
+        ):
+            # a truncated JPEG is only a libjpeg warning by default: make it an error
             warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
             with rasterio.open(path) as src:
                 r0, c0 = max(row, 0), max(col, 0)
@@ -76,7 +80,7 @@ def read_window(
                 c1 = min(col + width, src.width)
                 if r1 <= r0 or c1 <= c0:
                     return np.zeros((src.count, 0, 0), dtype=src.dtypes[0]), (0, 0)
-                window = Window(c0, r0, c1 - c0, r1 - r0)  # type: ignore[no-untyped-call]
+                window = Window(c0, r0, c1 - c0, r1 - r0)
                 data = src.read(window=window)
     except rasterio.errors.RasterioError as err:
         msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
@@ -142,7 +146,9 @@ def seeded_split(n: int, fractions: Sequence[float], seed: int) -> Split:
     return stratified_split([0] * n, fractions, seed)
 
 
-def stratified_split(labels: Sequence[int], fractions: Sequence[float], seed: int) -> Split:
+def stratified_split(
+    labels: Sequence[int], fractions: Sequence[float], seed: int
+) -> Split:
     """Split items into train/val/test per class with a fixed seed.
 
     Within each class the items are permuted with a generator seeded by ``seed``;
@@ -172,7 +178,9 @@ def stratified_split(labels: Sequence[int], fractions: Sequence[float], seed: in
     return {key: sorted(value) for key, value in out.items()}
 
 
-def grid_windows(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
+def grid_windows(
+    height: int, width: int, size: int, stride: int
+) -> list[tuple[int, int]]:
     """Top-left corners of a grid of square windows covering an image.
 
     The grid starts at (0, 0); the last row and column of windows reach past the

@@ -15,7 +15,9 @@ from ..datasets.utils import grid_windows
 __all__ = ('FootprintGeoSampler', 'grid_footprints')
 
 
-def grid_footprints(dataset: GeoDataset, size: int, stride: int | None = None) -> gpd.GeoDataFrame:
+def grid_footprints(
+    dataset: GeoDataset, size: int, stride: int | None = None
+) -> gpd.GeoDataFrame:
     """Cut every file of a GeoDataset into a grid of square patch footprints.
 
     The grid of each file starts at its top-left corner; the last row and column
@@ -44,7 +46,9 @@ def grid_footprints(dataset: GeoDataset, size: int, stride: int | None = None) -
         stem = os.path.splitext(os.path.basename(str(name)))[0]
         for row, col in grid_windows(height, width, size, stride):
             left, top = minx + col * xres, maxy - row * yres
-            geometries.append(shapely.box(left, top - size * yres, left + size * xres, top))
+            geometries.append(
+                shapely.box(left, top - size * yres, left + size * xres, top)
+            )
             rows['id'].append(f'{stem}_r{row}_c{col}')
             rows['file'].append(stem)
             rows['row'].append(row)
@@ -91,7 +95,7 @@ class FootprintGeoSampler(GeoSampler):
             msg = 'footprints has no CRS'
             raise ValueError(msg)
         footprints = footprints.to_crs(dataset.crs)
-        xres, yres = self.res
+        xres, _yres = self.res
         bounds = footprints.geometry.bounds.to_numpy()
         if size is None:
             size = round((bounds[0, 2] - bounds[0, 0]) / xres)

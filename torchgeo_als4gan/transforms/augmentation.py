@@ -59,9 +59,10 @@ class SegmentationAugmentation(nn.Module):
             msg = f'scale must be (min, max) with 0 < min <= max, got {scale}'
             raise ValueError(msg)
         self.normalize = K.Normalize(
-            mean=torch.as_tensor(mean, dtype=torch.float), std=torch.as_tensor(std, dtype=torch.float)
+            mean=torch.as_tensor(mean, dtype=torch.float),
+            std=torch.as_tensor(std, dtype=torch.float),
         )
-        ops: list[nn.Module] = []
+        ops: list[Any] = []
         if scale is not None:
             ops.append(K.RandomAffine(degrees=0.0, scale=scale, p=1.0))
         if hflip:

@@ -13,15 +13,28 @@ IDS = ['100', '207', '855', '2774', '9999']
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # urban, agriculture, rangeland, forest, water, barren, unknown
 PALETTE = np.array(
-    [[0, 255, 255], [255, 255, 0], [255, 0, 255], [0, 255, 0], [0, 0, 255],
-     [255, 255, 255], [0, 0, 0]], dtype=np.uint8,
+    [
+        [0, 255, 255],
+        [255, 255, 0],
+        [255, 0, 255],
+        [0, 255, 0],
+        [0, 0, 255],
+        [255, 255, 255],
+        [0, 0, 0],
+    ],
+    dtype=np.uint8,
 )
 
 
 def write(path: str, array: np.ndarray, driver: str) -> None:
     count, height, width = array.shape
     with rasterio.open(
-        path, 'w', driver=driver, width=width, height=height, count=count,
+        path,
+        'w',
+        driver=driver,
+        width=width,
+        height=height,
+        count=count,
         dtype=array.dtype,
     ) as dst:
         dst.write(array)
@@ -42,8 +55,11 @@ def main() -> None:
         write(os.path.join(folder, f'{image_id}_sat.jpg'), image, 'JPEG')
         write(os.path.join(folder, f'{image_id}_mask.png'), rgb, 'PNG')
     with open(os.path.join(ROOT, 'class_map.json'), 'w') as f:
-        json.dump({f'{i}_sat.jpg': 'forest' if n % 2 else 'urban' for n, i in enumerate(IDS)},
-                  f, indent=1)
+        json.dump(
+            {f'{i}_sat.jpg': 'forest' if n % 2 else 'urban' for n, i in enumerate(IDS)},
+            f,
+            indent=1,
+        )
 
 
 if __name__ == '__main__':

@@ -17,8 +17,16 @@ TRANSFORM = from_origin(500000.0, 4100000.0, 10.0, 10.0)
 
 def write(path: str, array: np.ndarray, nodata: float | None = None) -> None:
     with rasterio.open(
-        path, 'w', driver='GTiff', width=WIDTH, height=HEIGHT, count=array.shape[0],
-        dtype=array.dtype, crs=CRS, transform=TRANSFORM, nodata=nodata,
+        path,
+        'w',
+        driver='GTiff',
+        width=WIDTH,
+        height=HEIGHT,
+        count=array.shape[0],
+        dtype=array.dtype,
+        crs=CRS,
+        transform=TRANSFORM,
+        nodata=nodata,
     ) as dst:
         dst.write(array)
 
@@ -41,7 +49,9 @@ def main() -> None:
         box(x0 + 200, y0 - 300, x0 + 500, y0 - 100),  # cols 20-50, rows 10-30
         box(x0 + 50, y0 - 550, x0 + 250, y0 - 400),  # cols 5-25, rows 40-55
     ]
-    frame = gpd.GeoDataFrame({'landcover': ['building', 'water']}, geometry=polygons, crs=CRS)
+    frame = gpd.GeoDataFrame(
+        {'landcover': ['building', 'water']}, geometry=polygons, crs=CRS
+    )
     frame.to_crs('EPSG:4326').to_file(os.path.join(ROOT, 'vectors', 'labels.geojson'))
     frame.rename(columns={'landcover': 'other'}).to_file(
         os.path.join(ROOT, 'no_attribute.gpkg'), driver='GPKG'

@@ -15,7 +15,12 @@ def write(path: str, array: np.ndarray, driver: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     count, height, width = array.shape
     with rasterio.open(
-        path, 'w', driver=driver, width=width, height=height, count=count,
+        path,
+        'w',
+        driver=driver,
+        width=width,
+        height=height,
+        count=count,
         dtype=array.dtype,
     ) as dst:
         dst.write(array)

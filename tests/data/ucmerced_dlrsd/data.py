@@ -17,7 +17,12 @@ def write(path: str, array: np.ndarray, driver: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     count, height, width = array.shape
     with rasterio.open(
-        path, 'w', driver=driver, width=width, height=height, count=count,
+        path,
+        'w',
+        driver=driver,
+        width=width,
+        height=height,
+        count=count,
         dtype=array.dtype,
     ) as dst:
         dst.write(array)
@@ -35,9 +40,14 @@ def main() -> None:
             image = rng.integers(0, 256, (3, SIZE, width), dtype=np.uint8)
             mask = rng.integers(1, 18, (1, SIZE, width), dtype=np.uint8)
             mask[0, :2, :2] = 0  # DLRSD has no 0 class: must become ignore
-            write(os.path.join(ROOT, 'UCMerced_LandUse', 'Images', scene, name + '.tif'),
-                  image, 'GTiff')
-            write(os.path.join(ROOT, 'DLRSD', 'Labels', scene, name + '.png'), mask, 'PNG')
+            write(
+                os.path.join(ROOT, 'UCMerced_LandUse', 'Images', scene, name + '.tif'),
+                image,
+                'GTiff',
+            )
+            write(
+                os.path.join(ROOT, 'DLRSD', 'Labels', scene, name + '.png'), mask, 'PNG'
+            )
 
 
 if __name__ == '__main__':
