@@ -23,7 +23,7 @@ def test_demo_runs_and_refuses_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / 'demo'
-    main(['demo', '--output', str(out), '--epochs', '1', '--size', '128'])
+    main(['demo', '--output', str(out), '--epochs', '1', '--size', '192'])
     printed = capsys.readouterr().out
     assert '| random 25%' in printed and 'supervised' in printed
     assert (out / 'data' / 'imagery' / 'scene.tif').is_file()
@@ -31,5 +31,5 @@ def test_demo_runs_and_refuses_overwrite(
         main(['demo', '--output', str(out), '--epochs', '1'])
     assert 'pass --overwrite' in capsys.readouterr().err
     main(
-        ['demo', '--output', str(out), '--epochs', '1', '--size', '128', '--overwrite']
+        ['demo', '--output', str(out), '--epochs', '1', '--size', '192', '--overwrite']
     )

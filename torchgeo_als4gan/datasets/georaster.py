@@ -210,8 +210,8 @@ class GeoVectorLabels(VectorDataset):
         values = [self._class_of(v) for v in frame[self.label_name]]
         bad = sorted(
             {
-                str(v)
-                for v, c in zip(frame[self.label_name], values, strict=False)
+                '<missing>' if pd.isna(v) else str(v)
+                for v, c in zip(frame[self.label_name], values, strict=True)
                 if c is None
             }
         )
