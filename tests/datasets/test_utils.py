@@ -36,7 +36,7 @@ def test_split_and_grid_errors() -> None:
     with pytest.raises(ValueError, match='three non-negative'):
         seeded_split(10, (0.5, 0.5), 0)
     split = seeded_split(10, (0.6, 0.2, 0.2), 0)
-    assert sorted(sum(split.values(), [])) == list(range(10))
+    assert sorted(i for items in split.values() for i in items) == list(range(10))
     assert [len(split[k]) for k in ('train', 'val', 'test')] == [6, 2, 2]
     with pytest.raises(ValueError, match='positive'):
         grid_windows(10, 10, 0, 1)
