@@ -10,6 +10,7 @@ from torchgeo.trainers import BaseTask
 
 # Imported so that short class_path names of this package resolve in configs.
 import torchgeo_als4gan.datamodules
+import torchgeo_als4gan.models
 import torchgeo_als4gan.trainers  # noqa: F401
 
 from . import __version__
