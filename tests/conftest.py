@@ -27,3 +27,14 @@ def copy_data(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def _quiet_gdal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('CPL_LOG', os.devnull)
+
+
+class _TrainingTrainer:
+    """Stands in for a Trainer in the training stage (all the hooks look at)."""
+
+    training = True
+
+
+@pytest.fixture
+def training_trainer() -> _TrainingTrainer:
+    return _TrainingTrainer()

@@ -27,10 +27,6 @@ def geo(
     )
 
 
-class FakeTrainer:
-    training = True
-
-
 class TestGeoSegmentationDataModule:
     def test_split_and_pool(self, data_dir: Path) -> None:
         dm = geo(data_dir, labeled_ratio=0.5, seed=0)
@@ -46,7 +42,9 @@ class TestGeoSegmentationDataModule:
         assert len(dm.unlabeled_footprints) == 14
         assert not set(dm.unlabeled_footprints['id']) & set(dm.labeled_ids)
 
-    def test_semi_batches_keep_footprints(self, data_dir: Path) -> None:
+    def test_semi_batches_keep_footprints(
+        self, data_dir: Path, training_trainer: Any
+    ) -> None:
         dm = geo(data_dir, labeled_ratio=0.1, crop_size=8)
         dm.setup('fit')
         loader = dm.train_dataloader()
@@ -63,7 +61,7 @@ class TestGeoSegmentationDataModule:
         frame = dm.footprints
         assert frame is not None
         assert frame.geometry.bounds['minx'].isin([left]).any()
-        dm.trainer = FakeTrainer()  # type: ignore[assignment]
+        dm.trainer = training_trainer
         out = dm.on_after_batch_transfer(moved, 0)
         assert out['labeled']['mask'].shape == (2, 8, 8)
         assert out['unlabeled']['image'].shape == (2, 3, 8, 8)

@@ -25,10 +25,6 @@ def ucm(data_dir: Path, **kwargs: Any) -> UCMercedDLRSDDataModule:
     )
 
 
-class FakeTrainer:
-    training = True
-
-
 class TestUCMercedDLRSDDataModule:
     def test_random_split_sizes(self, data_dir: Path) -> None:
         dm = ucm(data_dir, labeled_ratio=0.3, seed=0)
@@ -118,10 +114,12 @@ class TestUCMercedDLRSDDataModule:
         assert dm.val_dataset.ids == ['beach02']  # type: ignore[union-attr]
         assert dm.test_dataset.ids == ['beach03']  # type: ignore[union-attr]
 
-    def test_augmentation_per_sub_batch(self, data_dir: Path) -> None:
+    def test_augmentation_per_sub_batch(
+        self, data_dir: Path, training_trainer: Any
+    ) -> None:
         dm = ucm(data_dir, labeled_ratio=0.3, crop_size=16, seed=0)
         dm.setup('fit')
-        dm.trainer = FakeTrainer()  # type: ignore[assignment]
+        dm.trainer = training_trainer
         batch, _, _ = next(iter(dm.train_dataloader()))
         out = dm.on_after_batch_transfer(batch, 0)
         assert out['labeled']['image'].shape == (4, 3, 16, 16)

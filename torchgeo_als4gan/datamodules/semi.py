@@ -33,15 +33,13 @@ class UnlabeledView(Dataset[dict[str, Any]]):
 
     dropped = ('mask', 'label', 'label_multi')
 
-    def __init__(self, dataset: Dataset[dict[str, Any]], length: int) -> None:
+    def __init__(self, dataset: Subset[dict[str, Any]]) -> None:
         """Initialize a new UnlabeledView.
 
         Args:
-            dataset: the dataset (usually a Subset of the train split).
-            length: its length.
+            dataset: a subset of the train split.
         """
         self.dataset = dataset
-        self.length = length
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Return a sample without its targets.
@@ -61,7 +59,7 @@ class UnlabeledView(Dataset[dict[str, Any]]):
         Returns:
             Length.
         """
-        return self.length
+        return len(self.dataset)
 
 
 class SubBatchAugmentationMixin:
@@ -247,8 +245,8 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         self.aug = SegmentationAugmentation(
             mean, std, None, False, ignore_index=ignore_index
         )
-        self.labeled_dataset: Dataset[dict[str, Any]] | None = None
-        self.unlabeled_dataset: Dataset[dict[str, Any]] | None = None
+        self.labeled_dataset: Subset[dict[str, Any]] | None = None
+        self.unlabeled_dataset: UnlabeledView | None = None
         self.labeled_ids: list[str] = []
 
     def _dataset(self, split: str) -> PatchedSegmentationDataset:
@@ -281,7 +279,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             rest = sorted(set(range(len(train))) - set(labeled))
             self.labeled_ids = [ids[i] for i in labeled]
             self.labeled_dataset = Subset(train, labeled)
-            self.unlabeled_dataset = UnlabeledView(Subset(train, rest), len(rest))
+            self.unlabeled_dataset = UnlabeledView(Subset(train, rest))
             self.train_dataset = self.labeled_dataset
         if stage in ('fit', 'validate'):
             self.val_dataset = self._dataset('val')
@@ -298,7 +296,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         labeled = self._valid_attribute('labeled_dataset')
         unlabeled = self.unlabeled_dataset
         generator = torch.Generator().manual_seed(self.seed)
-        n_unlabeled = len(unlabeled) if unlabeled is not None else 0  # type: ignore[arg-type]
+        n_unlabeled = len(unlabeled) if unlabeled is not None else 0
         semi = self.unlabeled and n_unlabeled > 0
         num_batches = num_batches_per_epoch(
             self.steps_per_epoch, len(labeled), self.batch_size,
