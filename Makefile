@@ -26,7 +26,7 @@ pytest: $(STAMP)
 test: lint pytest
 
 demo: $(STAMP)
-	$(VENV)/bin/als4gan demo --output demo_output
+	$(VENV)/bin/als4gan demo --output demo_output --overwrite
 
 clean:
 	rm -rf $(VENV) demo_output lightning_logs .pytest_cache .mypy_cache .ruff_cache
