@@ -93,3 +93,12 @@ def test_short_class_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ]
     )
     assert os.path.isdir(tmp_path)
+
+
+def test_reads_sys_argv(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr('sys.argv', ['als4gan', '--version'])
+    with pytest.raises(SystemExit):
+        main()
+    assert 'torchgeo-als4gan' in capsys.readouterr().out

@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('--size', type=int, default=256, help='scene side in pixels')
     parser.add_argument('--overwrite', action='store_true', help='replace --output')
     args = parser.parse_args(argv)
+    if args.size < 192:
+        # 32-pixel patches in 2x2 blocks: smaller scenes have no val/test block
+        parser.error(f'--size must be at least 192 pixels, got {args.size}')
 
     from lightning.pytorch import Trainer, seed_everything
     from torchgeo.trainers import SemanticSegmentationTask

@@ -50,5 +50,6 @@ def main(args: ArgsType = None) -> None:
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={'overwrite': True},
-        args=argv,
+        # None lets LightningCLI read sys.argv itself (passing it again warns)
+        args=None if args is None else argv,
     )
