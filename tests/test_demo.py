@@ -33,3 +33,12 @@ def test_demo_runs_and_refuses_overwrite(
     main(
         ['demo', '--output', str(out), '--epochs', '1', '--size', '192', '--overwrite']
     )
+
+
+def test_demo_rejects_small_scene(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(['demo', '--output', str(tmp_path / 'small'), '--size', '64'])
+    assert '--size must be at least 192 pixels, got 64' in capsys.readouterr().err
+    assert not (tmp_path / 'small').exists()
