@@ -27,7 +27,14 @@ def _run_demo(args: list[str]) -> None:
     demo_main(args)
 
 
+def _run_query(args: list[str]) -> None:
+    from .query.cli import main as query_main
+
+    query_main(args)
+
+
 COMMANDS['demo'] = _run_demo
+COMMANDS['query'] = _run_query
 
 
 def main(args: ArgsType = None) -> None:

@@ -16,13 +16,15 @@ from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVecto
 from ..datasets.utils import seeded_split
 from ..samplers import FootprintGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
+from .loaders import num_batches_per_epoch
+from .pool import FootprintPatches, QueryPool
 from .selection import (
     check_labeled_ratio,
     random_selection,
     read_selection,
     resolve_selection,
 )
-from .semi import SubBatchAugmentationMixin, num_batches_per_epoch
+from .semi import SubBatchAugmentationMixin
 
 __all__ = ('GeoSegmentationDataModule',)
 
@@ -139,6 +141,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.split_block = split_block
         self.split_seed = split_seed
         self.ignore_index = ignore_index
+        self.norm_mean, self.norm_std = mean, std
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
         )
@@ -242,6 +245,39 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 raise ValueError(msg)
             setattr(self, f'{split}_sampler', sampler)
         self.predict_sampler = self.test_sampler
+
+    def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
+        """The train footprints as the active learner's pool.
+
+        Each item's ``label`` is the dominant class of its mask and ``label_multi``
+        the classes covering at least ``presence_threshold`` of it; the pool
+        carries the footprints so selections can be written as a GeoPackage.
+
+        Args:
+            presence_threshold: fraction of labelled pixels for ``label_multi``.
+
+        Returns:
+            The pool.
+
+        Raises:
+            ValueError: If there are no labels (the classifier learns from them).
+        """
+        footprints = self._build()
+        if self.scene is None:
+            msg = (
+                'The query pool needs label_paths: the classifier learns from the'
+                ' labels of the selected patches'
+            )
+            raise ValueError(msg)
+        train = footprints[footprints['split'] == 'train'].reset_index(drop=True)
+        dataset = FootprintPatches(
+            self.scene, train, self.patch_size, len(self.classes), self.ignore_index,
+            presence_threshold,
+        )  # fmt: skip
+        return QueryPool(
+            dataset, list(train['id']), self.classes, self.norm_mean, self.norm_std,
+            footprints=train, multi_classes=self.classes,
+        )  # fmt: skip
 
     def _loader(
         self, dataset: GeoDataset, footprints: pd.DataFrame, batch_size: int, num_batches: int,

@@ -7,11 +7,13 @@ from typing import Any, cast
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.patched import PatchedSegmentationDataset
 from ..transforms import SegmentationAugmentation
+from .loaders import infinite_batches_loader, num_batches_per_epoch
+from .pool import QueryPool
 from .selection import (
     check_labeled_ratio,
     random_selection,
@@ -23,8 +25,6 @@ __all__ = (
     'SemiSupervisedNonGeoDataModule',
     'SubBatchAugmentationMixin',
     'UnlabeledView',
-    'infinite_batches_loader',
-    'num_batches_per_epoch',
 )
 
 
@@ -88,73 +88,6 @@ class SubBatchAugmentationMixin:
             assert aug is not None
             return {key: aug(sub) for key, sub in batch.items()}
         return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
-
-
-def num_batches_per_epoch(
-    steps_per_epoch: int | None,
-    n_labeled: int,
-    batch_size: int,
-    n_unlabeled: int,
-    unlabeled_batch_size: int,
-) -> int:
-    """Batches per epoch: given, or one pass over the unlabelled (else labelled) items.
-
-    Args:
-        steps_per_epoch: explicit count, or None.
-        n_labeled: labelled items.
-        batch_size: labelled batch size.
-        n_unlabeled: unlabelled items (0 when not used).
-        unlabeled_batch_size: unlabelled batch size.
-
-    Returns:
-        The number of batches, at least 1.
-    """
-    if steps_per_epoch is not None:
-        return steps_per_epoch
-    if n_unlabeled > 0:
-        return max(n_unlabeled // unlabeled_batch_size, 1)
-    return max(n_labeled // batch_size, 1)
-
-
-def infinite_batches_loader(
-    dataset: Dataset[dict[str, Any]],
-    length: int,
-    batch_size: int,
-    num_batches: int,
-    generator: torch.Generator,
-    num_workers: int,
-) -> DataLoader[dict[str, Any]]:
-    """A loader giving exactly ``num_batches`` full batches from ``dataset``.
-
-    Items are drawn without replacement while the dataset is large enough and with
-    replacement otherwise, so a labelled set smaller than one batch still trains.
-
-    Args:
-        dataset: the dataset.
-        length: its length.
-        batch_size: items per batch.
-        num_batches: batches per epoch.
-        generator: random generator of the draws.
-        num_workers: data loading workers.
-
-    Returns:
-        The loader.
-    """
-    needed = batch_size * num_batches
-    sampler = RandomSampler(
-        range(length),
-        replacement=needed > length,
-        num_samples=needed,
-        generator=generator,
-    )
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=num_workers,
-        drop_last=True,
-        persistent_workers=num_workers > 0,
-    )
 
 
 class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule):
@@ -239,6 +172,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         self.steps_per_epoch = steps_per_epoch
         self.split_files = dict(split_files or {})
         ignore_index = dataset_class.ignore_index
+        self.norm_mean, self.norm_std = mean, std
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
         )
@@ -286,6 +220,19 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         if stage in ('test', 'predict'):
             self.test_dataset = self._dataset('test')
             self.predict_dataset = self.test_dataset
+
+    def query_pool(self) -> QueryPool:
+        """The train split as the active learner's pool (whole split, no selection).
+
+        Returns:
+            The pool: items with ``label`` (scene class, or dominant mask class).
+        """
+        train = self._dataset('train')
+        multi = train.classes if 'label_multi' in train[0] else None
+        return QueryPool(
+            train, train.ids, train.label_classes, self.norm_mean, self.norm_std,
+            multi_classes=multi,
+        )  # fmt: skip
 
     def train_dataloader(self) -> Any:
         """Labelled batches, or ``{'labeled', 'unlabeled'}`` batches.

@@ -13,6 +13,7 @@ from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError
 
 from .patched import ImageRecord, PatchedSegmentationDataset
+from .utils import mask_labels
 
 __all__ = ('DeepGlobePatches',)
 
@@ -140,14 +141,9 @@ class DeepGlobePatches(PatchedSegmentationDataset):
 
     def _labels(self, record: ImageRecord, mask: Tensor | None) -> dict[str, Tensor]:
         assert mask is not None
-        valid = mask[mask != self.ignore_index]
-        counts = torch.bincount(valid, minlength=len(self.classes)).float()
-        if valid.numel():
-            dominant = int(counts.argmax())
-            multi = (counts / valid.numel() >= self.presence_threshold).float()
-        else:
-            dominant = self.ignore_index
-            multi = torch.zeros(len(self.classes))
+        labels = mask_labels(
+            mask, len(self.classes), self.ignore_index, self.presence_threshold
+        )
         if self.class_map is not None and record.label >= 0:
-            dominant = record.label
-        return {'label': torch.tensor(dominant), 'label_multi': multi}
+            labels['label'] = torch.tensor(record.label)
+        return labels

@@ -84,6 +84,11 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
     #: Valid values of ``split``.
     splits: ClassVar[tuple[str, ...]] = ('train', 'val', 'test', 'all')
 
+    @property
+    def label_classes(self) -> tuple[str, ...]:
+        """Classes of the image-level ``label``: scene classes, else mask classes."""
+        return self.scene_classes or self.classes
+
     def __init__(
         self,
         root: str | os.PathLike[str],

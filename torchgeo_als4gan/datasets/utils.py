@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import rasterio.errors
+import torch
 from numpy.typing import NDArray
 from rasterio.windows import Window
+from torch import Tensor
 
 __all__ = (
     'grid_windows',
+    'mask_labels',
     'raster_shape',
     'read_id_list',
     'read_window',
@@ -205,3 +208,30 @@ def grid_windows(
     n_rows = max(-(-(height - size) // stride), 0) + 1
     n_cols = max(-(-(width - size) // stride), 0) + 1
     return [(r * stride, c * stride) for r in range(n_rows) for c in range(n_cols)]
+
+
+def mask_labels(
+    mask: Tensor, num_classes: int, ignore_index: int, presence_threshold: float
+) -> dict[str, Tensor]:
+    """Image-level labels of a patch derived from its segmentation mask.
+
+    Args:
+        mask: class indices [H, W]; ``ignore_index`` marks unlabelled pixels.
+        num_classes: number of segmentation classes.
+        ignore_index: mask value without a label.
+        presence_threshold: fraction of the labelled pixels a class must cover to
+            count as present.
+
+    Returns:
+        ``label``: the dominant class (``ignore_index`` when no pixel is
+        labelled), and ``label_multi``: float multi-hot presence [num_classes].
+    """
+    valid = mask[(mask != ignore_index) & (mask >= 0) & (mask < num_classes)]
+    counts = torch.bincount(valid.long(), minlength=num_classes).float()
+    if valid.numel():
+        dominant = int(counts.argmax())
+        multi = (counts / valid.numel() >= presence_threshold).float()
+    else:
+        dominant = ignore_index
+        multi = torch.zeros(num_classes)
+    return {'label': torch.tensor(dominant), 'label_multi': multi}

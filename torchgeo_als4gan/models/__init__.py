@@ -1,3 +1,5 @@
-"""Networks: S4GAN discriminator, DeepLab-v2 generator and later a hypercolumn model."""
+"""Networks and weights: local weight loading; later the S4GAN discriminator, DeepLab-v2."""
 
-__all__: tuple[str, ...] = ()
+from .weights import WeightsReport, load_local_weights, read_state_dict
+
+__all__ = ('WeightsReport', 'load_local_weights', 'read_state_dict')

@@ -1,7 +1,5 @@
-"""Lightning tasks: the active-learning classifier and the S4GAN segmenter (to come).
+"""Lightning tasks: the active learner's classifier (and, later, S4GAN)."""
 
-Until they land, the datamodules plug into TorchGeo's own
-``torchgeo.trainers.SemanticSegmentationTask`` (see ``configs/*_supervised.yaml``).
-"""
+from .active_learner import ActiveLearnerTask
 
-__all__: tuple[str, ...] = ()
+__all__ = ('ActiveLearnerTask',)

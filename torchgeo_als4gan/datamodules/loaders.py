@@ -1,0 +1,75 @@
+"""Training loaders that always give full batches for a fixed number of steps."""
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+__all__ = ('infinite_batches_loader', 'num_batches_per_epoch')
+
+
+def num_batches_per_epoch(
+    steps_per_epoch: int | None,
+    n_labeled: int,
+    batch_size: int,
+    n_unlabeled: int,
+    unlabeled_batch_size: int,
+) -> int:
+    """Batches per epoch: given, or one pass over the unlabelled (else labelled) items.
+
+    Args:
+        steps_per_epoch: explicit count, or None.
+        n_labeled: labelled items.
+        batch_size: labelled batch size.
+        n_unlabeled: unlabelled items (0 when not used).
+        unlabeled_batch_size: unlabelled batch size.
+
+    Returns:
+        The number of batches, at least 1.
+    """
+    if steps_per_epoch is not None:
+        return steps_per_epoch
+    if n_unlabeled > 0:
+        return max(n_unlabeled // unlabeled_batch_size, 1)
+    return max(n_labeled // batch_size, 1)
+
+
+def infinite_batches_loader(
+    dataset: Dataset[dict[str, Any]],
+    length: int,
+    batch_size: int,
+    num_batches: int,
+    generator: torch.Generator,
+    num_workers: int,
+) -> DataLoader[dict[str, Any]]:
+    """A loader giving exactly ``num_batches`` full batches from ``dataset``.
+
+    Items are drawn without replacement while the dataset is large enough and with
+    replacement otherwise, so a labelled set smaller than one batch still trains.
+
+    Args:
+        dataset: the dataset.
+        length: its length.
+        batch_size: items per batch.
+        num_batches: batches per epoch.
+        generator: random generator of the draws.
+        num_workers: data loading workers.
+
+    Returns:
+        The loader.
+    """
+    needed = batch_size * num_batches
+    sampler = RandomSampler(
+        range(length),
+        replacement=needed > length,
+        num_samples=needed,
+        generator=generator,
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=True,
+        persistent_workers=num_workers > 0,
+    )

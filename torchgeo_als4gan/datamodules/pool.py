@@ -1,0 +1,273 @@
+"""The active learner's pool: items with image-level labels, and its datamodule."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import torch
+from lightning import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchgeo.datasets import GeoDataset
+
+from ..datasets.utils import mask_labels
+from ..samplers import FootprintGeoSampler
+from ..transforms import SegmentationAugmentation
+from .loaders import infinite_batches_loader
+
+__all__ = ('FootprintPatches', 'PoolDataModule', 'PoolItems', 'QueryPool')
+
+
+class FootprintPatches(Dataset[dict[str, Any]]):
+    """Patches of a GeoDataset at given footprints, as a map-style dataset.
+
+    Image-level labels are derived from each patch's mask: ``label`` is the
+    dominant class and ``label_multi`` the classes present.
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        footprints: gpd.GeoDataFrame,
+        size: int,
+        num_classes: int,
+        ignore_index: int = 255,
+        presence_threshold: float = 0.05,
+    ) -> None:
+        """Initialize a new FootprintPatches.
+
+        Args:
+            dataset: a GeoDataset giving ``image`` and ``mask``.
+            footprints: one polygon per patch, with a CRS.
+            size: patch side in pixels.
+            num_classes: number of mask classes.
+            ignore_index: mask value without a label.
+            presence_threshold: fraction of labelled pixels for ``label_multi``.
+        """
+        self.dataset = dataset
+        self.queries = list(FootprintGeoSampler(dataset, footprints, size))
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.presence_threshold = presence_threshold
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """Read one patch.
+
+        Args:
+            index: footprint index.
+
+        Returns:
+            ``image``, ``mask``, ``label`` and ``label_multi``.
+        """
+        sample = self.dataset[self.queries[index]]
+        out: dict[str, Any] = {'image': sample['image'].float()}
+        if 'mask' in sample:
+            mask = sample['mask'].long().squeeze(0)
+            out['mask'] = mask
+            out.update(
+                mask_labels(
+                    mask, self.num_classes, self.ignore_index, self.presence_threshold
+                )
+            )
+        return out
+
+    def __len__(self) -> int:
+        """Return the number of footprints.
+
+        Returns:
+            Length.
+        """
+        return len(self.queries)
+
+
+@dataclass
+class QueryPool:
+    """The items the active learner chooses from.
+
+    Built by a datamodule's ``query_pool()``: its train split, each item with an
+    image-level label for the classifier (the scene class, or the dominant /
+    present mask classes), and the normalization of the segmentation data.
+    """
+
+    #: Items by pool index, with ``image``, ``label`` and ``label_multi`` if known.
+    dataset: Dataset[dict[str, Any]]
+    #: Stable id of every item (patch ids); what the selection files hold.
+    ids: list[str]
+    #: Names of the classes of ``label`` (and of ``label_multi``).
+    label_classes: tuple[str, ...]
+    #: Per-band normalization mean.
+    mean: Sequence[float] | float = 0.0
+    #: Per-band normalization standard deviation.
+    std: Sequence[float] | float = 255.0
+    #: For georeferenced pools, one footprint per item (``id`` column, CRS set).
+    footprints: gpd.GeoDataFrame | None = None
+    #: Names of the multi-label classes, when they differ from ``label_classes``.
+    multi_classes: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        """Return the pool size.
+
+        Returns:
+            Number of items.
+        """
+        return len(self.ids)
+
+
+class PoolItems(Dataset[dict[str, Any]]):
+    """Pool items as classifier samples: ``image``, ``label`` and ``index``."""
+
+    def __init__(self, dataset: Dataset[dict[str, Any]], label_key: str) -> None:
+        """Initialize a new PoolItems.
+
+        Args:
+            dataset: the pool dataset.
+            label_key: ``label`` (multi-class) or ``label_multi`` (multi-label).
+        """
+        self.dataset = dataset
+        self.label_key = label_key
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """Return one classifier sample.
+
+        Args:
+            index: pool index.
+
+        Returns:
+            ``image``, ``label`` and ``index`` (the pool index, as a tensor).
+        """
+        sample = self.dataset[index]
+        out = {'image': sample['image'], 'index': torch.tensor(index)}
+        if self.label_key in sample:
+            out['label'] = sample[self.label_key]
+        return out
+
+    def __len__(self) -> int:
+        """Return the pool size.
+
+        Returns:
+            Length.
+        """
+        return len(self.dataset)  # type: ignore[arg-type]
+
+
+class PoolDataModule(LightningDataModule):
+    """Trains the classifier on the selected items and scores the others.
+
+    Training batches are the selected items with valid labels, mirrored and
+    flipped at random; ``predict`` streams the given items in pool order without
+    augmentation (only normalized), so scores do not depend on random transforms.
+    """
+
+    def __init__(
+        self,
+        pool: QueryPool,
+        labeled: Sequence[int],
+        predict: Sequence[int],
+        label_key: str = 'label',
+        batch_size: int = 16,
+        predict_batch_size: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        """Initialize a new PoolDataModule.
+
+        Args:
+            pool: the pool.
+            labeled: pool indices to train on.
+            predict: pool indices to score.
+            label_key: ``label`` or ``label_multi``.
+            batch_size: training batch size.
+            predict_batch_size: scoring batch size (default ``batch_size``).
+            num_workers: data loading workers.
+            seed: seed of the batch order and the augmentation.
+        """
+        super().__init__()
+        self.pool = pool
+        self.labeled = list(labeled)
+        self.predict = list(predict)
+        self.label_key = label_key
+        self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size or batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.items = PoolItems(pool.dataset, label_key)
+        self.train_aug = SegmentationAugmentation(
+            pool.mean, pool.std, scale=None, hflip=True, vflip=True, seed=seed
+        )
+        self.aug = SegmentationAugmentation(pool.mean, pool.std, None, False)
+
+    def _trainable(self) -> list[int]:
+        """Selected items whose label the classifier can learn from."""
+        keep = []
+        n = len(self.pool.label_classes)
+        for index in self.labeled:
+            label: Tensor | None = self.items[index].get('label')
+            if label is None:
+                continue
+            if label.ndim or 0 <= int(label) < n:
+                keep.append(index)
+        return keep
+
+    def train_dataloader(self) -> DataLoader[dict[str, Any]]:
+        """Batches of selected items, reshuffled every epoch.
+
+        Returns:
+            The loader.
+
+        Raises:
+            ValueError: If no selected item has a usable label.
+        """
+        trainable = self._trainable()
+        if not trainable:
+            msg = (
+                f'None of the {len(self.labeled)} selected items has a valid'
+                f' {self.label_key!r} to train the classifier on'
+            )
+            raise ValueError(msg)
+        num_batches = max(len(trainable) // self.batch_size, 1)
+        return infinite_batches_loader(
+            Subset(self.items, trainable),
+            len(trainable),
+            self.batch_size,
+            num_batches,
+            torch.Generator().manual_seed(self.seed),
+            self.num_workers,
+        )
+
+    def predict_dataloader(self) -> DataLoader[dict[str, Any]]:
+        """The items to score, in pool order, without augmentation.
+
+        Returns:
+            The loader.
+        """
+        return DataLoader(
+            Subset(self.items, self.predict),
+            batch_size=self.predict_batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+        )
+
+    def num_predict_batches(self) -> int:
+        """Number of scoring batches (on one device).
+
+        Returns:
+            ``ceil(len(predict) / predict_batch_size)``.
+        """
+        return math.ceil(len(self.predict) / self.predict_batch_size)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Normalize (and, when training, flip) the images on the device.
+
+        Args:
+            batch: the batch.
+            dataloader_idx: loader index.
+
+        Returns:
+            The transformed batch.
+        """
+        if self.trainer and self.trainer.training:
+            return self.train_aug(batch)
+        return self.aug(batch)

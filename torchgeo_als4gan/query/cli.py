@@ -1,0 +1,220 @@
+"""``als4gan query``: choose the items to label with the ALS4GAN pool loop."""
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import ActionConfigFile, Namespace
+from lightning import Callback, Trainer, seed_everything
+from lightning.pytorch.cli import LightningArgumentParser
+from torchgeo.datamodules import BaseDataModule
+
+from ..datamodules.pool import QueryPool
+from ..datamodules.selection import check_labeled_ratio
+from ..strategies import PoolLoop, QueryBudget, check_fraction, get_strategy
+from ..trainers import ActiveLearnerTask
+from .learner import LightningPoolLearner
+from .outputs import OUTPUT_NAMES, write_selection
+
+__all__ = ('build_parser', 'main', 'run_query')
+
+
+def build_parser() -> LightningArgumentParser:
+    """The ``als4gan query`` argument parser (a config file with model/data/trainer).
+
+    Returns:
+        The parser.
+    """
+    parser = LightningArgumentParser(
+        prog='als4gan query',
+        description=(
+            'Choose the items to label: train an image classifier on a random seed'
+            ' pool, then add the most uncertain items in rounds (ALS4GAN).'
+        ),
+    )
+    parser.add_argument('--config', action=ActionConfigFile)
+    parser.add_lightning_class_args(ActiveLearnerTask, 'model', subclass_mode=True)
+    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
+    parser.add_lightning_class_args(Trainer, 'trainer')
+    group = parser.add_argument_group('query')
+    group.add_argument(
+        '--strategy',
+        type=str,
+        default='margin',
+        help='random, entropy, margin, least_confidence, bald or diversity',
+    )
+    group.add_argument(
+        '--labeled_ratio',
+        type=float,
+        required=True,
+        help='fraction of the pool to label, in (0, 1]',
+    )
+    group.add_argument(
+        '--alpha',
+        type=float,
+        default=0.1,
+        help='seed pool as a fraction of the target, in (0, 1]',
+    )
+    group.add_argument(
+        '--beta',
+        type=float,
+        default=0.5,
+        help='items per round as a fraction of the seed pool, in (0, 1]',
+    )
+    group.add_argument('--seed', type=int, default=0, help='seed of every random draw')
+    group.add_argument('--output', type=str, required=True, help='output folder')
+    group.add_argument(
+        '--seed_in_selection',
+        type=bool,
+        default=True,
+        help='the seed pool is part of the selection (ALS4GAN: false)',
+    )
+    group.add_argument(
+        '--uncertainty',
+        type=str | None,
+        default=None,
+        help='diversity only: pre-filter candidates by this strategy',
+    )
+    group.add_argument(
+        '--candidates_factor',
+        type=int,
+        default=10,
+        help='diversity + uncertainty: keep factor x round size candidates',
+    )
+    group.add_argument(
+        '--label_key',
+        type=str,
+        default='label',
+        help='label (multi-class) or label_multi (multi-label)',
+    )
+    group.add_argument('--batch_size', type=int, default=16)
+    group.add_argument('--predict_batch_size', type=int | None, default=None)
+    group.add_argument('--num_workers', type=int, default=0)
+    group.add_argument('--figures', type=bool, default=True, help='draw the figures')
+    group.add_argument(
+        '--overwrite',
+        type=bool,
+        default=False,
+        help='replace a previous selection in the output folder',
+    )
+    group.add_argument('--resume', type=bool, default=False,
+                       help='continue an interrupted run in the output folder')  # fmt: skip
+    return parser
+
+
+def _check_output(folder: Path, overwrite: bool, resume: bool) -> None:
+    """Refuse to clobber a previous selection unless asked to."""
+    previous = [n for n in OUTPUT_NAMES if (folder / n).exists()]
+    if (folder / 'state' / 'state.json').exists():
+        previous.append('state/state.json')
+    if not previous or resume:
+        return
+    if not overwrite:
+        msg = (
+            f'Output folder {str(folder)!r} already holds a selection'
+            f' ({", ".join(previous)}); pass --overwrite true to replace it or'
+            ' --resume true to continue it'
+        )
+        raise FileExistsError(msg)
+    for name in OUTPUT_NAMES:
+        (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder / 'state', ignore_errors=True)
+
+
+def _check_classes(model: ActiveLearnerTask, pool: QueryPool, label_key: str) -> None:
+    classes = pool.multi_classes if label_key == 'label_multi' else pool.label_classes
+    if classes is None:
+        msg = f'label_key {label_key!r}: the pool items have no such labels'
+        raise ValueError(msg)
+    key = 'num_labels' if model.multilabel else 'num_classes'
+    expected = model.hparams[key]
+    if model.hparams['task'] != 'binary' and expected != len(classes):
+        msg = (
+            f'model {key}={expected} but the pool has {len(classes)} {label_key!r}'
+            f' classes: {list(classes)}'
+        )
+        raise ValueError(msg)
+
+
+def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path]:
+    """Run the pool loop of a parsed config and write the selection.
+
+    Args:
+        cfg: parsed arguments.
+        parser: the parser that parsed them (it instantiates the classes).
+
+    Returns:
+        The written files by name.
+    """
+    # Every argument is checked before anything is read or trained.
+    strategy = get_strategy(cfg.strategy)
+    uncertainty = None
+    if cfg.uncertainty is not None:
+        uncertainty = get_strategy(cfg.uncertainty, 'uncertainty')
+    check_labeled_ratio(cfg.labeled_ratio)
+    check_fraction('alpha', cfg.alpha)
+    check_fraction('beta', cfg.beta)
+    if cfg.label_key not in ('label', 'label_multi'):
+        msg = f"label_key must be 'label' or 'label_multi', got {cfg.label_key!r}"
+        raise ValueError(msg)
+    output = Path(cfg.output)
+    _check_output(output, cfg.overwrite, cfg.resume)
+
+    seed_everything(cfg.seed, workers=True, verbose=False)
+    init = parser.instantiate_classes(cfg)
+    model: ActiveLearnerTask = init.model
+    data = init.data
+    if not hasattr(data, 'query_pool'):
+        msg = f'data class {type(data).__name__} cannot provide a query pool'
+        raise TypeError(msg)
+    pool: QueryPool = data.query_pool()
+    _check_classes(model, pool, cfg.label_key)
+    budget = QueryBudget(
+        len(pool), cfg.labeled_ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
+    )
+    if strategy.mc and float(model.hparams['dropout']) == 0:
+        msg = 'strategy bald needs model dropout > 0'
+        raise ValueError(msg)
+    trainer_kwargs: dict[str, Any] = dict(vars(init.trainer))
+    user_callbacks = list(trainer_kwargs.pop('callbacks', None) or [])
+    trainer_kwargs['enable_checkpointing'] = False
+    state_dir = output / 'state'
+
+    def make_trainer(name: str, callbacks: list[Callback]) -> Trainer:
+        kwargs = dict(trainer_kwargs, default_root_dir=str(output / 'logs' / name))
+        return Trainer(**kwargs, callbacks=[*user_callbacks, *callbacks])
+
+    template = copy.deepcopy(model)
+    learner = LightningPoolLearner(
+        pool, lambda: copy.deepcopy(template), make_trainer, strategy, state_dir,
+        uncertainty, cfg.label_key, cfg.batch_size, cfg.predict_batch_size,
+        cfg.num_workers, cfg.seed,
+    )  # fmt: skip
+    loop = PoolLoop(
+        learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,
+        cfg.candidates_factor,
+    )  # fmt: skip
+    print(
+        f'[als4gan query] {strategy.name}: {budget.target} of {len(pool)} items'
+        f' (seed pool {budget.seed}, {loop.num_rounds} rounds of up to'
+        f' {budget.query_size})'
+    )
+    state = loop.run(resume=cfg.resume)
+    written = write_selection(
+        output, pool, loop.selection(state), strategy.name, cfg.seed, cfg.figures
+    )
+    for path in written.values():
+        print(f'[als4gan query] wrote {path}')
+    return written
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``als4gan query``.
+
+    Args:
+        args: command-line arguments after ``query``.
+    """
+    parser = build_parser()
+    cfg = parser.parse_args(args)
+    run_query(cfg, parser)

@@ -1,0 +1,331 @@
+"""The ALS4GAN pool loop: seed pool, then rounds of scoring and querying.
+
+The loop is independent of Lightning: it calls a :class:`PoolLearner` to train the
+classifier and to score items, chooses the items, and saves its state after every
+round so that an interrupted run resumes from the last finished round.
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..datamodules.selection import random_selection
+from .budget import QueryBudget
+from .registry import QueryStrategy
+from .selection import k_center_greedy, rank_items
+
+__all__ = ('PoolLearner', 'PoolLoop', 'QueryState', 'RoundScores', 'atomic_path')
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` to write to before renaming onto it.
+
+    Args:
+        path: the final file.
+
+    Returns:
+        ``<dir>/.<name>.tmp<suffix>`` (the suffix kept for format detection).
+    """
+    return path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')
+
+
+@dataclass
+class RoundScores:
+    """What a learner returns for the items it scored."""
+
+    #: Pool indices scored.
+    indices: NDArray[np.int64]
+    #: Uncertainty score of each (None when the strategy has none).
+    scores: NDArray[np.float64] | None = None
+    #: Embeddings [N_pool, D] indexed by pool index (diversity strategy).
+    embeddings: NDArray[np.floating] | None = None
+
+
+class PoolLearner(Protocol):
+    """Trains the classifier and scores pool items for the loop."""
+
+    def fit(
+        self, round_: int, labeled: Sequence[int], init: Path | None, save: Path
+    ) -> None:
+        """Train on ``labeled`` (warm start from ``init``), save to ``save``."""
+
+    def score(self, round_: int, items: Sequence[int], checkpoint: Path) -> RoundScores:
+        """Score ``items`` with the classifier saved at ``checkpoint``."""
+
+
+@dataclass
+class QueryState:
+    """Progress of a query run, saved after every round."""
+
+    #: Settings the run was started with; a resume must match them.
+    settings: dict[str, Any]
+    #: Last finished round (0: the seed pool).
+    round: int = 0
+    #: Selected pool indices, in the order they were chosen.
+    selected: list[int] = field(default_factory=list)
+    #: Round of each selected item.
+    rounds: list[int] = field(default_factory=list)
+    #: Score of each selected item when it was chosen (NaN for random picks).
+    scores: list[float] = field(default_factory=list)
+    #: Whether the target was reached.
+    finished: bool = False
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically as JSON.
+
+        Args:
+            path: the state file.
+        """
+        tmp = atomic_path(path)
+        data = asdict(self)
+        data['scores'] = [None if np.isnan(s) else s for s in self.scores]
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> 'QueryState':
+        """Read a state file.
+
+        Args:
+            path: the state file.
+
+        Returns:
+            The state.
+        """
+        data = json.loads(path.read_text())
+        data['scores'] = [np.nan if s is None else s for s in data['scores']]
+        return cls(**data)
+
+
+class PoolLoop:
+    """Chooses ``budget.target`` items in rounds, as ALS4GAN does.
+
+    Round 0 draws the seed pool at random (the first items of the permutation that
+    :func:`random_selection` uses, so the seed pool is part of the random baseline
+    of the same seed) and trains the classifier on it. Each later round scores the
+    remaining items with the latest classifier, adds the most uncertain (or most
+    diverse) ones and retrains, warm-started, on everything selected so far; the
+    final round selects without retraining. The ``random`` strategy draws the whole
+    selection at once, identical to a datamodule's random ``labeled_ratio``.
+
+    State (``state.json``, the latest classifier checkpoint and each round's
+    scores) is written to ``state_dir`` after every round.
+    """
+
+    def __init__(
+        self,
+        learner: PoolLearner,
+        ids: Sequence[str],
+        budget: QueryBudget,
+        strategy: QueryStrategy,
+        state_dir: Path,
+        seed: int = 0,
+        uncertainty: QueryStrategy | None = None,
+        candidates_factor: int = 10,
+    ) -> None:
+        """Initialize a new PoolLoop.
+
+        Args:
+            learner: trains and scores.
+            ids: id of every pool item.
+            budget: the budget (pool size must equal ``len(ids)``).
+            strategy: the query strategy.
+            state_dir: folder of the state files.
+            seed: seed of the seed pool (and of the random strategy).
+            uncertainty: for ``diversity``: first keep the
+                ``candidates_factor * q`` most uncertain items by this strategy.
+            candidates_factor: see ``uncertainty``.
+
+        Raises:
+            ValueError: If the budget does not match the pool or
+                ``uncertainty`` is not an uncertainty strategy.
+        """
+        if budget.pool_size != len(ids):
+            msg = f'Budget for {budget.pool_size} items but the pool has {len(ids)}'
+            raise ValueError(msg)
+        if uncertainty is not None and uncertainty.score is None:
+            msg = f'uncertainty must be a scoring strategy, got {uncertainty.name!r}'
+            raise ValueError(msg)
+        self.learner = learner
+        self.ids = list(ids)
+        self.budget = budget
+        self.strategy = strategy
+        self.state_dir = Path(state_dir)
+        self.seed = seed
+        self.uncertainty = uncertainty if strategy.diversity else None
+        self.candidates_factor = candidates_factor
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Everything a resumed run must share with the interrupted one."""
+        digest = hashlib.sha256('\n'.join(self.ids).encode()).hexdigest()
+        return {
+            'pool_size': len(self.ids),
+            'pool_sha256': digest,
+            'strategy': self.strategy.name,
+            'uncertainty': self.uncertainty.name if self.uncertainty else None,
+            'labeled_ratio': self.budget.ratio,
+            'alpha': self.budget.alpha,
+            'beta': self.budget.beta,
+            'seed_in_selection': self.budget.seed_in_selection,
+            'seed': self.seed,
+        }
+
+    @property
+    def state_file(self) -> Path:
+        """The state file."""
+        return self.state_dir / 'state.json'
+
+    def checkpoint(self, round_: int) -> Path:
+        """Classifier checkpoint written after a round.
+
+        Args:
+            round_: the round.
+
+        Returns:
+            Its path.
+        """
+        return self.state_dir / f'classifier_round{round_:03d}.ckpt'
+
+    @property
+    def num_rounds(self) -> int:
+        """Query rounds after the seed pool."""
+        return 0 if not self.strategy.uses_model else len(self.budget.round_sizes)
+
+    def load_state(self) -> QueryState | None:
+        """The saved state, checked against this run's settings.
+
+        Returns:
+            The state, or None when there is none.
+
+        Raises:
+            ValueError: If the saved run used other settings.
+        """
+        if not self.state_file.exists():
+            return None
+        state = QueryState.load(self.state_file)
+        differ = {
+            k: (state.settings.get(k), v)
+            for k, v in self.settings.items()
+            if state.settings.get(k) != v
+        }
+        if differ:
+            detail = ', '.join(
+                f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in differ.items()
+            )
+            msg = f'Cannot resume {self.state_file}: settings differ ({detail})'
+            raise ValueError(msg)
+        return state
+
+    def _finish_round(self, state: QueryState, round_: int) -> None:
+        """Save the state, then drop all but the newest classifier checkpoint."""
+        state.round = round_
+        state.save(self.state_file)
+        keep = self.checkpoint(round_)
+        if not keep.exists():  # the final round selects without retraining
+            keep = self.checkpoint(round_ - 1)
+        for old in self.state_dir.glob('classifier_round*.ckpt'):
+            if old != keep:
+                old.unlink()
+
+    def _start(self) -> QueryState:
+        state = QueryState(self.settings)
+        if not self.strategy.uses_model:
+            chosen = random_selection(self.ids, self.budget.ratio, self.seed)
+            position = {pid: i for i, pid in enumerate(self.ids)}
+            state.selected = [position[c] for c in chosen]
+        else:
+            order = np.random.default_rng(self.seed).permutation(len(self.ids))
+            state.selected = sorted(order[: self.budget.seed].tolist())
+        state.rounds = [0] * len(state.selected)
+        state.scores = [np.nan] * len(state.selected)
+        state.finished = self.num_rounds == 0
+        if not state.finished:
+            self.learner.fit(0, state.selected, None, self.checkpoint(0))
+        self._finish_round(state, 0)
+        return state
+
+    def _choose(
+        self, result: RoundScores, k: int, selected: Sequence[int]
+    ) -> tuple[list[int], list[float]]:
+        indices = np.asarray(result.indices, dtype=np.int64)
+        scores = result.scores
+        if not self.strategy.diversity:
+            assert scores is not None
+            order = rank_items(scores, self.strategy.largest, indices)[:k]
+            return indices[order].tolist(), scores[order].tolist()
+        assert result.embeddings is not None
+        candidates = np.setdiff1d(indices, np.asarray(selected, dtype=np.int64))
+        if self.uncertainty is not None:
+            assert scores is not None
+            keep = np.isin(indices, candidates)
+            order = rank_items(scores[keep], self.uncertainty.largest, indices[keep])
+            candidates = np.sort(indices[keep][order[: self.candidates_factor * k]])
+        return k_center_greedy(
+            result.embeddings, list(selected), candidates.tolist(), k
+        )
+
+    def run(self, resume: bool = False) -> QueryState:
+        """Run (or resume) the loop until the target is reached.
+
+        Args:
+            resume: continue from the saved state, if any.
+
+        Returns:
+            The final state.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = self.load_state() if resume else None
+        if state is None:
+            state = self._start()
+        sizes = self.budget.round_sizes
+        for round_ in range(state.round + 1, self.num_rounds + 1):
+            chosen = set(state.selected)
+            remaining = [i for i in range(len(self.ids)) if i not in chosen]
+            items = range(len(self.ids)) if self.strategy.diversity else remaining
+            result = self.learner.score(
+                round_, list(items), self.checkpoint(round_ - 1)
+            )
+            np.save(
+                self.state_dir / f'scores_round{round_:03d}.npy', self._dense(result)
+            )
+            picks, scores = self._choose(result, sizes[round_ - 1], state.selected)
+            state.selected += picks
+            state.rounds += [round_] * len(picks)
+            state.scores += scores
+            state.finished = round_ == self.num_rounds
+            if not state.finished:
+                self.learner.fit(
+                    round_, state.selected, self.checkpoint(round_ - 1),
+                    self.checkpoint(round_),
+                )  # fmt: skip
+            self._finish_round(state, round_)
+        return state
+
+    def _dense(self, result: RoundScores) -> NDArray[np.float64]:
+        dense = np.full(len(self.ids), np.nan)
+        if result.scores is not None:
+            dense[np.asarray(result.indices)] = result.scores
+        return dense
+
+    def selection(self, state: QueryState) -> list[tuple[int, int, float]]:
+        """The selected items as (pool index, round, score), in choice order.
+
+        Without ``seed_in_selection`` the seed pool (round 0) is left out.
+
+        Args:
+            state: a state of this loop.
+
+        Returns:
+            The rows.
+        """
+        rows = zip(state.selected, state.rounds, state.scores, strict=True)
+        keep_seed = self.budget.seed_in_selection or not self.strategy.uses_model
+        return [row for row in rows if keep_seed or row[1] > 0]
