@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -271,7 +271,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             raise ValueError(msg)
         train = footprints[footprints['split'] == 'train'].reset_index(drop=True)
         dataset = FootprintPatches(
-            self.scene, train, self.patch_size, len(self.classes), self.ignore_index,
+            self.scene, train, cast(int, self.patch_size), len(self.classes),
+            self.ignore_index,
             presence_threshold,
         )  # fmt: skip
         return QueryPool(

@@ -140,7 +140,8 @@ class PoolItems(Dataset[dict[str, Any]]):
         sample = self.dataset[index]
         out = {'image': sample['image'], 'index': torch.tensor(index)}
         if self.label_key in sample:
-            out['label'] = sample[self.label_key]
+            # integer targets, as TorchGeo's metrics expect (the bce loss casts)
+            out['label'] = sample[self.label_key].long()
         return out
 
     def __len__(self) -> int:

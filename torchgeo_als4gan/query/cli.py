@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import ActionConfigFile, Namespace
+from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
 from lightning import Callback, Trainer, seed_everything
 from lightning.pytorch.cli import LightningArgumentParser
 from torchgeo.datamodules import BaseDataModule

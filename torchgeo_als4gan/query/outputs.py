@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import rasterio
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -66,7 +67,8 @@ def _stretch(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     bands = image[:3] if image.shape[0] >= 3 else image[:1].repeat(3, axis=0)
     rgb = np.moveaxis(bands.astype(np.float64), 0, -1)
     low, high = np.percentile(rgb, (2, 98))
-    return np.clip((rgb - low) / max(high - low, 1e-9), 0, 1)
+    out: np.ndarray[Any, Any] = np.clip((rgb - low) / max(high - low, 1e-9), 0, 1)
+    return out
 
 
 def plot_selection(pool: QueryPool, table: pd.DataFrame, max_items: int = 32) -> Figure:
@@ -101,13 +103,13 @@ def plot_selection_map(selected: gpd.GeoDataFrame, max_files: int = 4) -> Figure
     """Where the selected patches are: footprints over an overview of each raster.
 
     Args:
-        selected: footprints with ``file``, ``rank`` and ``round`` columns.
+        selected: footprints with ``path`` (raster file), ``rank`` and ``round``.
         max_files: at most this many rasters (those with most selections).
 
     Returns:
         The figure.
     """
-    files = selected['file'].value_counts().index[:max_files]
+    files = selected['path'].value_counts().index[:max_files]
     fig, axes = plt.subplots(1, len(files), figsize=(6 * len(files), 6), squeeze=False)
     cmap = plt.get_cmap('viridis')
     last = max(int(selected['round'].max()), 1)
@@ -124,7 +126,7 @@ def plot_selection_map(selected: gpd.GeoDataFrame, max_files: int = 4) -> Figure
             )
             crs = src.crs
         ax.imshow(_stretch(overview), extent=extent)
-        mine = selected[selected['file'] == file].to_crs(crs)
+        mine = selected[selected['path'] == file].to_crs(crs)
         for row in mine.itertuples():
             minx, miny, maxx, maxy = row.geometry.bounds
             color = cmap(int(row.round) / last)
@@ -137,7 +139,7 @@ def plot_selection_map(selected: gpd.GeoDataFrame, max_files: int = 4) -> Figure
         ax.set_title(
             f'{os.path.basename(file)}: {len(mine)} patches ({crs})', fontsize=9
         )
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, last))
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=Normalize(0, last))
     fig.colorbar(sm, ax=axes.ravel().tolist(), label='round')
     return fig
 
@@ -195,7 +197,7 @@ def write_selection(
     selected = None
     if pool.footprints is not None:
         footprints = pool.footprints.set_index('id')
-        extra = [c for c in ('file', 'row', 'col') if c in footprints.columns]
+        extra = [c for c in ('file', 'path', 'row', 'col') if c in footprints.columns]
         selected = gpd.GeoDataFrame(
             table.join(footprints[[*extra, 'geometry']], on='id'),
             geometry='geometry',
@@ -211,7 +213,7 @@ def write_selection(
         path = folder / 'selection.png'
         _save_figure(plot_selection(pool, table), path)
         written[path.name] = path
-        if selected is not None and 'file' in selected.columns:
+        if selected is not None and 'path' in selected.columns:
             path = folder / 'selection_map.png'
             _save_figure(plot_selection_map(selected), path)
             written[path.name] = path

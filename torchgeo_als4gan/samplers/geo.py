@@ -31,12 +31,14 @@ def grid_footprints(
 
     Returns:
         A GeoDataFrame in the dataset CRS with columns ``id``
-        (``<file stem>_r<row>_c<col>``), ``file``, ``row``, ``col`` (pixels) and
-        the footprint polygon.
+        (``<file stem>_r<row>_c<col>``), ``file`` (stem), ``path``, ``row``,
+        ``col`` (pixels) and the footprint polygon.
     """
     stride = stride or size
     xres, yres = dataset.res
-    rows: dict[str, list[object]] = {'id': [], 'file': [], 'row': [], 'col': []}
+    rows: dict[str, list[object]] = {
+        'id': [], 'file': [], 'path': [], 'row': [], 'col': []
+    }  # fmt: skip
     geometries = []
     for i in range(len(dataset.index)):
         minx, miny, maxx, maxy = dataset.index.geometry.iloc[i].bounds
@@ -51,6 +53,7 @@ def grid_footprints(
             )
             rows['id'].append(f'{stem}_r{row}_c{col}')
             rows['file'].append(stem)
+            rows['path'].append(str(name))
             rows['row'].append(row)
             rows['col'].append(col)
     return gpd.GeoDataFrame(rows, geometry=geometries, crs=dataset.crs)

@@ -86,7 +86,7 @@ class ActiveLearnerTask(ClassificationTask):
         self.query_seed = 0
         self.weights_report: WeightsReport | None = None
         super().__init__(
-            model, weights, in_channels, task, num_classes, num_labels, loss,  # type: ignore[arg-type]
+            model, weights, in_channels, task, num_classes, num_labels, loss,
             class_weights, lr, patience, freeze_backbone,
         )  # fmt: skip
 

@@ -1,0 +1,205 @@
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from torchgeo_als4gan.datamodules import UCMercedDLRSDDataModule
+from torchgeo_als4gan.main import main
+from torchgeo_als4gan.query import LightningPoolLearner
+
+ROOT = Path(__file__).parents[2]
+DATA = ROOT / 'tests' / 'data'
+
+# Overrides that point each shipped query config at the fixture data.
+FIXTURES = {
+    'ucm_query.yaml': [
+        f'--data.init_args.root={DATA / "ucmerced_dlrsd"}',
+        '--data.init_args.tile_size=32',
+        '--data.init_args.split_fractions=[0.5,0.25,0.25]',
+        '--labeled_ratio=0.9',
+        '--alpha=0.4',
+    ],
+    'deepglobe_query.yaml': [
+        f'--data.init_args.root={DATA / "deepglobe"}',
+        '--data.init_args.patch_size=16',
+        '--data.init_args.split_fractions=[0.6,0.2,0.2]',
+        '--labeled_ratio=0.5',
+        '--alpha=0.5',
+    ],
+    'raster_query.yaml': [
+        f'--data.init_args.image_paths={DATA / "georaster" / "imagery"}',
+        f'--data.init_args.label_paths={DATA / "georaster" / "vectors" / "labels.geojson"}',
+        '--data.init_args.patch_size=16',
+        '--data.init_args.split_block=1',
+        '--labeled_ratio=0.5',
+        '--alpha=0.5',
+    ],
+}
+
+
+def query_args(config: str, output: Path, *extra: str) -> list[str]:
+    return [
+        'query',
+        '--config',
+        str(ROOT / 'configs' / config),
+        *FIXTURES[config],
+        '--model.init_args.model=resnet18',
+        '--trainer.max_epochs=1',
+        '--trainer.accelerator=cpu',
+        '--trainer.enable_progress_bar=false',
+        '--trainer.enable_model_summary=false',
+        '--num_workers=0',
+        '--batch_size=2',
+        f'--output={output}',
+        *extra,
+    ]
+
+
+def test_every_query_config_is_tested() -> None:
+    assert {p.name for p in (ROOT / 'configs').glob('*_query.yaml')} == set(FIXTURES)
+
+
+def test_ucm_query_outputs_and_determinism(tmp_path: Path) -> None:
+    main(query_args('ucm_query.yaml', tmp_path / 'a'))
+    main(query_args('ucm_query.yaml', tmp_path / 'b'))
+    a = pd.read_csv(tmp_path / 'a' / 'selection.csv')
+    b = pd.read_csv(tmp_path / 'b' / 'selection.csv')
+    pd.testing.assert_frame_equal(a, b)
+    # pool of 6 train tiles: target ceil(0.9 * 6) = 6, seed int(0.4 * 6) = 2, q = 1
+    assert len(a) == 6 and a['round'].tolist() == [0, 0, 1, 2, 3, 4]
+    assert list(a.columns) == ['rank', 'id', 'round', 'score', 'strategy', 'seed']
+    assert a['score'].iloc[:2].isna().all() and a['score'].iloc[2:].between(0, 1).all()
+    assert (a['strategy'] == 'margin').all() and (a['seed'] == 0).all()
+    ids = np.load(tmp_path / 'a' / 'selection.npy')
+    assert ids.tolist() == a['id'].tolist()
+    assert (tmp_path / 'a' / 'selection.png').stat().st_size > 1000
+    assert not list((tmp_path / 'a').glob('.*tmp*')), 'no temporary file left'
+    assert len(list((tmp_path / 'a' / 'state').glob('classifier_round*.ckpt'))) == 1
+
+    # the .npy feeds the segmentation datamodule as its labelled set
+    datamodule = UCMercedDLRSDDataModule(
+        root=DATA / 'ucmerced_dlrsd', tile_size=32, split_fractions=(0.5, 0.25, 0.25),
+        selection_file=tmp_path / 'a' / 'selection.npy',
+    )  # fmt: skip
+    datamodule.setup('fit')
+    assert sorted(datamodule.labeled_ids) == sorted(ids.tolist())
+
+
+def test_interrupted_query_resumes_to_same_selection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = ['--labeled_ratio=0.9', '--alpha=0.4', '--strategy=entropy']
+    main(query_args('ucm_query.yaml', tmp_path / 'full', *extra))
+
+    real_fit = LightningPoolLearner.fit
+
+    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
+        if round_ == 2:
+            raise KeyboardInterrupt
+        real_fit(self, round_, labeled, init, save)
+
+    monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra))
+    assert not (tmp_path / 'cut' / 'selection.npy').exists()
+    # rerunning without --resume must not silently start over
+    with pytest.raises(FileExistsError, match='already holds a selection .*--resume'):
+        main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra))
+    monkeypatch.setattr(LightningPoolLearner, 'fit', real_fit)
+    main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra, '--resume=true'))
+    full = pd.read_csv(tmp_path / 'full' / 'selection.csv')
+    resumed = pd.read_csv(tmp_path / 'cut' / 'selection.csv')
+    pd.testing.assert_frame_equal(full, resumed)
+
+
+def test_existing_selection_needs_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / 'out'
+    args = ['--strategy=random', '--labeled_ratio=0.5']
+    main(query_args('ucm_query.yaml', out, *args, '--figures=false'))
+    first = pd.read_csv(out / 'selection.csv')
+    assert not (out / 'selection.png').exists()
+    with pytest.raises(FileExistsError, match=f"Output folder '{out}' already holds"):
+        main(query_args('ucm_query.yaml', out, *args, '--seed=5'))
+    pd.testing.assert_frame_equal(pd.read_csv(out / 'selection.csv'), first)
+    main(query_args('ucm_query.yaml', out, *args, '--seed=5', '--overwrite=true'))
+    second = pd.read_csv(out / 'selection.csv')
+    assert len(second) == len(first) == 3 and (second['seed'] == 5).all()
+    assert (out / 'selection.png').exists()
+
+
+@pytest.mark.parametrize(
+    ('extra', 'error', 'match'),
+    [
+        (['--alpha=0'], ValueError, r'alpha must be in \(0, 1\], got 0'),
+        (['--beta=1.5'], ValueError, r'beta must be in \(0, 1\], got 1.5'),
+        (
+            ['--labeled_ratio=0'],
+            ValueError,
+            r'labeled_ratio must be in \(0, 1\], got 0',
+        ),
+        (
+            ['--strategy=coreset'],
+            ValueError,
+            "Unknown strategy 'coreset'; valid: random",
+        ),
+        (['--uncertainty=foo'], ValueError, "Unknown uncertainty 'foo'"),
+        (
+            ['--label_key=mask'],
+            ValueError,
+            "label_key must be 'label' or 'label_multi'",
+        ),
+        (
+            ['--labeled_ratio=1e-13'],
+            ValueError,
+            'minimum ratio for this pool is 0.166667',
+        ),
+        (
+            ['--model.init_args.num_classes=5'],
+            ValueError,
+            'num_classes=5 but the pool has 21',
+        ),
+        (
+            ['--strategy=bald', '--model.init_args.dropout=0'],
+            ValueError,
+            'needs model dropout',
+        ),
+    ],
+)
+def test_bad_arguments_fail_before_training(
+    tmp_path: Path, extra: list[str], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        main(query_args('ucm_query.yaml', tmp_path / 'out', *extra))
+    assert not (tmp_path / 'out' / 'state').exists()
+
+
+def test_raster_query_writes_geopackage_and_map(tmp_path: Path) -> None:
+    main(
+        query_args(
+            'raster_query.yaml',
+            tmp_path,
+            '--strategy=diversity',
+            '--uncertainty=entropy',
+        )
+    )
+    frame = gpd.read_file(tmp_path / 'selection.gpkg')
+    table = pd.read_csv(tmp_path / 'selection.csv')
+    assert frame.crs.to_epsg() == 32618
+    assert frame['id'].tolist() == table['id'].tolist()
+    assert frame['rank'].tolist() == list(range(1, len(frame) + 1))
+    assert {'score', 'round', 'file'} <= set(frame.columns)
+    # every footprint is a 16 x 16 pixel square (10 m pixels)
+    bounds = frame.geometry.bounds
+    assert np.allclose(bounds['maxx'] - bounds['minx'], 160)
+    assert np.allclose(bounds['maxy'] - bounds['miny'], 160)
+    assert (tmp_path / 'selection_map.png').stat().st_size > 1000
+    assert (tmp_path / 'state' / 'embeddings_round001.npy').exists()
+
+
+def test_deepglobe_multilabel_bald(tmp_path: Path) -> None:
+    main(query_args('deepglobe_query.yaml', tmp_path, '--strategy=bald'))
+    table = pd.read_csv(tmp_path / 'selection.csv')
+    assert table['score'].dropna().ge(0).all()
+    assert table['id'].str.match(r'.+_r\d+_c\d+_p16$').all()
