@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
 
 from ..datamodules.pool import PoolDataModule, QueryPool
+from ..runtime import release_free_memory
 from ..strategies.loop import RoundScores, atomic_path
 from ..strategies.registry import QueryStrategy
 from ..trainers import ActiveLearnerTask
@@ -28,18 +29,23 @@ class PoolScoreWriter(BasePredictionWriter):
     scores are gathered from all processes.
     """
 
-    def __init__(self, folder: Path, pool_size: int, name: str) -> None:
+    def __init__(
+        self, folder: Path, pool_size: int, name: str, trim_every: int = 8
+    ) -> None:
         """Initialize a new PoolScoreWriter.
 
         Args:
             folder: folder for the embedding files.
             pool_size: number of pool items (rows of the embedding array).
             name: base name of the files, e.g. ``round003``.
+            trim_every: give freed memory back to the OS every this many batches
+                (see :func:`~torchgeo_als4gan.runtime.release_free_memory`).
         """
         super().__init__(write_interval='batch')
         self.folder = folder
         self.pool_size = pool_size
         self.name = name
+        self.trim_every = trim_every
         self.indices: list[torch.Tensor] = []
         self.scores: list[torch.Tensor] = []
         self.dim = 0
@@ -89,6 +95,8 @@ class PoolScoreWriter(BasePredictionWriter):
         self.indices.append(prediction['index'].detach().cpu())
         if 'score' in prediction:
             self.scores.append(prediction['score'].detach().double().cpu())
+        if batch_idx % self.trim_every == 0:
+            release_free_memory()
         if 'embedding' in prediction:
             embedding = prediction['embedding'].detach().float().cpu().numpy()
             self.dim = embedding.shape[1]
