@@ -8,6 +8,7 @@ from typing import Any
 from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
 from lightning import Callback, Trainer, seed_everything
 from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.utilities import rank_zero_only
 from torchgeo.datamodules import BaseDataModule
 
 from ..datamodules.pool import QueryPool
@@ -18,6 +19,11 @@ from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 
 __all__ = ('build_parser', 'main', 'run_query')
+
+
+def _global_rank() -> int:
+    """Rank of this process (0 unless launched by a multi-process strategy)."""
+    return int(getattr(rank_zero_only, 'rank', 0))
 
 
 def build_parser() -> LightningArgumentParser:
@@ -193,7 +199,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     )  # fmt: skip
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,
-        cfg.candidates_factor,
+        cfg.candidates_factor, lambda: _global_rank() == 0,
     )  # fmt: skip
     print(
         f'[als4gan query] {strategy.name}: {budget.target} of {len(pool)} items'
@@ -201,6 +207,8 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         f' {budget.query_size})'
     )
     state = loop.run(resume=cfg.resume)
+    if _global_rank() != 0:
+        return {}
     written = write_selection(
         output, pool, loop.selection(state), strategy.name, cfg.seed, cfg.figures
     )

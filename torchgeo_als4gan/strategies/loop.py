@@ -8,7 +8,7 @@ round so that an interrupted run resumes from the last finished round.
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,6 +129,7 @@ class PoolLoop:
         seed: int = 0,
         uncertainty: QueryStrategy | None = None,
         candidates_factor: int = 10,
+        is_writer: Callable[[], bool] = lambda: True,
     ) -> None:
         """Initialize a new PoolLoop.
 
@@ -142,6 +143,8 @@ class PoolLoop:
             uncertainty: for ``diversity``: first keep the
                 ``candidates_factor * q`` most uncertain items by this strategy.
             candidates_factor: see ``uncertainty``.
+            is_writer: whether this process writes the state (with several
+                processes, e.g. DDP, only the first one does).
 
         Raises:
             ValueError: If the budget does not match the pool or
@@ -161,6 +164,7 @@ class PoolLoop:
         self.seed = seed
         self.uncertainty = uncertainty if strategy.diversity else None
         self.candidates_factor = candidates_factor
+        self.is_writer = is_writer
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -227,6 +231,8 @@ class PoolLoop:
     def _finish_round(self, state: QueryState, round_: int) -> None:
         """Save the state, then drop all but the newest classifier checkpoint."""
         state.round = round_
+        if not self.is_writer():
+            return
         state.save(self.state_file)
         keep = self.checkpoint(round_)
         if not keep.exists():  # the final round selects without retraining
@@ -293,9 +299,9 @@ class PoolLoop:
             result = self.learner.score(
                 round_, list(items), self.checkpoint(round_ - 1)
             )
-            np.save(
-                self.state_dir / f'scores_round{round_:03d}.npy', self._dense(result)
-            )
+            if self.is_writer():
+                scores_file = self.state_dir / f'scores_round{round_:03d}.npy'
+                np.save(scores_file, self._dense(result))
             picks, scores = self._choose(result, sizes[round_ - 1], state.selected)
             state.selected += picks
             state.rounds += [round_] * len(picks)
