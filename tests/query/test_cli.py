@@ -175,6 +175,11 @@ def test_bad_arguments_fail_before_training(
     assert not (tmp_path / 'out' / 'state').exists()
 
 
+def test_resume_without_state_starts_fresh(tmp_path: Path) -> None:
+    main(query_args('ucm_query.yaml', tmp_path, '--strategy=random', '--resume=true'))
+    assert len(np.load(tmp_path / 'selection.npy')) == 6
+
+
 def test_raster_query_writes_geopackage_and_map(tmp_path: Path) -> None:
     main(
         query_args(

@@ -1,6 +1,5 @@
 """The active learner's pool: items with image-level labels, and its datamodule."""
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -250,14 +249,6 @@ class PoolDataModule(LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=False,
         )
-
-    def num_predict_batches(self) -> int:
-        """Number of scoring batches (on one device).
-
-        Returns:
-            ``ceil(len(predict) / predict_batch_size)``.
-        """
-        return math.ceil(len(self.predict) / self.predict_batch_size)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Normalize (and, when training, flip) the images on the device.

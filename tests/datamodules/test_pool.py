@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from torchgeo_als4gan.datamodules import (
+    DeepGlobePatchesDataModule,
+    GeoSegmentationDataModule,
+    PoolDataModule,
+    QueryPool,
+)
+from torchgeo_als4gan.datamodules.pool import FootprintPatches, PoolItems
+
+
+def test_geo_pool_labels_from_masks(data_dir: Path) -> None:
+    datamodule = GeoSegmentationDataModule(
+        image_paths=str(data_dir / 'georaster' / 'imagery'),
+        label_paths=str(data_dir / 'georaster' / 'vectors' / 'labels.geojson'),
+        label_name='landcover', classes=('background', 'building', 'water'),
+        patch_size=16, split_block=1,
+    )  # fmt: skip
+    pool = datamodule.query_pool()
+    assert pool.footprints is not None and len(pool.footprints) == len(pool)
+    assert (pool.footprints['split'] == 'train').all()
+    assert len(pool.dataset) == len(pool)  # type: ignore[arg-type]
+    sample = pool.dataset[0]
+    mask = sample['mask']
+    valid = mask[mask != 255]
+    assert int(sample['label']) == int(torch.bincount(valid, minlength=3).argmax())
+    assert sample['label_multi'].shape == (3,)
+    assert sample['image'].shape == (3, 16, 16)
+
+
+def test_geo_pool_needs_labels(data_dir: Path) -> None:
+    datamodule = GeoSegmentationDataModule(
+        image_paths=str(data_dir / 'georaster' / 'imagery'), patch_size=16
+    )
+    with pytest.raises(ValueError, match='query pool needs label_paths'):
+        datamodule.query_pool()
+
+
+def test_footprint_patches_without_masks(data_dir: Path) -> None:
+    datamodule = GeoSegmentationDataModule(
+        image_paths=str(data_dir / 'georaster' / 'imagery'), patch_size=16
+    )
+    datamodule.setup('fit')
+    assert datamodule.imagery is not None
+    patches = FootprintPatches(
+        datamodule.imagery, datamodule.unlabeled_footprints, 16, 2
+    )
+    assert set(patches[0]) == {'image'}
+    assert 'label' not in PoolItems(patches, 'label')[0]
+
+
+def test_pool_datamodule_skips_unusable_labels() -> None:
+    images = [{'image': torch.full((3, 4, 4), float(i)), 'label': torch.tensor(v)}
+              for i, v in enumerate([0, 255, 1, -1])]  # fmt: skip
+    pool = QueryPool(images, ['a', 'b', 'c', 'd'], ('x', 'y'))  # type: ignore[arg-type]
+    datamodule = PoolDataModule(pool, [0, 1, 2, 3], [1, 3], batch_size=2)
+    batch = next(iter(datamodule.train_dataloader()))
+    assert sorted(batch['index'].tolist()) == [0, 2]
+    predict = next(iter(datamodule.predict_dataloader()))
+    assert predict['index'].tolist() == [1, 3]
+    empty = PoolDataModule(pool, [1, 3], [], batch_size=2)
+    with pytest.raises(
+        ValueError, match="None of the 2 selected items has a valid 'label'"
+    ):
+        empty.train_dataloader()
+    unlabeled = QueryPool([{'image': torch.zeros(3, 4, 4)}], ['z'], ('x',))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='None of the 1 selected'):
+        PoolDataModule(unlabeled, [0], []).train_dataloader()
+
+
+def test_deepglobe_pool_has_multilabels(data_dir: Path) -> None:
+    datamodule = DeepGlobePatchesDataModule(
+        root=data_dir / 'deepglobe', patch_size=16, split_fractions=(0.6, 0.2, 0.2)
+    )
+    pool = datamodule.query_pool()
+    assert pool.multi_classes == pool.label_classes
+    item = PoolItems(pool.dataset, 'label_multi')[0]
+    assert item['label'].dtype == torch.long and item['label'].shape == (6,)
