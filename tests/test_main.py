@@ -6,32 +6,17 @@ from torchgeo.main import main as torchgeo_main
 
 from torchgeo_als4gan.main import main
 
+from .fixture_args import DATA_ARGS
+
 ROOT = Path(__file__).parents[1]
 DATA = ROOT / 'tests' / 'data'
 
-# Overrides that point each shipped config at the fixture data and a tiny backbone.
+# Overrides that point each shipped config at the fixture data.
 FIXTURES = {
-    'ucm_supervised.yaml': [
-        f'--data.init_args.root={DATA / "ucmerced_dlrsd"}',
-        '--data.init_args.tile_size=32',
-        '--data.init_args.split_fractions=[0.5,0.25,0.25]',
-    ],
-    'deepglobe_supervised.yaml': [
-        f'--data.init_args.root={DATA / "deepglobe"}',
-        '--data.init_args.patch_size=16',
-        '--data.init_args.split_fractions=[0.6,0.2,0.2]',
-    ],
-    'tile_folder_supervised.yaml': [
-        f'--data.init_args.root={DATA / "tile_folder"}',
-        '--data.init_args.ignore_value=9',
-        '--data.init_args.split_fractions=[0.5,0.25,0.25]',
-    ],
-    'raster_supervised.yaml': [
-        f'--data.init_args.image_paths={DATA / "georaster" / "imagery"}',
-        f'--data.init_args.label_paths={DATA / "georaster" / "vectors" / "labels.geojson"}',
-        '--data.init_args.patch_size=16',
-        '--data.init_args.split_block=1',
-    ],
+    'ucm_supervised.yaml': DATA_ARGS['ucm'],
+    'deepglobe_supervised.yaml': DATA_ARGS['deepglobe'],
+    'tile_folder_supervised.yaml': DATA_ARGS['tile_folder'],
+    'raster_supervised.yaml': DATA_ARGS['raster'],
 }
 
 

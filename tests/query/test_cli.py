@@ -9,33 +9,20 @@ from torchgeo_als4gan.datamodules import UCMercedDLRSDDataModule
 from torchgeo_als4gan.main import main
 from torchgeo_als4gan.query import LightningPoolLearner
 
+from ..fixture_args import DATA_ARGS
+
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / 'tests' / 'data'
 
-# Overrides that point each shipped query config at the fixture data.
+# Overrides that point each shipped query config at the fixture data and budget.
 FIXTURES = {
-    'ucm_query.yaml': [
-        f'--data.init_args.root={DATA / "ucmerced_dlrsd"}',
-        '--data.init_args.tile_size=32',
-        '--data.init_args.split_fractions=[0.5,0.25,0.25]',
-        '--labeled_ratio=0.9',
-        '--alpha=0.4',
-    ],
+    'ucm_query.yaml': [*DATA_ARGS['ucm'], '--labeled_ratio=0.9', '--alpha=0.4'],
     'deepglobe_query.yaml': [
-        f'--data.init_args.root={DATA / "deepglobe"}',
-        '--data.init_args.patch_size=16',
-        '--data.init_args.split_fractions=[0.6,0.2,0.2]',
+        *DATA_ARGS['deepglobe'],
         '--labeled_ratio=0.5',
         '--alpha=0.5',
     ],
-    'raster_query.yaml': [
-        f'--data.init_args.image_paths={DATA / "georaster" / "imagery"}',
-        f'--data.init_args.label_paths={DATA / "georaster" / "vectors" / "labels.geojson"}',
-        '--data.init_args.patch_size=16',
-        '--data.init_args.split_block=1',
-        '--labeled_ratio=0.5',
-        '--alpha=0.5',
-    ],
+    'raster_query.yaml': [*DATA_ARGS['raster'], '--labeled_ratio=0.5', '--alpha=0.5'],
 }
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
 from torchgeo.datamodules import BaseDataModule
 
-from ..datamodules.pool import QueryPool
+from ..datamodules.pool import PoolDataModule, QueryPool
 from ..datamodules.selection import check_labeled_ratio
 from ..strategies import PoolLoop, QueryBudget, check_fraction, get_strategy
 from ..trainers import ActiveLearnerTask
@@ -19,6 +20,32 @@ from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 
 __all__ = ('build_parser', 'main', 'run_query')
+
+
+#: Marks an option without a default.
+REQUIRED = object()
+
+#: The query options: name, type, default, help.
+# fmt: off
+QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
+    ('strategy', str, 'margin', 'random, entropy, margin, least_confidence, bald or diversity'),
+    ('labeled_ratio', float, REQUIRED, 'fraction of the pool to label, in (0, 1]'),
+    ('alpha', float, 0.1, 'seed pool as a fraction of the target, in (0, 1]'),
+    ('beta', float, 0.5, 'items per round as a fraction of the seed pool, in (0, 1]'),
+    ('seed', int, 0, 'seed of every random draw'),
+    ('output', str, REQUIRED, 'output folder'),
+    ('seed_in_selection', bool, True, 'the seed pool is part of the selection (ALS4GAN: false)'),
+    ('uncertainty', str | None, None, 'diversity only: pre-filter candidates by this strategy'),
+    ('candidates_factor', int, 10, 'with uncertainty: keep factor x round size candidates'),
+    ('label_key', str, 'label', 'label (multi-class) or label_multi (multi-label)'),
+    ('batch_size', int, 16, 'classifier training batch size'),
+    ('predict_batch_size', int | None, None, 'scoring batch size (default batch_size)'),
+    ('num_workers', int, 0, 'data loading workers'),
+    ('figures', bool, True, 'draw selection.png (and selection_map.png)'),
+    ('overwrite', bool, False, 'replace a previous selection in the output folder'),
+    ('resume', bool, False, 'continue an interrupted run in the output folder'),
+)
+# fmt: on
 
 
 def _global_rank() -> int:
@@ -44,68 +71,12 @@ def build_parser() -> LightningArgumentParser:
     parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
     parser.add_lightning_class_args(Trainer, 'trainer')
     group = parser.add_argument_group('query')
-    group.add_argument(
-        '--strategy',
-        type=str,
-        default='margin',
-        help='random, entropy, margin, least_confidence, bald or diversity',
-    )
-    group.add_argument(
-        '--labeled_ratio',
-        type=float,
-        required=True,
-        help='fraction of the pool to label, in (0, 1]',
-    )
-    group.add_argument(
-        '--alpha',
-        type=float,
-        default=0.1,
-        help='seed pool as a fraction of the target, in (0, 1]',
-    )
-    group.add_argument(
-        '--beta',
-        type=float,
-        default=0.5,
-        help='items per round as a fraction of the seed pool, in (0, 1]',
-    )
-    group.add_argument('--seed', type=int, default=0, help='seed of every random draw')
-    group.add_argument('--output', type=str, required=True, help='output folder')
-    group.add_argument(
-        '--seed_in_selection',
-        type=bool,
-        default=True,
-        help='the seed pool is part of the selection (ALS4GAN: false)',
-    )
-    group.add_argument(
-        '--uncertainty',
-        type=str | None,
-        default=None,
-        help='diversity only: pre-filter candidates by this strategy',
-    )
-    group.add_argument(
-        '--candidates_factor',
-        type=int,
-        default=10,
-        help='diversity + uncertainty: keep factor x round size candidates',
-    )
-    group.add_argument(
-        '--label_key',
-        type=str,
-        default='label',
-        help='label (multi-class) or label_multi (multi-label)',
-    )
-    group.add_argument('--batch_size', type=int, default=16)
-    group.add_argument('--predict_batch_size', type=int | None, default=None)
-    group.add_argument('--num_workers', type=int, default=0)
-    group.add_argument('--figures', type=bool, default=True, help='draw the figures')
-    group.add_argument(
-        '--overwrite',
-        type=bool,
-        default=False,
-        help='replace a previous selection in the output folder',
-    )
-    group.add_argument('--resume', type=bool, default=False,
-                       help='continue an interrupted run in the output folder')  # fmt: skip
+    for name, kind, default, text in QUERY_OPTIONS:
+        required = default is REQUIRED
+        group.add_argument(
+            f'--{name}', type=kind, required=required,
+            default=None if required else default, help=text,
+        )  # fmt: skip
     return parser
 
 
@@ -191,11 +162,18 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         kwargs = dict(trainer_kwargs, default_root_dir=str(output / 'logs' / name))
         return Trainer(**kwargs, callbacks=[*user_callbacks, *callbacks])
 
+    def make_datamodule(
+        round_: int, labeled: Sequence[int], predict: Sequence[int]
+    ) -> PoolDataModule:
+        return PoolDataModule(
+            pool, labeled, predict, cfg.label_key, cfg.batch_size,
+            cfg.predict_batch_size, cfg.num_workers, cfg.seed + round_,
+        )  # fmt: skip
+
     template = copy.deepcopy(model)
     learner = LightningPoolLearner(
-        pool, lambda: copy.deepcopy(template), make_trainer, strategy, state_dir,
-        uncertainty, cfg.label_key, cfg.batch_size, cfg.predict_batch_size,
-        cfg.num_workers, cfg.seed,
+        pool, lambda: copy.deepcopy(template), make_trainer, make_datamodule,
+        strategy, state_dir, uncertainty, cfg.seed,
     )  # fmt: skip
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,

@@ -168,13 +168,10 @@ class LightningPoolLearner:
         pool: QueryPool,
         make_model: Callable[[], ActiveLearnerTask],
         make_trainer: Callable[[str, list[Callback]], Trainer],
+        make_datamodule: Callable[[int, Sequence[int], Sequence[int]], PoolDataModule],
         strategy: QueryStrategy,
         state_dir: Path,
         uncertainty: QueryStrategy | None = None,
-        label_key: str = 'label',
-        batch_size: int = 16,
-        predict_batch_size: int | None = None,
-        num_workers: int = 0,
         seed: int = 0,
     ) -> None:
         """Initialize a new LightningPoolLearner.
@@ -183,25 +180,20 @@ class LightningPoolLearner:
             pool: the pool.
             make_model: returns a new, untrained classifier.
             make_trainer: returns a Trainer for a run name and extra callbacks.
+            make_datamodule: returns the datamodule of a round for the items to
+                train on and the items to score.
             strategy: the query strategy.
             state_dir: folder for embeddings.
             uncertainty: uncertainty combined with ``diversity``.
-            label_key: ``label`` or ``label_multi``.
-            batch_size: training batch size.
-            predict_batch_size: scoring batch size.
-            num_workers: data loading workers.
             seed: base seed.
         """
         self.pool = pool
         self.make_model = make_model
         self.make_trainer = make_trainer
+        self.make_datamodule = make_datamodule
         self.strategy = strategy
         self.uncertainty = uncertainty
         self.state_dir = state_dir
-        self.label_key = label_key
-        self.batch_size = batch_size
-        self.predict_batch_size = predict_batch_size
-        self.num_workers = num_workers
         self.seed = seed
 
     def _model(self, checkpoint: Path | None) -> ActiveLearnerTask:
@@ -210,14 +202,6 @@ class LightningPoolLearner:
             state = torch.load(checkpoint, map_location='cpu', weights_only=False)
             model.load_state_dict(state['state_dict'])
         return model
-
-    def _datamodule(
-        self, round_: int, labeled: Sequence[int], predict: Sequence[int]
-    ) -> PoolDataModule:
-        return PoolDataModule(
-            self.pool, labeled, predict, self.label_key, self.batch_size,
-            self.predict_batch_size, self.num_workers, self.seed + round_,
-        )  # fmt: skip
 
     def fit(
         self, round_: int, labeled: Sequence[int], init: Path | None, save: Path
@@ -235,7 +219,7 @@ class LightningPoolLearner:
         trainer = self.make_trainer(f'round{round_:03d}_fit', [])
         if trainer.is_global_zero:
             print(f'[als4gan query] round {round_}: training on {len(labeled)} items')
-        trainer.fit(model, self._datamodule(round_, labeled, []))
+        trainer.fit(model, self.make_datamodule(round_, labeled, []))
         tmp = atomic_path(save)
         trainer.save_checkpoint(tmp)
         if trainer.is_global_zero:
@@ -263,7 +247,7 @@ class LightningPoolLearner:
         if trainer.is_global_zero:
             print(f'[als4gan query] round {round_}: scoring {len(items)} pool items')
         trainer.predict(
-            model, datamodule=self._datamodule(round_, [], items),
+            model, datamodule=self.make_datamodule(round_, [], items),
             return_predictions=False,
         )  # fmt: skip
         assert writer.result is not None
