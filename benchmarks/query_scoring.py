@@ -18,7 +18,9 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -73,9 +75,6 @@ def child(
                     break
         result['raw_per_s'] = seen / elapsed
     model.query_strategy = get_strategy('entropy')
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as tmp:
         writer = PoolScoreWriter(Path(tmp), n, 'bench')
         trainer = Trainer(

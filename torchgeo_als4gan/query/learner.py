@@ -12,8 +12,9 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
 
 from ..datamodules.pool import PoolDataModule, QueryPool
+from ..files import atomic_path, atomic_write
 from ..runtime import release_free_memory
-from ..strategies.loop import RoundScores, atomic_path
+from ..strategies.loop import RoundScores
 from ..strategies.registry import QueryStrategy
 from ..trainers import ActiveLearnerTask
 
@@ -52,7 +53,6 @@ class PoolScoreWriter(BasePredictionWriter):
         self.rank = 0
         self.world_size = 1
         self.result: RoundScores | None = None
-        self._strategy: Any = None
 
     def _raw(self, rank: int) -> Path:
         return self.folder / f'.embeddings_{self.name}_rank{rank}.f32'
@@ -66,7 +66,6 @@ class PoolScoreWriter(BasePredictionWriter):
         """
         self.indices, self.scores, self.dim = [], [], 0
         self.rank, self.world_size = trainer.global_rank, trainer.world_size
-        self._strategy = trainer.strategy
         self.folder.mkdir(parents=True, exist_ok=True)
         self._raw(self.rank).unlink(missing_ok=True)
 
@@ -133,20 +132,18 @@ class PoolScoreWriter(BasePredictionWriter):
         trainer.strategy.barrier()
         path = self.folder / f'embeddings_{self.name}.npy'
         if trainer.is_global_zero:
-            tmp = atomic_path(path)
-            out = np.lib.format.open_memmap(
-                tmp, mode='w+', dtype=np.float32, shape=(self.pool_size, self.dim)
-            )
-            for rank, indices in enumerate(per_rank):
-                raw = np.memmap(self._raw(rank), dtype=np.float32, mode='r')
-                rows = raw.reshape(-1, self.dim)
-                for start in range(0, len(indices), 4096):
-                    chunk = indices[start : start + 4096]
-                    out[chunk] = rows[start : start + len(chunk)]
-                del raw, rows
-            out.flush()
-            del out
-            os.replace(tmp, path)
+            with atomic_write(path) as tmp:
+                shape = (self.pool_size, self.dim)
+                out = np.lib.format.open_memmap(tmp, 'w+', np.float32, shape)
+                for rank, indices in enumerate(per_rank):
+                    raw = np.memmap(self._raw(rank), dtype=np.float32, mode='r')
+                    rows = raw.reshape(-1, self.dim)
+                    for start in range(0, len(indices), 4096):
+                        chunk = indices[start : start + 4096]
+                        out[chunk] = rows[start : start + len(chunk)]
+                    del raw, rows
+                out.flush()
+                del out
             for rank in range(len(per_rank)):
                 self._raw(rank).unlink(missing_ok=True)
         trainer.strategy.barrier()

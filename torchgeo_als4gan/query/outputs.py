@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..datamodules.pool import QueryPool
-from ..strategies.loop import atomic_path
+from ..files import atomic_write
 
 __all__ = (
     'OUTPUT_NAMES',
@@ -145,10 +145,9 @@ def plot_selection_map(selected: gpd.GeoDataFrame, max_files: int = 4) -> Figure
 
 
 def _save_figure(fig: Figure, path: Path) -> None:
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=100, format='png')
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=100, format='png')
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def write_selection(
@@ -183,15 +182,13 @@ def write_selection(
     written: dict[str, Path] = {}
 
     path = folder / 'selection.npy'
-    tmp = atomic_path(path)
-    np.save(tmp, np.asarray(table['id'], dtype=str))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        np.save(tmp, np.asarray(table['id'], dtype=str))
     written[path.name] = path
 
     path = folder / 'selection.csv'
-    tmp = atomic_path(path)
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        table.to_csv(tmp, index=False)
     written[path.name] = path
 
     selected = None
@@ -204,9 +201,8 @@ def write_selection(
             crs=pool.footprints.crs,
         )
         path = folder / 'selection.gpkg'
-        tmp = atomic_path(path)
-        selected.to_file(tmp, driver='GPKG', layer='selection')
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            selected.to_file(tmp, driver='GPKG', layer='selection')
         written[path.name] = path
 
     if figures:

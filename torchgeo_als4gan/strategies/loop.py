@@ -7,7 +7,6 @@ round so that an interrupted run resumes from the last finished round.
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,23 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..datamodules.selection import random_selection
+from ..files import atomic_write
 from .budget import QueryBudget
 from .registry import QueryStrategy
 from .selection import k_center_greedy, rank_items
 
-__all__ = ('PoolLearner', 'PoolLoop', 'QueryState', 'RoundScores', 'atomic_path')
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of ``path`` to write to before renaming onto it.
-
-    Args:
-        path: the final file.
-
-    Returns:
-        ``<dir>/.<name>.tmp<suffix>`` (the suffix kept for format detection).
-    """
-    return path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')
+__all__ = ('PoolLearner', 'PoolLoop', 'QueryState', 'RoundScores')
 
 
 @dataclass
@@ -83,11 +71,10 @@ class QueryState:
         Args:
             path: the state file.
         """
-        tmp = atomic_path(path)
         data = asdict(self)
         data['scores'] = [None if np.isnan(s) else s for s in self.scores]
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1))
 
     @classmethod
     def load(cls, path: Path) -> 'QueryState':

@@ -33,34 +33,19 @@ def rank_items(
     return np.lexsort((ties, key)).astype(np.int64)
 
 
-def _min_sq_distances(
-    embeddings: NDArray[np.floating], centers: Sequence[int], chunk: int
-) -> NDArray[np.float64]:
-    """Squared distance of every row to its nearest center, in row chunks."""
-    n = len(embeddings)
-    best = np.full(n, np.inf)
-    if not len(centers):
-        return best
-    c = np.asarray(embeddings[np.asarray(centers)], dtype=np.float64)
-    c_norm = (c**2).sum(axis=1)
-    for start in range(0, n, chunk):
-        rows = np.asarray(embeddings[start : start + chunk], dtype=np.float64)
-        d = (rows**2).sum(axis=1)[:, None] - 2 * rows @ c.T + c_norm[None, :]
-        best[start : start + chunk] = np.maximum(d.min(axis=1), 0)
-    return best
-
-
-def _sq_distances_to(
+def _sq_distances(
     embeddings: NDArray[np.floating],
     rows: NDArray[np.int64],
-    point: NDArray[np.float64],
+    points: NDArray[np.float64],
     chunk: int,
 ) -> NDArray[np.float64]:
-    """Squared distance of the given rows to one point, in chunks."""
+    """Squared distance of each given row to its nearest point [K, D], in chunks."""
+    p_norm = (points**2).sum(axis=1)
     out = np.empty(len(rows))
     for start in range(0, len(rows), chunk):
         block = np.asarray(embeddings[rows[start : start + chunk]], dtype=np.float64)
-        out[start : start + chunk] = ((block - point) ** 2).sum(axis=1)
+        d = (block**2).sum(axis=1)[:, None] - 2 * block @ points.T + p_norm[None, :]
+        out[start : start + chunk] = np.maximum(d.min(axis=1), 0)
     return out
 
 
@@ -95,17 +80,16 @@ def k_center_greedy(
     if k > len(candidates):
         msg = f'Cannot choose {k} items from {len(candidates)} candidates'
         raise ValueError(msg)
-    cand = np.asarray(candidates, dtype=np.int64)
-    order = np.argsort(cand, kind='stable')
-    cand = cand[order]
-    dist = _min_sq_distances(embeddings, list(centers), chunk)[cand]
-    if not len(centers) and k:
+    cand = np.sort(np.asarray(candidates, dtype=np.int64))
+    if len(centers):
+        points = np.asarray(embeddings[np.asarray(centers)], dtype=np.float64)
+    else:
         # No center yet: start from the candidate farthest from the candidates' mean.
-        mean = np.zeros(embeddings.shape[1])
+        points = np.zeros((1, embeddings.shape[1]))
         for start in range(0, len(cand), chunk):
-            mean += np.asarray(embeddings[cand[start : start + chunk]]).sum(axis=0)
-        mean /= len(cand)
-        dist = _sq_distances_to(embeddings, cand, mean, chunk)
+            points[0] += np.asarray(embeddings[cand[start : start + chunk]]).sum(axis=0)
+        points /= max(len(cand), 1)
+    dist = _sq_distances(embeddings, cand, points, chunk)
     chosen: list[int] = []
     distances: list[float] = []
     available = np.ones(len(cand), dtype=bool)
@@ -115,6 +99,6 @@ def k_center_greedy(
         chosen.append(int(cand[pos]))
         distances.append(float(np.sqrt(dist[pos])))
         available[pos] = False
-        new = np.asarray(embeddings[cand[pos]], dtype=np.float64)
-        dist = np.minimum(dist, _sq_distances_to(embeddings, cand, new, chunk))
+        new = np.asarray(embeddings[cand[pos : pos + 1]], dtype=np.float64)
+        dist = np.minimum(dist, _sq_distances(embeddings, cand, new, chunk))
     return chosen, distances

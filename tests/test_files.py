@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from torchgeo_als4gan.files import atomic_write
+
+
+def test_atomic_write_replaces_on_success(tmp_path: Path) -> None:
+    target = tmp_path / 'selection.csv'
+    target.write_text('old')
+    with atomic_write(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == '.csv' and tmp != target
+        tmp.write_text('new')
+        assert target.read_text() == 'old'
+    assert target.read_text() == 'new'
+    assert [p.name for p in tmp_path.iterdir()] == ['selection.csv']
+
+
+def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / 'state.json'
+    target.write_text('{"round": 1}')
+
+    def write_half_then_fail() -> None:
+        with atomic_write(target) as tmp:
+            tmp.write_text('{"rou')
+            raise RuntimeError('disk full')
+
+    with pytest.raises(RuntimeError, match='disk full'):
+        write_half_then_fail()
+    assert target.read_text() == '{"round": 1}'
+    assert [p.name for p in tmp_path.iterdir()] == ['state.json']
