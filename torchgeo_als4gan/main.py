@@ -33,12 +33,22 @@ def _run_query(args: list[str]) -> None:
     query_main(args)
 
 
+def _run_evaluate(args: list[str]) -> None:
+    from .evaluation.cli import main as evaluate_main
+
+    evaluate_main(args)
+
+
 COMMANDS['demo'] = _run_demo
+COMMANDS['evaluate'] = _run_evaluate
 COMMANDS['query'] = _run_query
 
 
 def main(args: ArgsType = None) -> None:
     """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
+
+    Our commands: ``demo``, ``query`` (active learning) and ``evaluate``
+    (score a folder of checkpoints).
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).

@@ -5,7 +5,40 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-__all__ = ('infinite_batches_loader', 'num_batches_per_epoch')
+__all__ = ('EpochRandomSampler', 'infinite_batches_loader', 'num_batches_per_epoch')
+
+
+class EpochRandomSampler(RandomSampler):
+    """A random sampler whose draws depend only on its seed and the epoch.
+
+    Lightning calls :meth:`set_epoch` before each epoch, so a run resumed from a
+    checkpoint sees the same batches as an uninterrupted run.
+    """
+
+    def __init__(self, length: int, num_samples: int, seed: int) -> None:
+        """Initialize a new EpochRandomSampler.
+
+        Args:
+            length: items to draw from.
+            num_samples: draws per epoch (with replacement when above ``length``).
+            seed: base seed.
+        """
+        self.seed = seed
+        super().__init__(
+            range(length),
+            replacement=num_samples > length,
+            num_samples=num_samples,
+            generator=torch.Generator().manual_seed(seed),
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed for an epoch.
+
+        Args:
+            epoch: the epoch about to start.
+        """
+        assert self.generator is not None
+        self.generator.manual_seed(self.seed + 1_000_003 * epoch)
 
 
 def num_batches_per_epoch(
@@ -39,7 +72,7 @@ def infinite_batches_loader(
     length: int,
     batch_size: int,
     num_batches: int,
-    generator: torch.Generator,
+    seed: int,
     num_workers: int,
 ) -> DataLoader[dict[str, Any]]:
     """A loader giving exactly ``num_batches`` full batches from ``dataset``.
@@ -52,19 +85,14 @@ def infinite_batches_loader(
         length: its length.
         batch_size: items per batch.
         num_batches: batches per epoch.
-        generator: random generator of the draws.
+        seed: seed of the draws (reseeded per epoch).
         num_workers: data loading workers.
 
     Returns:
         The loader.
     """
     needed = batch_size * num_batches
-    sampler = RandomSampler(
-        range(length),
-        replacement=needed > length,
-        num_samples=needed,
-        generator=generator,
-    )
+    sampler = EpochRandomSampler(length, needed, seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -232,7 +232,7 @@ class PoolDataModule(LightningDataModule):
             len(trainable),
             self.batch_size,
             num_batches,
-            torch.Generator().manual_seed(self.seed),
+            self.seed,
             self.num_workers,
         )
 

@@ -89,6 +89,30 @@ class SubBatchAugmentationMixin:
             return {key: aug(sub) for key, sub in batch.items()}
         return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The training augmentation's random state, saved in checkpoints.
+
+        Returns:
+            The state.
+        """
+        aug = self.train_aug
+        generator = getattr(aug, 'generator', None)
+        if not isinstance(generator, torch.Generator):
+            return {}
+        return {'train_aug_generator': generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the training augmentation's random state on resume.
+
+        Args:
+            state_dict: a state from :meth:`state_dict`.
+        """
+        generator = getattr(self.train_aug, 'generator', None)
+        if 'train_aug_generator' in state_dict and isinstance(
+            generator, torch.Generator
+        ):
+            generator.set_state(state_dict['train_aug_generator'])
+
 
 class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule):
     """Labelled + unlabelled training batches and labelled val/test batches.
@@ -242,7 +266,6 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         """
         labeled = self._valid_attribute('labeled_dataset')
         unlabeled = self.unlabeled_dataset
-        generator = torch.Generator().manual_seed(self.seed)
         n_unlabeled = len(unlabeled) if unlabeled is not None else 0
         semi = self.unlabeled and n_unlabeled > 0
         num_batches = num_batches_per_epoch(
@@ -254,7 +277,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             len(labeled),
             self.batch_size,
             num_batches,
-            generator,
+            self.seed,
             self.num_workers,
         )
         if not semi:
@@ -262,7 +285,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         assert unlabeled is not None
         unlabeled_loader = infinite_batches_loader(
             unlabeled, n_unlabeled, self.unlabeled_batch_size, num_batches,
-            torch.Generator().manual_seed(self.seed + 1), self.num_workers,
+            self.seed + 1, self.num_workers,
         )  # fmt: skip
         return CombinedLoader(
             {'labeled': labeled_loader, 'unlabeled': unlabeled_loader},

@@ -1,5 +1,15 @@
-"""Networks and weights: local weight loading; later the S4GAN discriminator, DeepLab-v2."""
+"""Networks and weights: S4GAN discriminator, DeepLab-v2, local weight loading."""
 
+from .deeplabv2 import DeepLabV2, SummedASPP
+from .discriminator import S4GANDiscriminator, rescale_to_unit
 from .weights import WeightsReport, load_local_weights, read_state_dict
 
-__all__ = ('WeightsReport', 'load_local_weights', 'read_state_dict')
+__all__ = (
+    'DeepLabV2',
+    'S4GANDiscriminator',
+    'SummedASPP',
+    'WeightsReport',
+    'load_local_weights',
+    'read_state_dict',
+    'rescale_to_unit',
+)

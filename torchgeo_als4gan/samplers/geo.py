@@ -107,8 +107,18 @@ class FootprintGeoSampler(GeoSampler):
         self.shuffle = shuffle
         self.length = length or len(footprints)
         self.generator = generator
+        self.base_seed = generator.initial_seed() if generator is not None else None
         _, _, t = dataset.bounds
         self.t = t
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the generator for an epoch, so that resumed runs repeat the draws.
+
+        Args:
+            epoch: the epoch about to start (Lightning calls this).
+        """
+        if self.generator is not None and self.base_seed is not None:
+            self.generator.manual_seed(self.base_seed + 1_000_003 * epoch)
 
     def _order(self) -> list[int]:
         n = len(self.corners)

@@ -1,5 +1,6 @@
-"""Lightning tasks: the active learner's classifier (and, later, S4GAN)."""
+"""Lightning tasks: the active learner's classifier and the S4GAN segmenter."""
 
 from .active_learner import ActiveLearnerTask
+from .s4gan import S4GANTask
 
-__all__ = ('ActiveLearnerTask',)
+__all__ = ('ActiveLearnerTask', 'S4GANTask')

@@ -1,0 +1,236 @@
+"""``als4gan evaluate``: score every checkpoint of a folder on one split."""
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
+from lightning.pytorch.cli import LightningArgumentParser
+from torch import Tensor, nn
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.trainers import BaseTask
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from ..files import atomic_write
+from ..models.weights import read_state_dict
+from ..trainers.generator import datamodule_classes
+from .scores import segmentation_scores
+
+__all__ = ('build_parser', 'evaluate_checkpoints', 'main')
+
+
+def build_parser() -> LightningArgumentParser:
+    """The ``als4gan evaluate`` argument parser (a config with model and data).
+
+    Returns:
+        The parser.
+    """
+    parser = LightningArgumentParser(
+        prog='als4gan evaluate',
+        description=(
+            'Evaluate every checkpoint (*.ckpt) of a folder on a split and write'
+            ' pixel accuracy, mean accuracy, frequency-weighted IoU, mIoU and'
+            ' per-class IoU to a JSON file, with the best checkpoint by mIoU.'
+        ),
+    )
+    parser.add_argument('--config', action=ActionConfigFile)
+    parser.add_lightning_class_args(BaseTask, 'model', subclass_mode=True)
+    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
+    # Sections of fit configs (and of the config.yaml Lightning saves) not used here.
+    parser.add_argument('--trainer', type=dict | None, default=None, help='ignored')
+    parser.add_argument(
+        '--seed_everything', type=int | bool | None, default=None, help='ignored'
+    )
+    parser.add_argument('--ckpt_path', type=str | None, default=None, help='ignored')
+    parser.add_argument(
+        '--checkpoints', type=str, required=True, help='folder of .ckpt files'
+    )
+    parser.add_argument(
+        '--split', type=Literal['val', 'test'], default='val',
+        help='split to evaluate on (choose checkpoints on val, report on test)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--output', type=str | None, default=None,
+        help='JSON file (default: <checkpoints>/evaluation_<split>.json)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--overwrite', type=bool, default=False, help='replace --output'
+    )
+    parser.add_argument(
+        '--device', type=str, default='auto', help='cpu, cuda, cuda:1 or auto'
+    )
+    return parser
+
+
+def _loader(datamodule: BaseDataModule, split: str) -> Any:
+    datamodule.setup('validate' if split == 'val' else 'test')
+    return (
+        datamodule.val_dataloader() if split == 'val' else datamodule.test_dataloader()
+    )
+
+
+@torch.no_grad()
+def confusion_on_split(
+    model: nn.Module,
+    datamodule: BaseDataModule,
+    split: str,
+    num_classes: int,
+    ignore_index: int | None,
+    device: torch.device,
+) -> Tensor:
+    """Accumulate the confusion matrix of a model over a split.
+
+    Batches go through the datamodule's device transfer and its evaluation
+    normalization, exactly as in ``trainer.validate``/``trainer.test``.
+
+    Args:
+        model: the segmentation model (logits [B, C, H, W]).
+        datamodule: the datamodule.
+        split: ``val`` or ``test``.
+        num_classes: classes.
+        ignore_index: mask value left out.
+        device: where to run.
+
+    Returns:
+        The [C, C] confusion matrix (rows: truth).
+    """
+    model.eval().to(device)
+    aug = getattr(datamodule, f'{split}_aug', None) or datamodule.aug
+    total = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
+    for batch in _loader(datamodule, split):
+        batch = datamodule.transfer_batch_to_device(batch, device, 0)
+        batch = aug(batch)
+        logits = model(batch['image'])
+        total += multiclass_confusion_matrix(
+            logits.argmax(dim=1), batch['mask'].long(), num_classes,
+            ignore_index=ignore_index, normalize='none',
+        ).long()  # fmt: skip
+    return total.cpu()
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)
+
+
+def evaluate_checkpoints(
+    model: BaseTask,
+    datamodule: BaseDataModule,
+    checkpoints: Sequence[Path],
+    split: str = 'val',
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """Score each checkpoint with the config's model and data.
+
+    Args:
+        model: the task built from the config (weights replaced per checkpoint).
+        datamodule: the datamodule.
+        checkpoints: Lightning ``.ckpt`` files.
+        split: ``val`` or ``test``.
+        device: where to run (default CPU).
+
+    Returns:
+        ``split``, ``classes``, one entry of scores per checkpoint and ``best``.
+
+    Raises:
+        ValueError: If a checkpoint does not fit the configured model.
+    """
+    device = device or torch.device('cpu')
+    num_classes: int = model.hparams['num_classes']
+    ignore_index: int | None = model.hparams.get('ignore_index')
+    results = []
+    classes: tuple[str, ...] | None = None
+    for path in checkpoints:
+        state = read_state_dict(path)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            msg = (
+                f'Checkpoint {os.fspath(path)!r} does not fit the configured'
+                f' {type(model).__name__}: {str(error).splitlines()[0]}'
+            )
+            raise ValueError(msg) from error
+        confusion = confusion_on_split(
+            model, datamodule, split, num_classes, ignore_index, device
+        )
+        classes = classes or datamodule_classes(datamodule)
+        names = classes if classes and len(classes) == num_classes else None
+        results.append(
+            {'checkpoint': os.fspath(path), **segmentation_scores(confusion, names)}
+        )
+    best = max(results, key=lambda r: r['miou'])
+    return {
+        'split': split,
+        'classes': list(classes) if classes else None,
+        'checkpoints': results,
+        'best': {'checkpoint': best['checkpoint'], 'miou': best['miou']},
+    }
+
+
+def _find_checkpoints(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        msg = f'--checkpoints {os.fspath(folder)!r} is not a folder'
+        raise FileNotFoundError(msg)
+    found = sorted(folder.rglob('*.ckpt'))
+    if not found:
+        msg = f'--checkpoints {os.fspath(folder)!r} holds no .ckpt file'
+        raise FileNotFoundError(msg)
+    return found
+
+
+def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
+    """Evaluate the checkpoints of a parsed config and write the JSON.
+
+    Args:
+        cfg: parsed arguments.
+        parser: the parser (it instantiates the classes).
+
+    Returns:
+        The written JSON file.
+
+    Raises:
+        FileExistsError: If the output exists and ``--overwrite`` is not set.
+    """
+    folder = Path(cfg.checkpoints)
+    checkpoints = _find_checkpoints(folder)
+    output = Path(cfg.output or folder / f'evaluation_{cfg.split}.json')
+    if output.exists() and not cfg.overwrite:
+        msg = (
+            f'Output {os.fspath(output)!r} exists; pass --overwrite true to replace it'
+        )
+        raise FileExistsError(msg)
+    if not output.parent.is_dir():
+        msg = f'Output folder {os.fspath(output.parent)!r} does not exist'
+        raise FileNotFoundError(msg)
+    init = parser.instantiate_classes(cfg)
+    report = evaluate_checkpoints(
+        init.model, init.data, checkpoints, cfg.split, _resolve_device(cfg.device)
+    )
+    with atomic_write(output) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + '\n')
+    print(f'{"checkpoint":<60} {"mIoU":>7} {"pix acc":>8} {"fwIoU":>7}')
+    for row in report['checkpoints']:
+        name = os.path.relpath(row['checkpoint'], folder)
+        print(
+            f'{name:<60} {row["miou"]:7.4f} {row["pixel_accuracy"]:8.4f} {row["fw_iou"]:7.4f}'
+        )
+    print(
+        f'best on {cfg.split}: {report["best"]["checkpoint"]} (mIoU {report["best"]["miou"]:.4f})'
+    )
+    print(f'wrote {output}')
+    return output
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run ``als4gan evaluate``.
+
+    Args:
+        args: command-line arguments after ``evaluate``.
+    """
+    parser = build_parser()
+    cfg = parser.parse_args(args)
+    run_evaluate(cfg, parser)

@@ -1,0 +1,108 @@
+"""Helpers of the segmentation trainers: local weights, dataset classes, plotting."""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Subset
+
+from ..models.weights import WeightsReport, load_local_weights
+
+__all__ = (
+    'datamodule_classes',
+    'denormalize',
+    'is_local_weights',
+    'load_generator_weights',
+)
+
+
+def is_local_weights(weights: object) -> bool:
+    """Whether ``weights`` names a local file rather than a TorchGeo weight enum.
+
+    Args:
+        weights: the ``weights`` argument of a task.
+
+    Returns:
+        True for an existing file or a path ending in ``.pt``/``.pth``/``.ckpt``.
+    """
+    return isinstance(weights, str | os.PathLike) and (
+        os.path.isfile(weights) or str(weights).endswith(('.pt', '.pth', '.ckpt'))
+    )
+
+
+def load_generator_weights(
+    model: nn.Module, path: str | os.PathLike[str]
+) -> WeightsReport:
+    """Load local weights into a segmentation model, or else into its encoder.
+
+    A checkpoint of a whole segmentation model matches the model; a classification
+    backbone (e.g. an ImageNet ResNet state dict) matches only ``model.encoder``.
+
+    Args:
+        model: the segmentation model.
+        path: a ``.pt``/``.pth`` state dict or a Lightning ``.ckpt``.
+
+    Returns:
+        The report of loaded / missing / unexpected / mismatched keys.
+
+    Raises:
+        ValueError: If nothing in the file matches the model or its encoder.
+    """
+    try:
+        return load_local_weights(model, path)
+    except ValueError:
+        encoder = getattr(model, 'encoder', None)
+        if not isinstance(encoder, nn.Module):
+            raise
+        return load_local_weights(encoder, path)
+
+
+def datamodule_classes(datamodule: Any) -> tuple[str, ...] | None:
+    """Segmentation class names of a datamodule, when it knows them.
+
+    Args:
+        datamodule: a datamodule (ours, or any with ``classes`` on it or its
+            datasets).
+
+    Returns:
+        The class names, or None.
+    """
+    classes = getattr(datamodule, 'classes', None)
+    if classes:
+        return tuple(classes)
+    for name in ('train_dataset', 'val_dataset', 'test_dataset'):
+        dataset = getattr(datamodule, name, None)
+        while isinstance(dataset, Subset):
+            dataset = dataset.dataset
+        classes = getattr(dataset, 'classes', None)
+        if classes:
+            return tuple(classes)
+    return None
+
+
+def denormalize(image: Tensor, datamodule: Any) -> Tensor:
+    """Undo a datamodule's normalization for plotting.
+
+    Args:
+        image: normalized images [B, C, H, W].
+        datamodule: our datamodules keep ``norm_mean``/``norm_std``; TorchGeo's
+            have ``mean``/``std``.
+
+    Returns:
+        Images in the original value range.
+    """
+    mean: Sequence[float] | float | Tensor = getattr(
+        datamodule, 'norm_mean', getattr(datamodule, 'mean', 0.0)
+    )
+    std: Sequence[float] | float | Tensor = getattr(
+        datamodule, 'norm_std', getattr(datamodule, 'std', 1.0)
+    )
+    m = torch.as_tensor(mean, dtype=image.dtype, device=image.device)
+    s = torch.as_tensor(std, dtype=image.dtype, device=image.device)
+    if m.ndim == 1:
+        m = m.view(1, -1, 1, 1)
+    if s.ndim == 1:
+        s = s.view(1, -1, 1, 1)
+    return image * s + m

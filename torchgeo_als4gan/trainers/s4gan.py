@@ -1,0 +1,583 @@
+"""S4GAN: semi-supervised segmentation with an image-level discriminator."""
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from matplotlib.figure import Figure
+from torch import Tensor
+from torch.func import functional_call
+from torch.optim import SGD, Adam
+from torch.optim.lr_scheduler import LambdaLR
+from torchgeo.datasets import RGBBandsMissingError
+from torchgeo.trainers import SemanticSegmentationTask
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from ..evaluation.scores import segmentation_scores
+from ..losses import (
+    check_mask_values,
+    discriminator_loss,
+    feature_matching_loss,
+    one_hot_mask,
+    self_training_loss,
+)
+from ..models import DeepLabV2, S4GANDiscriminator, rescale_to_unit
+from .generator import (
+    datamodule_classes,
+    denormalize,
+    is_local_weights,
+    load_generator_weights,
+)
+from .schedules import backbone_head_groups, poly_decay, total_iterations
+
+__all__ = ('S4GANTask',)
+
+#: Arguments of SemanticSegmentationTask that S4GANTask fixes. LightningCLI saves
+#: only the arguments of the class it builds as hyperparameters, so these are added.
+FIXED_HPARAMS = {
+    'task': 'multiclass',
+    'num_labels': None,
+    'num_filters': 3,
+    'loss': 'ce',
+    'patience': 10,
+    'freeze_decoder': False,
+}
+
+#: Loss terms checked for NaN/inf before every update, in the order reported.
+LOSS_TERMS = ('loss_ce', 'loss_fm', 'loss_st', 'loss_d')
+
+
+class S4GANTask(SemanticSegmentationTask):
+    """S4GAN (Mittal et al., 2019) as used by ALS4GAN, on TorchGeo's segmentation task.
+
+    The generator G is any TorchGeo segmentation model (``deeplabv3+`` by default)
+    or ``deeplabv2`` (the paper's dilated ResNet-101 with a summed ASPP head). The
+    discriminator D (:class:`S4GANDiscriminator`) scores a class-probability map
+    concatenated with its image rescaled to [0, 1]. Each iteration takes a
+    ``{'labeled', 'unlabeled'}`` batch and minimizes
+
+    * ``loss_g = loss_ce + lambda_fm * loss_fm + lambda_st * loss_st`` for G:
+      cross-entropy on labelled pixels, matching of D's mean features between
+      (image, ground truth) and (unlabelled image, prediction) pairs, and
+      self-training on the unlabelled images D scores above ``threshold_st``
+      (after ``st_warmup`` iterations);
+    * ``loss_d``, half the binary cross-entropy of real pairs as 1 and predicted
+      pairs (detached from G) as 0, for D.
+
+    G's losses see D's current weights as constants and D's loss sees G's output
+    as a constant, so one backward pass over ``loss_g + loss_d`` gives exactly the
+    gradients of the usual alternating G step and D step taken from the same
+    state. G uses SGD (head at ``head_lr_mult`` x ``lr``), D Adam, both with poly
+    decay over the training length. Validation, test and prediction are
+    TorchGeo's, plus mIoU over present classes and per-class IoU; the best
+    checkpoint is chosen on validation mIoU.
+
+    Every random draw of an iteration (dropout) is seeded from ``seed``, the
+    iteration and the process rank, so a run resumed from a checkpoint continues
+    exactly like an uninterrupted one.
+    """
+
+    monitor = 'val_miou'
+    mode = 'max'
+
+    def __init__(
+        self,
+        model: Literal[
+            'unet', 'deeplabv3+', 'deeplabv2', 'fcn', 'upernet', 'segformer', 'dpt'
+        ] = 'deeplabv3+',
+        backbone: str = 'resnet50',
+        weights: str | os.PathLike[str] | bool | None = None,
+        in_channels: int = 3,
+        num_classes: int = 2,
+        ignore_index: int | None = 255,
+        class_weights: Tensor | Sequence[float] | None = None,
+        lr: float = 2.5e-4,
+        head_lr_mult: float = 10.0,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        d_lr: float = 1e-4,
+        d_betas: tuple[float, float] = (0.9, 0.99),
+        d_width: int = 64,
+        d_dropout: float = 0.5,
+        poly_power: float = 0.9,
+        max_iterations: int | None = None,
+        lambda_fm: float = 0.1,
+        lambda_st: float = 1.0,
+        threshold_st: float = 0.6,
+        st_warmup: int = 0,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: Literal['norm', 'value'] = 'norm',
+        freeze_backbone: bool = False,
+        plot_batches: int = 2,
+        seed: int = 0,
+    ) -> None:
+        """Initialize a new S4GANTask.
+
+        Args:
+            model: generator: a TorchGeo segmentation model name or ``deeplabv2``.
+            backbone: encoder name (timm / smp; for ``deeplabv2`` a timm ResNet
+                such as ``resnet101``).
+            weights: a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
+                backbone; a report of loaded and missing keys is kept in
+                :attr:`weights_report`), True for ImageNet weights (download),
+                a TorchGeo weight name, or None for random initialisation.
+            in_channels: input bands.
+            num_classes: segmentation classes (without the ignore index).
+            ignore_index: mask value of unlabelled pixels.
+            class_weights: per-class weights of the cross-entropy.
+            lr: generator (backbone) learning rate.
+            head_lr_mult: factor of the decoder / head learning rate.
+            momentum: SGD momentum of the generator.
+            weight_decay: SGD weight decay of the generator.
+            d_lr: discriminator learning rate (Adam).
+            d_betas: Adam betas of the discriminator.
+            d_width: filters of D's first convolution.
+            d_dropout: dropout after D's first three convolutions.
+            poly_power: power of the polynomial decay of both learning rates.
+            max_iterations: iterations of the decay (default: the trainer's
+                training length).
+            lambda_fm: weight of the feature-matching loss.
+            lambda_st: weight of the self-training loss.
+            threshold_st: D score above which an unlabelled prediction becomes a
+                pseudo-label, in [0, 1].
+            st_warmup: iterations before self-training starts.
+            gradient_clip_val: clip the gradients of both networks (None: off).
+            gradient_clip_algorithm: ``norm`` or ``value``.
+            freeze_backbone: train only the decoder / head of the generator.
+            plot_batches: validation batches drawn as figures per epoch (when
+                the logger can show figures).
+            seed: seed of the random draws of each iteration.
+
+        Raises:
+            ValueError: If an argument is out of range.
+        """
+        if not 0 <= threshold_st <= 1:
+            msg = f'threshold_st must be in [0, 1], got {threshold_st!r}'
+            raise ValueError(msg)
+        if num_classes < 2:
+            msg = f'num_classes must be at least 2, got {num_classes!r}'
+            raise ValueError(msg)
+        for name, value in (
+            ('lambda_fm', lambda_fm),
+            ('lambda_st', lambda_st),
+            ('st_warmup', st_warmup),
+            ('head_lr_mult', head_lr_mult),
+        ):
+            if value < 0:
+                msg = f'{name} must not be negative, got {value!r}'
+                raise ValueError(msg)
+        self.weights_report: Any = None
+        self.class_names: tuple[str, ...] | None = None
+        self._checked_batches = False
+        super().__init__(
+            model=model, backbone=backbone, weights=weights,  # type: ignore[arg-type]
+            in_channels=in_channels, num_classes=num_classes,
+            class_weights=class_weights, ignore_index=ignore_index, lr=lr,
+            freeze_backbone=freeze_backbone,
+        )  # fmt: skip
+        self.automatic_optimization = False
+
+    def configure_models(self) -> None:
+        """Create the generator (loading local weights) and the discriminator."""
+        for key, value in FIXED_HPARAMS.items():
+            self.hparams.setdefault(key, value)
+        weights = self.weights
+        local = is_local_weights(weights)
+        name: str = self.hparams['model']
+        if name == 'deeplabv2':
+            self.model = DeepLabV2(
+                self.hparams['backbone'],
+                self.hparams['in_channels'],
+                self.hparams['num_classes'],
+                pretrained=weights is True,
+            )
+            if self.hparams['freeze_backbone']:
+                self.model.encoder.requires_grad_(False)
+        else:
+            self.weights = None if local else weights
+            super().configure_models()
+            self.weights = weights
+        if local:
+            assert isinstance(weights, str | os.PathLike)
+            self.weights_report = load_generator_weights(self.model, weights)
+        self.discriminator = S4GANDiscriminator(
+            self.hparams['num_classes'],
+            self.hparams['in_channels'],
+            self.hparams['d_width'],
+            self.hparams['d_dropout'],
+        )
+
+    def configure_metrics(self) -> None:
+        """TorchGeo's metrics plus confusion matrices for mIoU and per-class IoU."""
+        super().configure_metrics()
+        kwargs = {
+            'num_classes': self.hparams['num_classes'],
+            'ignore_index': self.hparams['ignore_index'],
+        }
+        self.val_confusion = MulticlassConfusionMatrix(**kwargs)
+        self.test_confusion = MulticlassConfusionMatrix(**kwargs)
+
+    def configure_optimizers(self) -> Any:
+        """SGD for G, Adam for D, both with polynomial decay per iteration.
+
+        Returns:
+            The two optimizers and their schedulers (stepped by the task).
+        """
+        lr: float = self.hparams['lr']
+        groups = backbone_head_groups(self.model, lr, self.hparams['head_lr_mult'])
+        opt_g = SGD(
+            groups,
+            lr=lr,
+            momentum=self.hparams['momentum'],
+            weight_decay=self.hparams['weight_decay'],
+        )
+        opt_d = Adam(
+            self.discriminator.parameters(),
+            lr=self.hparams['d_lr'],
+            betas=tuple(self.hparams['d_betas']),
+        )
+        total = self.hparams['max_iterations'] or total_iterations(self.trainer, 2)
+        decay = poly_decay(total, self.hparams['poly_power'])
+        return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Keep the best checkpoints by validation mIoU, and the last one.
+
+        A ``ModelCheckpoint`` with a monitor given in the trainer configuration is
+        kept instead.
+
+        Returns:
+            The callbacks.
+        """
+        trainer = self._trainer
+        existing = trainer.checkpoint_callbacks if trainer is not None else []
+        if any(getattr(cb, 'monitor', None) for cb in existing):
+            return []
+        return [
+            ModelCheckpoint(
+                monitor=self.monitor, mode=self.mode, save_top_k=3, save_last=True,
+                filename='{epoch}-{step}-{val_miou:.4f}', auto_insert_metric_name=False,
+            )
+        ]  # fmt: skip
+
+    def _optimizer_pair(self) -> tuple[Any, Any]:
+        optimizers = self.optimizers()
+        assert isinstance(optimizers, list)
+        return optimizers[0], optimizers[1]
+
+    @property
+    def iteration(self) -> int:
+        """Training iterations done (G updates; restored on resume)."""
+        if self._trainer is None:
+            return 0
+        schedulers = self.lr_schedulers()
+        if isinstance(schedulers, list):
+            return int(schedulers[0].last_epoch)
+        return 0
+
+    @contextmanager
+    def _iteration_rng(self, iteration: int) -> Iterator[None]:
+        """Seed torch's RNG for one iteration, restoring the global state after."""
+        rank = self.global_rank if self._trainer is not None else 0
+        state = np.random.SeedSequence([self.hparams['seed'], iteration, rank])
+        devices = [self.device] if self.device.type == 'cuda' else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(state.generate_state(1)[0]))
+            yield
+
+    def on_fit_start(self) -> None:
+        """Check the datamodule's classes against ``num_classes``.
+
+        Raises:
+            ValueError: If the class count differs or the labelled set is empty.
+        """
+        datamodule = getattr(self.trainer, 'datamodule', None)
+        classes = datamodule_classes(datamodule)
+        n: int = self.hparams['num_classes']
+        if classes is not None and len(classes) != n:
+            msg = (
+                f'num_classes is {n} but the datamodule has {len(classes)} classes'
+                f' {list(classes)}: set model num_classes to {len(classes)}'
+            )
+            raise ValueError(msg)
+        labeled = getattr(datamodule, 'labeled_dataset', None)
+        if labeled is not None and len(labeled) == 0:
+            msg = 'The labelled set is empty: S4GAN needs at least one labelled image'
+            raise ValueError(msg)
+        self.class_names = classes
+
+    def compute_losses(
+        self, x_l: Tensor, y_l: Tensor, x_u: Tensor, iteration: int
+    ) -> dict[str, Tensor]:
+        """All loss terms and statistics of one iteration.
+
+        Args:
+            x_l: labelled images [B, C, H, W] (normalized).
+            y_l: their masks [B, H, W].
+            x_u: unlabelled images [B', C, H, W].
+            iteration: the iteration (for the self-training warm-up).
+
+        Returns:
+            ``loss_g``, ``loss_d``, the terms ``loss_ce``, ``loss_fm``,
+            ``loss_st``, and ``d_acc_real``, ``d_acc_fake``, ``st_fraction``.
+        """
+        n = x_l.shape[0]
+        logits_l = self(x_l)
+        loss_ce: Tensor = self.criterion(logits_l, y_l)
+        logits_u = self(x_u)
+        prob_u = logits_u.float().softmax(dim=1)
+        image_l, image_u = rescale_to_unit(x_l), rescale_to_unit(x_u)
+        real = one_hot_mask(y_l, self.hparams['num_classes'])
+        disc = self.discriminator
+        # D's update: real pairs and predicted pairs taken as constants.
+        if x_l.shape[-2:] == x_u.shape[-2:]:
+            logits, features = disc(
+                torch.cat([real, prob_u.detach()]), torch.cat([image_l, image_u])
+            )
+            real_logit, fake_logit_d, real_feature = (
+                logits[:n],
+                logits[n:],
+                features[:n],
+            )
+        else:
+            real_logit, real_feature = disc(real, image_l)
+            fake_logit_d, _ = disc(prob_u.detach(), image_u)
+        loss_d = discriminator_loss(real_logit.float(), fake_logit_d.float())
+        # G's losses: D's current weights taken as constants.
+        frozen = {k: v.detach() for k, v in disc.named_parameters()}
+        fake_logit, fake_feature = functional_call(disc, frozen, (prob_u, image_u))
+        loss_fm = feature_matching_loss(
+            real_feature.detach().float(), fake_feature.float()
+        )
+        scores = fake_logit.detach().float().sigmoid()
+        loss_st, fraction = self_training_loss(
+            logits_u.float(), scores, self.hparams['threshold_st']
+        )
+        st_weight = (
+            self.hparams['lambda_st'] if iteration >= self.hparams['st_warmup'] else 0.0
+        )
+        loss_g = loss_ce + self.hparams['lambda_fm'] * loss_fm + st_weight * loss_st
+        return {
+            'loss_g': loss_g,
+            'loss_d': loss_d,
+            'loss_ce': loss_ce,
+            'loss_fm': loss_fm,
+            'loss_st': loss_st,
+            'd_acc_real': (real_logit > 0).float().mean(),
+            'd_acc_fake': (fake_logit_d < 0).float().mean(),
+            'st_fraction': fraction,
+            'logits_l': logits_l,
+        }
+
+    def _check_finite(self, losses: dict[str, Tensor], iteration: int) -> None:
+        """Stop with a message naming the iteration and term of a NaN/inf loss.
+
+        Raises:
+            FloatingPointError: If a loss term is not finite (on any process).
+        """
+        values = torch.stack([losses[k].detach().float() for k in LOSS_TERMS])
+        bad = not bool(torch.isfinite(values).all())
+        if self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if not bad:
+            return
+        terms = ', '.join(
+            f'{k} = {float(v)}' for k, v in zip(LOSS_TERMS, values, strict=True)
+        )
+        checkpoint = (
+            getattr(self.trainer.checkpoint_callback, 'last_model_path', '') or None
+        )
+        msg = (
+            f'Non-finite S4GAN loss at iteration {iteration} (global step'
+            f' {self.global_step}, rank {self.global_rank}): {terms}. Training'
+            ' stopped before this update; the last checkpoint saved before it is'
+            f' kept ({checkpoint}). Lower the learning rates or check the inputs.'
+        )
+        raise FloatingPointError(msg)
+
+    def training_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """One S4GAN iteration: both updates from one backward pass.
+
+        Args:
+            batch: ``{'labeled': ..., 'unlabeled': ...}`` or a labelled batch
+                (then the labelled images also serve as unlabelled ones).
+            batch_idx: batch index.
+            dataloader_idx: loader index.
+
+        Returns:
+            The generator loss (detached).
+
+        Raises:
+            ValueError: If the labelled batch is empty or a mask value is not
+                a class (checked on the first batch).
+        """
+        labeled = batch['labeled'] if 'labeled' in batch else batch
+        unlabeled = batch.get('unlabeled') if 'labeled' in batch else None
+        x_l, y_l = labeled['image'], labeled['mask'].long()
+        if x_l.shape[0] == 0:
+            msg = 'The labelled batch is empty: S4GAN needs labelled images'
+            raise ValueError(msg)
+        if not self._checked_batches:
+            check_mask_values(
+                y_l, self.hparams['num_classes'], self.hparams['ignore_index']
+            )
+            if unlabeled is None:
+                warnings.warn(
+                    'S4GAN got no unlabelled batch: the labelled images are used as'
+                    ' unlabelled ones (set the datamodule unlabeled: true)',
+                    stacklevel=2,
+                )
+            self._checked_batches = True
+        x_u = unlabeled['image'] if unlabeled is not None else x_l
+        iteration = self.iteration
+        with self._iteration_rng(iteration):
+            losses = self.compute_losses(x_l, y_l, x_u, iteration)
+        self._check_finite(losses, iteration)
+        opt_g, opt_d = self._optimizer_pair()
+        opt_g.zero_grad()
+        opt_d.zero_grad()
+        self.manual_backward(losses['loss_g'] + losses['loss_d'])
+        opt_g.step()
+        opt_d.step()
+        for scheduler in self.lr_schedulers():  # type: ignore[union-attr]
+            scheduler.step()
+        self._log_iteration(losses, labeled, x_l.shape[0])
+        return losses['loss_g'].detach()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip gradients (after AMP unscaling) when ``gradient_clip_val`` is set.
+
+        Args:
+            optimizer: the optimizer about to step.
+        """
+        value = self.hparams['gradient_clip_val']
+        if value:
+            self.clip_gradients(
+                optimizer,
+                gradient_clip_val=value,
+                gradient_clip_algorithm=self.hparams['gradient_clip_algorithm'],
+            )
+
+    def _log_iteration(
+        self, losses: dict[str, Tensor], labeled: dict[str, Tensor], batch_size: int
+    ) -> None:
+        self.train_metrics(losses['logits_l'].detach(), labeled['mask'].long())
+        self.log_dict(self.train_metrics, batch_size=batch_size)
+        logged = {
+            f'train_{k}': v.detach() for k, v in losses.items() if k != 'logits_l'
+        }
+        logged['train_loss'] = logged.pop('train_loss_g')
+        self.log_dict(logged, batch_size=batch_size)
+        opt_g, opt_d = self._optimizer_pair()
+        for group in opt_g.param_groups:
+            self.log(f'lr_{group.get("name", "g")}', group['lr'], batch_size=batch_size)
+        self.log('lr_d', opt_d.param_groups[0]['lr'], batch_size=batch_size)
+
+    def _evaluation_step(self, batch: Any, stage: Literal['val', 'test']) -> Tensor:
+        x, y = batch['image'], batch['mask'].long()
+        logits: Tensor = self(x)
+        metrics = self.val_metrics if stage == 'val' else self.test_metrics
+        metrics(logits, y)
+        self.log_dict(metrics, batch_size=x.shape[0])
+        self.log(f'{stage}_loss', self.criterion(logits, y), batch_size=x.shape[0])
+        confusion = self.val_confusion if stage == 'val' else self.test_confusion
+        confusion.update(logits.argmax(dim=1), y)
+        return logits
+
+    def validation_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """Validation loss, metrics, confusion matrix and figures.
+
+        Args:
+            batch: the batch.
+            batch_idx: batch index.
+            dataloader_idx: loader index.
+        """
+        logits = self._evaluation_step(batch, 'val')
+        experiment = getattr(self.logger, 'experiment', None)
+        if batch_idx < self.hparams['plot_batches'] and hasattr(
+            experiment, 'add_figure'
+        ):
+            figure = self.validation_figure(batch, logits)
+            if figure is not None:
+                assert experiment is not None
+                experiment.add_figure(f'image/{batch_idx}', figure, self.global_step)
+                plt.close(figure)
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Test loss, metrics and confusion matrix.
+
+        Args:
+            batch: the batch.
+            batch_idx: batch index.
+            dataloader_idx: loader index.
+        """
+        self._evaluation_step(batch, 'test')
+
+    def _log_scores(self, confusion: MulticlassConfusionMatrix, stage: str) -> None:
+        scores = segmentation_scores(confusion.compute(), self.class_names_or_indices)
+        confusion.reset()
+        self.log(f'{stage}_miou', scores['miou'])  # type: ignore[arg-type]
+        for key in ('pixel_accuracy', 'mean_accuracy', 'fw_iou'):
+            self.log(f'{stage}_{key}', scores[key])  # type: ignore[arg-type]
+        per_class = scores['per_class_iou']
+        assert isinstance(per_class, dict)
+        for name, iou in per_class.items():
+            if iou is not None:
+                self.log(f'{stage}_iou/{name}', iou)
+
+    @property
+    def class_names_or_indices(self) -> list[str]:
+        """Class names from the datamodule, else ``"0"``, ``"1"``, ..."""
+        n: int = self.hparams['num_classes']
+        names = self.class_names
+        return list(names) if names and len(names) == n else [str(i) for i in range(n)]
+
+    def on_validation_epoch_end(self) -> None:
+        """Log mIoU over present classes and per-class IoU."""
+        self._log_scores(self.val_confusion, 'val')
+
+    def on_test_epoch_end(self) -> None:
+        """Log mIoU over present classes and per-class IoU."""
+        self._log_scores(self.test_confusion, 'test')
+
+    @torch.no_grad()
+    def validation_figure(
+        self, batch: dict[str, Tensor], logits: Tensor
+    ) -> Figure | None:
+        """Image, ground truth, prediction and D's score of the first sample.
+
+        Args:
+            batch: a normalized validation batch.
+            logits: the generator's logits on it.
+
+        Returns:
+            The figure, or None when the datamodule cannot plot.
+        """
+        datamodule = getattr(self.trainer, 'datamodule', None)
+        if datamodule is None or not hasattr(datamodule, 'plot'):
+            return None
+        prob = logits[:1].float().softmax(dim=1)
+        logit, _ = self.discriminator(prob, rescale_to_unit(batch['image'][:1]))
+        score = float(logit.float().sigmoid())
+        sample = {
+            'image': denormalize(batch['image'][:1].float(), datamodule)[0].cpu(),
+            'mask': batch['mask'][0].cpu(),
+            'prediction': logits[0].argmax(dim=0).cpu(),
+        }
+        try:
+            figure: Figure | None = datamodule.plot(sample)
+        except RGBBandsMissingError:
+            return None
+        if figure is not None:
+            figure.suptitle(f'discriminator score of the prediction: {score:.3f}')
+        return figure
