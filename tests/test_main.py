@@ -11,13 +11,30 @@ from .fixture_args import DATA_ARGS
 ROOT = Path(__file__).parents[1]
 DATA = ROOT / 'tests' / 'data'
 
-# Overrides that point each shipped config at the fixture data.
+# Overrides that point each shipped training config at the fixture data.
 FIXTURES = {
-    'ucm_supervised.yaml': DATA_ARGS['ucm'],
-    'deepglobe_supervised.yaml': DATA_ARGS['deepglobe'],
-    'tile_folder_supervised.yaml': DATA_ARGS['tile_folder'],
-    'raster_supervised.yaml': DATA_ARGS['raster'],
+    f'{name}_{method}{variant}.yaml': DATA_ARGS[name]
+    for name in ('ucm', 'deepglobe', 'raster')
+    for method in ('supervised', 's4gan')
+    for variant in ('', '_selection')
 }
+FIXTURES['tile_folder_supervised.yaml'] = DATA_ARGS['tile_folder']
+
+#: Labelled ids of each fixture for the selection-file configs (ids of its train split).
+SELECTED = {
+    'ucm': ['agricultural01', 'beach00'],
+    'deepglobe': ['100_r0_c0_p16', '100_r16_c16_p16'],
+    'raster': ['scene_r0_c0', 'scene_r16_c16'],
+}
+
+
+def selection_args(config: str, tmp_path: Path) -> list[str]:
+    if '_selection' not in config:
+        return []
+    name = config.split('_')[0]
+    path = tmp_path / f'{name}_selection.txt'
+    path.write_text('\n'.join(SELECTED[name]) + '\n')
+    return [f'--data.init_args.selection_file={path}']
 
 
 def args_for(config: str, tmp_path: Path) -> list[str]:
@@ -26,6 +43,7 @@ def args_for(config: str, tmp_path: Path) -> list[str]:
         '--config',
         str(ROOT / 'configs' / config),
         *FIXTURES[config],
+        *selection_args(config, tmp_path),
         '--data.init_args.batch_size=2',
         '--data.init_args.num_workers=0',
         '--model.init_args.backbone=resnet18',
@@ -44,10 +62,18 @@ def test_fit_configs(
     entry(args_for(config, tmp_path))
 
 
+def test_s4gan_deeplabv2_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    main([*args_for('ucm_s4gan.yaml', tmp_path), '--model.init_args.model=deeplabv2'])
+
+
 def test_every_config_is_tested() -> None:
-    assert {p.name for p in (ROOT / 'configs').glob('*_supervised.yaml')} == set(
-        FIXTURES
-    )
+    trained = {
+        p.name for p in (ROOT / 'configs').glob('*.yaml') if '_query' not in p.name
+    }
+    assert trained == set(FIXTURES)
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,18 +1,24 @@
 """Training loaders that always give full batches for a fixed number of steps."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 __all__ = ('EpochRandomSampler', 'infinite_batches_loader', 'num_batches_per_epoch')
 
 
-class EpochRandomSampler(RandomSampler):
-    """A random sampler whose draws depend only on its seed and the epoch.
+class EpochRandomSampler(Sampler[int]):
+    """Random draws that depend only on a seed and the epoch.
 
-    Lightning calls :meth:`set_epoch` before each epoch, so a run resumed from a
-    checkpoint sees the same batches as an uninterrupted run.
+    ``num_samples`` indices are drawn without replacement while ``length`` allows
+    it, with replacement otherwise. Lightning calls :meth:`set_epoch` before each
+    epoch, so a run resumed from a checkpoint sees the same batches as an
+    uninterrupted run. Not a ``RandomSampler`` on purpose: Lightning replaces those
+    by a ``DistributedSampler`` of the whole dataset under DDP (losing the draws
+    with replacement that keep small labelled sets in full batches); other
+    samplers are split between processes instead.
     """
 
     def __init__(self, length: int, num_samples: int, seed: int) -> None:
@@ -20,16 +26,13 @@ class EpochRandomSampler(RandomSampler):
 
         Args:
             length: items to draw from.
-            num_samples: draws per epoch (with replacement when above ``length``).
+            num_samples: draws per epoch.
             seed: base seed.
         """
+        self.length = length
+        self.num_samples = num_samples
         self.seed = seed
-        super().__init__(
-            range(length),
-            replacement=num_samples > length,
-            num_samples=num_samples,
-            generator=torch.Generator().manual_seed(seed),
-        )
+        self.generator = torch.Generator().manual_seed(seed)
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed for an epoch.
@@ -37,8 +40,31 @@ class EpochRandomSampler(RandomSampler):
         Args:
             epoch: the epoch about to start.
         """
-        assert self.generator is not None
         self.generator.manual_seed(self.seed + 1_000_003 * epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        """Yield the indices of one epoch.
+
+        Yields:
+            Item indices.
+        """
+        if self.num_samples > self.length:
+            draws = torch.randint(
+                self.length, (self.num_samples,), generator=self.generator
+            )
+        else:
+            draws = torch.randperm(self.length, generator=self.generator)[
+                : self.num_samples
+            ]
+        yield from draws.tolist()
+
+    def __len__(self) -> int:
+        """Return the draws per epoch.
+
+        Returns:
+            ``num_samples``.
+        """
+        return self.num_samples
 
 
 def num_batches_per_epoch(

@@ -142,7 +142,7 @@ def evaluate_checkpoints(
     device = device or torch.device('cpu')
     num_classes: int = model.hparams['num_classes']
     ignore_index: int | None = model.hparams.get('ignore_index')
-    results = []
+    results: list[dict[str, Any]] = []
     classes: tuple[str, ...] | None = None
     for path in checkpoints:
         state = read_state_dict(path)

@@ -526,14 +526,17 @@ class S4GANTask(SemanticSegmentationTask):
     def _log_scores(self, confusion: MulticlassConfusionMatrix, stage: str) -> None:
         scores = segmentation_scores(confusion.compute(), self.class_names_or_indices)
         confusion.reset()
-        self.log(f'{stage}_miou', scores['miou'])  # type: ignore[arg-type]
-        for key in ('pixel_accuracy', 'mean_accuracy', 'fw_iou'):
-            self.log(f'{stage}_{key}', scores[key])  # type: ignore[arg-type]
+        values = {
+            f'{stage}_{k}': scores[k]
+            for k in ('miou', 'pixel_accuracy', 'mean_accuracy', 'fw_iou')
+        }
         per_class = scores['per_class_iou']
         assert isinstance(per_class, dict)
-        for name, iou in per_class.items():
-            if iou is not None:
-                self.log(f'{stage}_iou/{name}', iou)
+        values.update(
+            {f'{stage}_iou/{k}': v for k, v in per_class.items() if v is not None}
+        )
+        # Equal on every process (the confusion matrix is synced): the mean is a no-op
+        self.log_dict(values, sync_dist=True)  # type: ignore[arg-type]
 
     @property
     def class_names_or_indices(self) -> list[str]:

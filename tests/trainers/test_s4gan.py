@@ -1,0 +1,330 @@
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from lightning import Callback, LightningDataModule, Trainer
+from lightning.pytorch.utilities import CombinedLoader
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from torchgeo_als4gan.datamodules import UCMercedDLRSDDataModule
+from torchgeo_als4gan.trainers import S4GANTask
+
+DATA = Path(__file__).parents[1] / 'data'
+
+
+class Scenes(Dataset[dict[str, Tensor]]):
+    """Seeded 3-class scenes: dark background, bright square, striped area."""
+
+    def __init__(self, n: int, seed: int, size: int = 24) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.masks = torch.zeros(n, size, size, dtype=torch.long)
+        for i in range(n):
+            r, c = torch.randint(0, size - 8, (2,), generator=g).tolist()
+            self.masks[i, r : r + 8, c : c + 8] = 1
+            self.masks[i, :, : size // 4] = 2
+        colours = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.2, 0.1], [0.1, 0.9, 0.3]])
+        self.images = colours[self.masks].permute(0, 3, 1, 2)
+        self.images += 1.0 * torch.randn(self.images.shape, generator=g)
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {'image': self.images[i], 'mask': self.masks[i]}
+
+
+class ScenesDataModule(LightningDataModule):
+    def __init__(self, batch_size: int = 4) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.labeled, self.unlabeled, self.val = (
+            Scenes(8, 0),
+            Scenes(32, 1),
+            Scenes(8, 2),
+        )
+
+    def train_dataloader(self) -> Any:
+        g = torch.Generator().manual_seed(0)
+        return CombinedLoader(
+            {
+                'labeled': DataLoader(
+                    self.labeled, self.batch_size, shuffle=True, generator=g
+                ),
+                'unlabeled': DataLoader(
+                    self.unlabeled, self.batch_size, shuffle=True, generator=g
+                ),
+            },
+            'max_size_cycle',
+        )
+
+    def val_dataloader(self) -> Any:
+        return DataLoader(self.val, self.batch_size)
+
+
+def tiny_task(**kwargs: Any) -> S4GANTask:
+    args: dict[str, Any] = {
+        'model': 'unet',
+        'backbone': 'resnet18',
+        'num_classes': 3,
+        'd_width': 8,
+    }
+    args.update(kwargs)
+    return S4GANTask(**args)
+
+
+def trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
+    args: dict[str, Any] = {
+        'accelerator': 'cpu',
+        'logger': False,
+        'enable_progress_bar': False,
+        'enable_model_summary': False,
+        'default_root_dir': tmp_path,
+    }
+    args.update(kwargs)
+    return Trainer(**args)
+
+
+class Recorder(Callback):
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+        self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match=r'threshold_st must be in \[0, 1\], got 1.5'):
+        tiny_task(threshold_st=1.5)
+    with pytest.raises(ValueError, match='threshold_st'):
+        tiny_task(threshold_st=-0.1)
+    with pytest.raises(ValueError, match='lambda_fm must not be negative'):
+        tiny_task(lambda_fm=-1)
+
+
+def test_losses_reach_the_right_network() -> None:
+    """loss_d trains only D, loss_g only G (D's weights are constants for G)."""
+    task = tiny_task()
+    data = ScenesDataModule()
+    x_l, y_l = data.labeled.images[:2], data.labeled.masks[:2]
+    losses = task.compute_losses(x_l, y_l, data.unlabeled.images[:3], 0)
+    losses['loss_d'].backward(retain_graph=True)
+    assert all(p.grad is None for p in task.model.parameters())
+    assert all(p.grad is not None for p in task.discriminator.parameters())
+    task.zero_grad(set_to_none=True)
+    (losses['loss_g']).backward()
+    assert all(p.grad is None for p in task.discriminator.parameters())
+    assert all(p.grad is not None for p in task.model.parameters())
+
+
+def test_self_training_warmup() -> None:
+    task = tiny_task(threshold_st=0.0, st_warmup=5, lambda_fm=0.0)
+    task.eval()  # no dropout: the same forward twice
+    x = ScenesDataModule().labeled.images[:2]
+    y = ScenesDataModule().labeled.masks[:2]
+    before = task.compute_losses(x, y, x, 4)
+    assert before['loss_st'] > 0 and before['st_fraction'] == 1.0
+    assert torch.isclose(before['loss_g'], before['loss_ce'])
+    after = task.compute_losses(x, y, x, 5)
+    assert torch.isclose(after['loss_g'], after['loss_ce'] + after['loss_st'])
+
+
+def test_training_lowers_ce_and_discriminator_separates(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    task = tiny_task(lr=0.01, d_lr=3e-3, d_width=16, threshold_st=0.9)
+    recorder = Recorder()
+    data = ScenesDataModule()
+    trainer(tmp_path, max_epochs=8, callbacks=[recorder], limit_val_batches=0).fit(
+        task, data
+    )
+    ce = [r['train_loss_ce'] for r in recorder.rows]
+    assert len(ce) == 64
+    first, last = sum(ce[:5]) / 5, sum(ce[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+    for key in (
+        'train_loss_fm',
+        'train_loss_st',
+        'train_loss_d',
+        'train_d_acc_real',
+        'train_d_acc_fake',
+        'train_st_fraction',
+        'lr_backbone',
+        'lr_head',
+        'lr_d',
+    ):
+        assert key in recorder.rows[-1]
+    # D tells (image, ground truth) from (image, prediction) on held-out scenes
+    task.eval()
+    val = data.val
+    with torch.no_grad():
+        prob = task(val.images).softmax(dim=1)
+        from torchgeo_als4gan.losses import one_hot_mask
+        from torchgeo_als4gan.models import rescale_to_unit
+
+        image = rescale_to_unit(val.images)
+        real = task.discriminator(one_hot_mask(val.masks, 3), image)[0].sigmoid()
+        fake = task.discriminator(prob, image)[0].sigmoid()
+    assert real.mean() > fake.mean() + 0.2, (real, fake)
+    assert (real > fake).float().mean() >= 0.75
+
+
+def test_poly_learning_rates(tmp_path: Path) -> None:
+    task = tiny_task(lr=0.1, d_lr=0.01, head_lr_mult=10.0, poly_power=0.9)
+    recorder = Recorder()
+    trainer(tmp_path, max_epochs=1, callbacks=[recorder], limit_val_batches=0).fit(
+        task, ScenesDataModule()
+    )
+    total = 8  # unlabelled batches of one epoch
+    assert task.iteration == total and task.trainer.global_step == 2 * total
+    for k, row in enumerate(recorder.rows, start=1):
+        factor = (1 - k / total) ** 0.9
+        assert row['lr_backbone'] == pytest.approx(0.1 * factor, rel=1e-6)
+        assert row['lr_head'] == pytest.approx(1.0 * factor, rel=1e-6)
+        assert row['lr_d'] == pytest.approx(0.01 * factor, rel=1e-6)
+
+
+def test_gradient_clipping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = tiny_task(gradient_clip_val=0.01)
+    norms: list[float] = []
+    original = task.clip_gradients
+
+    def spy(optimizer: Any, **kwargs: Any) -> None:
+        original(optimizer, **kwargs)
+        grads = [p.grad for g in optimizer.param_groups for p in g['params']]
+        norms.append(
+            float(torch.stack([g.norm() for g in grads if g is not None]).norm())
+        )
+
+    monkeypatch.setattr(task, 'clip_gradients', spy)
+    trainer(tmp_path, max_steps=6, limit_val_batches=0).fit(task, ScenesDataModule())
+    assert len(norms) == 6  # both optimizers, 3 iterations
+    assert max(norms) <= 0.01 * 1.001
+
+
+def test_mixed_precision(tmp_path: Path) -> None:
+    recorder = Recorder()
+    task = tiny_task()
+    trainer(
+        tmp_path, max_epochs=1, limit_train_batches=2, precision='bf16-mixed',
+        callbacks=[recorder], limit_val_batches=1,
+    ).fit(task, ScenesDataModule())  # fmt: skip
+    assert all(math.isfinite(v) for v in recorder.rows[-1].values())
+    assert 'val_miou' in task.trainer.callback_metrics
+
+
+def test_validation_scores_and_figure(tmp_path: Path) -> None:
+    task = tiny_task()
+    t = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
+    t.fit(task, ScenesDataModule())
+    metrics = t.callback_metrics
+    assert 0 <= float(metrics['val_miou']) <= 1
+    assert {f'val_iou/{i}' for i in range(3)} <= set(metrics)
+    for key in ('val_pixel_accuracy', 'val_mean_accuracy', 'val_fw_iou'):
+        assert key in metrics
+
+
+def ucm(**kwargs: Any) -> UCMercedDLRSDDataModule:
+    args: dict[str, Any] = {
+        'root': DATA / 'ucmerced_dlrsd',
+        'tile_size': 32,
+        'batch_size': 2,
+        'split_fractions': [0.5, 0.25, 0.25],
+        'labeled_ratio': 0.3,
+        'steps_per_epoch': 2,
+        'seed': 0,
+    }
+    args.update(kwargs)
+    return UCMercedDLRSDDataModule(**args)
+
+
+def test_num_classes_must_match_dataset(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r'num_classes is 5 but the datamodule has 17'):
+        trainer(tmp_path, fast_dev_run=True).fit(tiny_task(num_classes=5), ucm())
+
+
+def test_mask_values_checked_on_first_batch(tmp_path: Path) -> None:
+    data = ScenesDataModule()
+    data.labeled.masks[0, 0, 0] = 7
+    data.labeled.masks[1:, 0, 0] = 7
+    with pytest.raises(ValueError, match=r'mask values must be in \[0, 3\)'):
+        trainer(tmp_path, fast_dev_run=True).fit(tiny_task(), data)
+
+
+def test_ucm_figure(tmp_path: Path) -> None:
+    task = tiny_task(num_classes=17)
+    data = ucm()
+    trainer(tmp_path, fast_dev_run=True).fit(task, data)
+    batch = next(iter(data.val_dataloader()))
+    batch = data.aug(batch)
+    figure = task.validation_figure(batch, task(batch['image']))
+    assert figure is not None
+    assert 'discriminator score' in figure.texts[0].get_text()
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = tiny_task()
+    original = task.compute_losses
+
+    def poisoned(*args: Any) -> dict[str, Tensor]:
+        losses = original(*args)
+        if args[-1] == 8:  # first iteration of the second epoch
+            losses['loss_fm'] = losses['loss_fm'] * float('nan')
+        return losses
+
+    monkeypatch.setattr(task, 'compute_losses', poisoned)
+    t = trainer(tmp_path, max_epochs=3, limit_val_batches=1)
+    with pytest.raises(FloatingPointError, match=r'iteration 8 .*loss_fm = nan'):
+        t.fit(task, ScenesDataModule())
+    checkpoint = torch.load(tmp_path / 'checkpoints' / 'last.ckpt', weights_only=False)
+    assert checkpoint['global_step'] == 16  # end of the first epoch
+    state = checkpoint['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+class Interrupt(Callback):
+    """Stops training like Ctrl-C when an epoch starts."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_start(self, trainer: Trainer, *args: Any) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+    def run(
+        folder: Path, ckpt: str | None = None, stop: int | None = None
+    ) -> S4GANTask:
+        torch.manual_seed(0)
+        task = tiny_task(num_classes=17, model='deeplabv3+')
+        callbacks = [Interrupt(stop)] if stop is not None else []
+        t = trainer(
+            folder, max_epochs=3, limit_val_batches=1, num_sanity_val_steps=0,
+            callbacks=callbacks,
+        )  # fmt: skip
+        if stop is None:
+            t.fit(task, ucm(), ckpt_path=ckpt)
+        else:  # Lightning exits after a graceful shutdown on Ctrl-C
+            with pytest.raises(SystemExit):
+                t.fit(task, ucm(), ckpt_path=ckpt)
+            assert t.interrupted and task.iteration == 2
+        return task
+
+    whole = run(tmp_path / 'whole')
+    run(tmp_path / 'part', stop=1)
+    resumed = run(
+        tmp_path / 'resumed', str(tmp_path / 'part' / 'checkpoints' / 'last.ckpt')
+    )
+    assert resumed.iteration == whole.iteration == 6
+    assert resumed.trainer.global_step == whole.trainer.global_step == 12
+    for a, b in zip(whole.trainer.optimizers, resumed.trainer.optimizers, strict=True):
+        assert [g['lr'] for g in a.param_groups] == [g['lr'] for g in b.param_groups]
+    expected, got = whole.state_dict(), resumed.state_dict()
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
