@@ -104,19 +104,54 @@ def test_bad_arguments() -> None:
         tiny_task(lambda_fm=-1)
 
 
-def test_losses_reach_the_right_network() -> None:
-    """loss_d trains only D, loss_g only G (D's weights are constants for G)."""
-    task = tiny_task()
+def test_gradients_equal_separate_g_and_d_steps() -> None:
+    """One backward of ``objective`` = G's gradient of loss_g (D constant) and D's of loss_d."""
+    from torch.func import functional_call
+
+    from torchgeo_als4gan.losses import (
+        discriminator_loss,
+        feature_matching_loss,
+        one_hot_mask,
+        self_training_loss,
+    )
+    from torchgeo_als4gan.models import rescale_to_unit
+
+    torch.manual_seed(0)
+    task = tiny_task(lambda_fm=0.5, threshold_st=0.3)
+    task.eval()  # no dropout: both computations see the same function
     data = ScenesDataModule()
-    x_l, y_l = data.labeled.images[:2], data.labeled.masks[:2]
-    losses = task.compute_losses(x_l, y_l, data.unlabeled.images[:3], 0)
-    losses['loss_d'].backward(retain_graph=True)
-    assert all(p.grad is None for p in task.model.parameters())
-    assert all(p.grad is not None for p in task.discriminator.parameters())
+    x_l, y_l, x_u = (
+        data.labeled.images[:2],
+        data.labeled.masks[:2],
+        data.unlabeled.images[:3],
+    )
+    losses = task.compute_losses(x_l, y_l, x_u, 0)
+    losses['objective'].backward()
+    got = {k: p.grad.clone() for k, p in task.named_parameters()}
     task.zero_grad(set_to_none=True)
-    (losses['loss_g']).backward()
-    assert all(p.grad is None for p in task.discriminator.parameters())
-    assert all(p.grad is not None for p in task.model.parameters())
+    # reference: the usual G step (D frozen) and D step (predictions detached)
+    disc = task.discriminator
+    frozen = {k: v.detach() for k, v in disc.named_parameters()}
+    logits_l, logits_u = task(x_l), task(x_u)
+    prob = logits_u.softmax(dim=1)
+    real_logit, real_feature = disc(one_hot_mask(y_l, 3), rescale_to_unit(x_l))
+    fake_logit, fake_feature = functional_call(
+        disc, frozen, (prob, rescale_to_unit(x_u))
+    )
+    loss_st, _ = self_training_loss(logits_u, fake_logit.sigmoid(), 0.3)
+    loss_g = (
+        task.criterion(logits_l, y_l)
+        + 0.5 * feature_matching_loss(real_feature.detach(), fake_feature)
+        + loss_st
+    )
+    assert torch.isclose(loss_g, losses['loss_g'], rtol=1e-5)
+    loss_g.backward()
+    fake_logit_d, _ = disc(prob.detach(), rescale_to_unit(x_u))
+    discriminator_loss(real_logit, fake_logit_d).backward()
+    for key, param in task.named_parameters():
+        assert param.grad is not None, key
+        assert torch.allclose(got[key], param.grad, rtol=1e-4, atol=1e-7), key
+    assert any(got[k].abs().sum() > 0 for k in got if k.startswith('discriminator'))
 
 
 def test_self_training_warmup() -> None:
@@ -166,7 +201,7 @@ def test_training_lowers_ce_and_discriminator_separates(tmp_path: Path) -> None:
         image = rescale_to_unit(val.images)
         real = task.discriminator(one_hot_mask(val.masks, 3), image)[0].sigmoid()
         fake = task.discriminator(prob, image)[0].sigmoid()
-    assert real.mean() > fake.mean() + 0.2, (real, fake)
+    assert real.mean() > fake.mean() + 0.1, (real, fake)
     assert (real > fake).float().mean() >= 0.75
 
 
@@ -328,3 +363,26 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert expected.keys() == got.keys()
     for key in expected:
         assert torch.equal(expected[key], got[key]), key
+
+
+def test_checkpoint_callbacks(tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    task = tiny_task()
+    t = trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1)
+    t.fit(task, ScenesDataModule())
+    (callback,) = t.checkpoint_callbacks
+    assert callback.monitor == 'val_miou' and callback.mode == 'max'  # type: ignore[attr-defined]
+    assert (tmp_path / 'checkpoints' / 'last.ckpt').exists()
+    mine = ModelCheckpoint(dirpath=tmp_path / 'mine', monitor='val_loss')
+    t = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[mine])
+    t.fit(tiny_task(), ScenesDataModule())
+    assert t.checkpoint_callbacks == [mine]
+    t = trainer(
+        tmp_path / 'off',
+        max_epochs=1,
+        limit_train_batches=1,
+        enable_checkpointing=False,
+    )
+    t.fit(tiny_task(), ScenesDataModule())
+    assert t.checkpoint_callbacks == [] and not (tmp_path / 'off').exists()

@@ -12,7 +12,6 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from matplotlib.figure import Figure
 from torch import Tensor
-from torch.func import functional_call
 from torch.optim import SGD, Adam
 from torch.optim.lr_scheduler import LambdaLR
 from torchgeo.datasets import RGBBandsMissingError
@@ -71,9 +70,9 @@ class S4GANTask(SemanticSegmentationTask):
       pairs (detached from G) as 0, for D.
 
     G's losses see D's current weights as constants and D's loss sees G's output
-    as a constant, so one backward pass over ``loss_g + loss_d`` gives exactly the
+    as a constant, so one forward pass of D and one backward pass give exactly the
     gradients of the usual alternating G step and D step taken from the same
-    state. G uses SGD (head at ``head_lr_mult`` x ``lr``), D Adam, both with poly
+    state (see :meth:`compute_losses`). G uses SGD (head at ``head_lr_mult`` x ``lr``), D Adam, both with poly
     decay over the training length. Validation, test and prediction are
     TorchGeo's, plus mIoU over present classes and per-class IoU; the best
     checkpoint is chosen on validation mIoU.
@@ -249,15 +248,17 @@ class S4GANTask(SemanticSegmentationTask):
     def configure_callbacks(self) -> list[Callback]:
         """Keep the best checkpoints by validation mIoU, and the last one.
 
-        A ``ModelCheckpoint`` with a monitor given in the trainer configuration is
-        kept instead.
+        This replaces the trainer's default ``ModelCheckpoint`` (which keeps only
+        the latest epoch). A ``ModelCheckpoint`` with a monitor given in the
+        trainer configuration is kept, and nothing is added when checkpointing is
+        disabled.
 
         Returns:
             The callbacks.
         """
         trainer = self._trainer
         existing = trainer.checkpoint_callbacks if trainer is not None else []
-        if any(getattr(cb, 'monitor', None) for cb in existing):
+        if not existing or any(getattr(cb, 'monitor', None) for cb in existing):
             return []
         return [
             ModelCheckpoint(
@@ -317,6 +318,13 @@ class S4GANTask(SemanticSegmentationTask):
     ) -> dict[str, Tensor]:
         """All loss terms and statistics of one iteration.
 
+        D runs once on the real pairs and once on the predicted pairs, the
+        predictions entering as a constant leaf. ``loss_d`` backpropagates into D only. The
+        gradient of the feature-matching loss with respect to the predictions
+        (D's weights constant) is taken with :func:`torch.autograd.grad` and
+        handed to G through a surrogate term, so G gets exactly the gradient of
+        ``loss_g`` without a second pass of D.
+
         Args:
             x_l: labelled images [B, C, H, W] (normalized).
             y_l: their masks [B, H, W].
@@ -324,37 +332,30 @@ class S4GANTask(SemanticSegmentationTask):
             iteration: the iteration (for the self-training warm-up).
 
         Returns:
-            ``loss_g``, ``loss_d``, the terms ``loss_ce``, ``loss_fm``,
-            ``loss_st``, and ``d_acc_real``, ``d_acc_fake``, ``st_fraction``.
+            ``objective`` (what to backpropagate: G's and D's losses, each
+            reaching only its own network), ``loss_g`` (value), ``loss_d``, the
+            terms ``loss_ce``, ``loss_fm``, ``loss_st``, and ``d_acc_real``,
+            ``d_acc_fake``, ``st_fraction``, ``logits_l``.
         """
-        n = x_l.shape[0]
         logits_l = self(x_l)
         loss_ce: Tensor = self.criterion(logits_l, y_l)
         logits_u = self(x_u)
         prob_u = logits_u.float().softmax(dim=1)
         image_l, image_u = rescale_to_unit(x_l), rescale_to_unit(x_u)
         real = one_hot_mask(y_l, self.hparams['num_classes'])
-        disc = self.discriminator
-        # D's update: real pairs and predicted pairs taken as constants.
-        if x_l.shape[-2:] == x_u.shape[-2:]:
-            logits, features = disc(
-                torch.cat([real, prob_u.detach()]), torch.cat([image_l, image_u])
-            )
-            real_logit, fake_logit_d, real_feature = (
-                logits[:n],
-                logits[n:],
-                features[:n],
-            )
-        else:
-            real_logit, real_feature = disc(real, image_l)
-            fake_logit_d, _ = disc(prob_u.detach(), image_u)
-        loss_d = discriminator_loss(real_logit.float(), fake_logit_d.float())
-        # G's losses: D's current weights taken as constants.
-        frozen = {k: v.detach() for k, v in disc.named_parameters()}
-        fake_logit, fake_feature = functional_call(disc, frozen, (prob_u, image_u))
+        fake = prob_u.detach().requires_grad_(True)
+        # Separate passes, so that the gradient below traverses only the fake pairs
+        real_logit, real_feature = self.discriminator(real, image_l)
+        fake_logit, fake_feature = self.discriminator(fake, image_u)
+        loss_d = discriminator_loss(real_logit.float(), fake_logit.float())
         loss_fm = feature_matching_loss(
             real_feature.detach().float(), fake_feature.float()
         )
+        lambda_fm: float = self.hparams['lambda_fm']
+        (grad_fm,) = torch.autograd.grad(
+            loss_fm * (lambda_fm * self._loss_scale()), fake, retain_graph=True
+        )
+        surrogate_fm = (prob_u * (grad_fm / self._loss_scale())).sum()
         scores = fake_logit.detach().float().sigmoid()
         loss_st, fraction = self_training_loss(
             logits_u.float(), scores, self.hparams['threshold_st']
@@ -362,18 +363,25 @@ class S4GANTask(SemanticSegmentationTask):
         st_weight = (
             self.hparams['lambda_st'] if iteration >= self.hparams['st_warmup'] else 0.0
         )
-        loss_g = loss_ce + self.hparams['lambda_fm'] * loss_fm + st_weight * loss_st
+        supervised = loss_ce + st_weight * loss_st
         return {
-            'loss_g': loss_g,
+            'objective': supervised + surrogate_fm + loss_d,
+            'loss_g': (supervised + lambda_fm * loss_fm).detach(),
             'loss_d': loss_d,
             'loss_ce': loss_ce,
             'loss_fm': loss_fm,
             'loss_st': loss_st,
             'd_acc_real': (real_logit > 0).float().mean(),
-            'd_acc_fake': (fake_logit_d < 0).float().mean(),
+            'd_acc_fake': (fake_logit < 0).float().mean(),
             'st_fraction': fraction,
             'logits_l': logits_l,
         }
+
+    def _loss_scale(self) -> float:
+        """The AMP loss scale (fp16), so that the inner gradient does not underflow."""
+        trainer = self._trainer
+        scaler = getattr(trainer.precision_plugin, 'scaler', None) if trainer else None
+        return float(scaler.get_scale()) if scaler is not None else 1.0
 
     def _check_finite(self, losses: dict[str, Tensor], iteration: int) -> None:
         """Stop with a message naming the iteration and term of a NaN/inf loss.
@@ -444,7 +452,7 @@ class S4GANTask(SemanticSegmentationTask):
         opt_g, opt_d = self._optimizer_pair()
         opt_g.zero_grad()
         opt_d.zero_grad()
-        self.manual_backward(losses['loss_g'] + losses['loss_d'])
+        self.manual_backward(losses['objective'])
         opt_g.step()
         opt_d.step()
         for scheduler in self.lr_schedulers():  # type: ignore[union-attr]
@@ -472,7 +480,9 @@ class S4GANTask(SemanticSegmentationTask):
         self.train_metrics(losses['logits_l'].detach(), labeled['mask'].long())
         self.log_dict(self.train_metrics, batch_size=batch_size)
         logged = {
-            f'train_{k}': v.detach() for k, v in losses.items() if k != 'logits_l'
+            f'train_{k}': v.detach()
+            for k, v in losses.items()
+            if k not in ('logits_l', 'objective')
         }
         logged['train_loss'] = logged.pop('train_loss_g')
         self.log_dict(logged, batch_size=batch_size)
