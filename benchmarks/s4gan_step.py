@@ -26,13 +26,25 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.trainers import SemanticSegmentationTask
 
+from torchgeo_als4gan.models import DeepLabV2
 from torchgeo_als4gan.trainers import S4GANTask
 
 
 class PlainSegmentation(SemanticSegmentationTask):
-    """TorchGeo's task, its plateau scheduler following train_loss (no val here)."""
+    """TorchGeo's task (plateau scheduler on train_loss: no val here), + deeplabv2."""
 
     monitor = 'train_loss'
+
+    def configure_models(self) -> None:
+        """TorchGeo's models, or the same DeepLab-v2 generator as S4GANTask."""
+        if self.hparams['model'] != 'deeplabv2':
+            super().configure_models()
+            return
+        self.model = DeepLabV2(
+            self.hparams['backbone'],
+            self.hparams['in_channels'],
+            self.hparams['num_classes'],
+        )
 
 
 class RandomTiles(Dataset[dict[str, Tensor]]):

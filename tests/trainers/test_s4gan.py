@@ -386,3 +386,14 @@ def test_checkpoint_callbacks(tmp_path: Path) -> None:
     )
     t.fit(tiny_task(), ScenesDataModule())
     assert t.checkpoint_callbacks == [] and not (tmp_path / 'off').exists()
+
+
+def test_empty_labelled_set(tmp_path: Path) -> None:
+    data = ScenesDataModule()
+    data.labeled_dataset = []  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match='labelled set is empty'):
+        trainer(tmp_path, fast_dev_run=True).fit(tiny_task(), data)
+    task = tiny_task()
+    empty = {'image': torch.zeros(0, 3, 8, 8), 'mask': torch.zeros(0, 8, 8)}
+    with pytest.raises(ValueError, match='labelled batch is empty'):
+        task.training_step({'labeled': empty, 'unlabeled': empty}, 0)
