@@ -10,6 +10,7 @@ from torchgeo.trainers import ClassificationTask
 
 from ..models.weights import WeightsReport, load_local_weights
 from ..strategies.registry import QueryStrategy, score_probabilities
+from .generator import is_local_weights
 
 __all__ = ('ActiveLearnerTask',)
 
@@ -93,9 +94,7 @@ class ActiveLearnerTask(ClassificationTask):
     def configure_models(self) -> None:
         """Create the timm model and load local weights with a report."""
         weights = self.weights
-        local = isinstance(weights, str | os.PathLike) and (
-            os.path.isfile(weights) or str(weights).endswith(('.pt', '.pth', '.ckpt'))
-        )
+        local = is_local_weights(weights)
         if local:
             self.weights = None
         super().configure_models()
