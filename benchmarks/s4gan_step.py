@@ -15,7 +15,9 @@ plain step) plus the small discriminator: target ratio <= 2.2.
 """
 
 import argparse
+import shutil
 import statistics
+import tempfile
 import time
 from typing import Any
 
@@ -106,7 +108,9 @@ class StepTimer(Callback):
 
 def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> float:
     timer = StepTimer(args.warmup)
+    root = tempfile.mkdtemp(prefix='s4gan_step_')  # nothing written into the checkout
     trainer = Trainer(
+        default_root_dir=root,
         accelerator='gpu' if args.device == 'cuda' else 'cpu', devices=1,
         max_epochs=1, limit_train_batches=args.warmup + args.steps,
         limit_val_batches=0, logger=False, enable_checkpointing=False,
@@ -114,6 +118,7 @@ def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> f
         precision=args.precision,
     )  # fmt: skip
     trainer.fit(task, Tiles(args, semi))
+    shutil.rmtree(root, ignore_errors=True)
     return statistics.median(timer.times)
 
 

@@ -352,10 +352,11 @@ class S4GANTask(SemanticSegmentationTask):
             real_feature.detach().float(), fake_feature.float()
         )
         lambda_fm: float = self.hparams['lambda_fm']
+        scale = self._loss_scale()
         (grad_fm,) = torch.autograd.grad(
-            loss_fm * (lambda_fm * self._loss_scale()), fake, retain_graph=True
+            loss_fm * (lambda_fm * scale), fake, retain_graph=True
         )
-        surrogate_fm = (prob_u * (grad_fm / self._loss_scale())).sum()
+        surrogate_fm = (prob_u * (grad_fm / scale)).sum()
         scores = fake_logit.detach().float().sigmoid()
         loss_st, fraction = self_training_loss(
             logits_u.float(), scores, self.hparams['threshold_st']
