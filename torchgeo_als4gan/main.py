@@ -10,6 +10,7 @@ from torchgeo.trainers import BaseTask
 
 # Imported so that short class_path names of this package resolve in configs.
 import torchgeo_als4gan.datamodules
+import torchgeo_als4gan.inference
 import torchgeo_als4gan.models
 import torchgeo_als4gan.trainers  # noqa: F401
 
@@ -39,16 +40,31 @@ def _run_evaluate(args: list[str]) -> None:
     evaluate_main(args)
 
 
+def _run_predict_raster(args: list[str]) -> None:
+    from .inference.cli import predict_raster_main
+
+    predict_raster_main(args)
+
+
+def _run_labels(args: list[str]) -> None:
+    from .inference.cli import labels_main
+
+    labels_main(args)
+
+
 COMMANDS['demo'] = _run_demo
 COMMANDS['evaluate'] = _run_evaluate
+COMMANDS['labels'] = _run_labels
+COMMANDS['predict-raster'] = _run_predict_raster
 COMMANDS['query'] = _run_query
 
 
 def main(args: ArgsType = None) -> None:
     """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
 
-    Our commands: ``demo``, ``query`` (active learning) and ``evaluate``
-    (score a folder of checkpoints).
+    Our commands: ``demo``, ``query`` (active learning), ``evaluate`` (score a
+    folder of checkpoints), ``predict-raster`` (apply a checkpoint to rasters)
+    and ``labels`` (drawn polygons in queried patches -> labelled patches).
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).

@@ -14,7 +14,7 @@ from torchgeo.datasets import GeoDataset, stack_samples
 
 from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVectorLabels
 from ..datasets.utils import seeded_split
-from ..samplers import FootprintGeoSampler, grid_footprints
+from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
 from .loaders import num_batches_per_epoch
 from .pool import FootprintPatches, QueryPool
@@ -78,6 +78,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         rot90: bool = False,
         crop_size: int | None = None,
         ignore_index: int = 255,
+        predict_paths: str | Sequence[str] | None = None,
+        predict_overlap: int = 64,
     ) -> None:
         """Initialize a new GeoSegmentationDataModule.
 
@@ -111,6 +113,9 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             rot90: random 90-degree rotations for training.
             crop_size: training crop size (None: patch size).
             ignore_index: mask value of unlabelled pixels.
+            predict_paths: rasters the ``predict`` stage tiles (default
+                ``image_paths``); see :class:`RasterPredictionWriter`.
+            predict_overlap: pixels shared by neighbouring predict tiles.
 
         Raises:
             ValueError: If ``labeled_ratio`` is outside (0, 1] or both it and
@@ -141,6 +146,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.split_block = split_block
         self.split_seed = split_seed
         self.ignore_index = ignore_index
+        self.predict_paths = predict_paths
+        self.predict_overlap = predict_overlap
         self.norm_mean, self.norm_std = mean, std
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
@@ -178,9 +185,10 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 self.classes,
                 ignore_index=self.ignore_index,
             )
-            covered = footprints.intersects(
-                self.scene.index.geometry.union_all()
-            ).to_numpy()
+            # Overlapping with a positive area: neighbours that only touch the
+            # labelled area along an edge are not labelled patches.
+            labelled_area = self.scene.index.geometry.union_all()
+            covered = (footprints.intersection(labelled_area).area > 0).to_numpy()
             block = self.split_block * self.stride
             keys = (
                 footprints['file'] + '/' + (footprints['row'] // block).astype(str)
@@ -199,15 +207,25 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         """Read the data and build the samplers of a stage.
 
         Args:
-            stage: ``fit``, ``validate``, ``test`` or ``predict``.
+            stage: ``fit``, ``validate``, ``test`` or ``predict``. ``predict``
+                yields every tile of ``predict_paths`` (no labels needed), in
+                the order :class:`RasterPredictionWriter` blends them.
         """
+        if stage == 'predict':
+            imagery = GeoImagery(
+                self.predict_paths or self.image_paths, self.image_glob
+            )
+            self.predict_dataset = imagery
+            self.predict_sampler = RasterTileGeoSampler(
+                imagery, cast(int, self.patch_size), self.predict_overlap
+            )
+            return
         footprints = self._build()
         if self.scene is None:
             self.labeled_footprints = footprints.iloc[:0]
             self.unlabeled_footprints = footprints
             return
         self.train_dataset = self.val_dataset = self.test_dataset = self.scene
-        self.predict_dataset = self.scene
         train = footprints[footprints['split'] == 'train']
         ids = list(train['id'])
         if self.selection_file is not None:
@@ -244,7 +262,6 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 )
                 raise ValueError(msg)
             setattr(self, f'{split}_sampler', sampler)
-        self.predict_sampler = self.test_sampler
 
     def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
         """The train footprints as the active learner's pool.

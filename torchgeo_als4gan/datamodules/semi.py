@@ -13,6 +13,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from ..datasets.patched import PatchedSegmentationDataset
 from ..transforms import SegmentationAugmentation
 from .loaders import infinite_batches_loader, num_batches_per_epoch
+from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
 from .selection import (
     check_labeled_ratio,
@@ -90,16 +91,19 @@ class SubBatchAugmentationMixin:
         return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
 
     def state_dict(self) -> dict[str, Any]:
-        """The training augmentation's random state, saved in checkpoints.
+        """State saved in checkpoints: augmentation random state, prediction metadata.
+
+        The metadata (normalization, classes, colours) lets prediction on new
+        rasters run from the checkpoint alone.
 
         Returns:
             The state.
         """
-        aug = self.train_aug
-        generator = getattr(aug, 'generator', None)
-        if not isinstance(generator, torch.Generator):
-            return {}
-        return {'train_aug_generator': generator.get_state()}
+        state: dict[str, Any] = {INFERENCE_KEY: inference_metadata(self)}
+        generator = getattr(self.train_aug, 'generator', None)
+        if isinstance(generator, torch.Generator):
+            state['train_aug_generator'] = generator.get_state()
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the training augmentation's random state on resume.

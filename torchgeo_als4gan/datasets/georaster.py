@@ -20,25 +20,11 @@ from torch import Tensor
 from torchgeo.datasets import IntersectionDataset, RasterDataset, VectorDataset
 from torchgeo.datasets.utils import GeoSlice, array_to_tensor
 
-from .plotting import plot_segmentation
+from .plotting import default_colors, plot_segmentation
 
 __all__ = ('GeoImagery', 'GeoRasterMask', 'GeoSegmentationScene', 'GeoVectorLabels')
 
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
-
-
-def _default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
-    import matplotlib
-
-    cmap = matplotlib.colormaps['tab20']
-    return tuple(
-        (
-            int(255 * cmap(i % 20)[0]),
-            int(255 * cmap(i % 20)[1]),
-            int(255 * cmap(i % 20)[2]),
-        )
-        for i in range(n)
-    )
 
 
 class GeoImagery(RasterDataset):
@@ -297,7 +283,7 @@ class GeoSegmentationScene(IntersectionDataset):
         super().__init__(imagery, labels)
         self.imagery = imagery
         self.classes = tuple(classes)
-        self.colors = tuple(colors) if colors else _default_colors(len(self.classes))
+        self.colors = tuple(colors) if colors else default_colors(len(self.classes))
         self.ignore_index = ignore_index
 
     def __getitem__(self, query: GeoSlice) -> dict[str, Any]:

@@ -9,7 +9,23 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-__all__ = ('plot_segmentation',)
+__all__ = ('default_colors', 'plot_segmentation')
+
+
+def default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
+    """Distinct RGB colours for ``n`` classes (matplotlib's tab20, repeated).
+
+    Args:
+        n: number of classes.
+
+    Returns:
+        One (r, g, b) tuple of 0-255 values per class.
+    """
+    cmap = plt.get_cmap('tab20')
+    return tuple(
+        tuple(int(255 * channel) for channel in cmap(i % 20)[:3])  # type: ignore[misc]
+        for i in range(n)
+    )
 
 
 def plot_segmentation(

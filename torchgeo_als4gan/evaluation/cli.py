@@ -14,9 +14,9 @@ from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from ..datamodules.metadata import datamodule_classes
 from ..files import atomic_write
 from ..models.weights import read_state_dict
-from ..trainers.generator import datamodule_classes
 from .scores import segmentation_scores
 
 __all__ = ('build_parser', 'evaluate_checkpoints', 'main')

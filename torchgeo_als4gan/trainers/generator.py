@@ -6,16 +6,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Subset
 
 from ..models.weights import WeightsReport, load_local_weights
 
-__all__ = (
-    'datamodule_classes',
-    'denormalize',
-    'is_local_weights',
-    'load_generator_weights',
-)
+__all__ = ('denormalize', 'is_local_weights', 'load_generator_weights')
 
 
 def is_local_weights(weights: object) -> bool:
@@ -57,29 +51,6 @@ def load_generator_weights(
         if not isinstance(encoder, nn.Module):
             raise
         return load_local_weights(encoder, path)
-
-
-def datamodule_classes(datamodule: Any) -> tuple[str, ...] | None:
-    """Segmentation class names of a datamodule, when it knows them.
-
-    Args:
-        datamodule: a datamodule (ours, or any with ``classes`` on it or its
-            datasets).
-
-    Returns:
-        The class names, or None.
-    """
-    classes = getattr(datamodule, 'classes', None)
-    if classes:
-        return tuple(classes)
-    for name in ('train_dataset', 'val_dataset', 'test_dataset'):
-        dataset = getattr(datamodule, name, None)
-        while isinstance(dataset, Subset):
-            dataset = dataset.dataset
-        classes = getattr(dataset, 'classes', None)
-        if classes:
-            return tuple(classes)
-    return None
 
 
 def denormalize(image: Tensor, datamodule: Any) -> Tensor:

@@ -18,6 +18,7 @@ from torchgeo.datasets import RGBBandsMissingError
 from torchgeo.trainers import SemanticSegmentationTask
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from ..datamodules.metadata import datamodule_classes
 from ..evaluation.scores import segmentation_scores
 from ..losses import (
     check_mask_values,
@@ -27,12 +28,7 @@ from ..losses import (
     self_training_loss,
 )
 from ..models import DeepLabV2, S4GANDiscriminator, rescale_to_unit
-from .generator import (
-    datamodule_classes,
-    denormalize,
-    is_local_weights,
-    load_generator_weights,
-)
+from .generator import denormalize, is_local_weights, load_generator_weights
 from .schedules import backbone_head_groups, poly_decay, total_iterations
 
 __all__ = ('S4GANTask',)
@@ -211,6 +207,21 @@ class S4GANTask(SemanticSegmentationTask):
             self.hparams['d_width'],
             self.hparams['d_dropout'],
         )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save only S4GANTask's own arguments as hyperparameters.
+
+        The fixed arguments of the parent task (:data:`FIXED_HPARAMS`) are not
+        arguments of this class: LightningCLI re-applies a checkpoint's
+        hyperparameters (``predict``/``test --ckpt_path``) and would refuse them.
+
+        Args:
+            checkpoint: the checkpoint being saved.
+        """
+        hparams = checkpoint.get('hyper_parameters')
+        if isinstance(hparams, dict):
+            for key in FIXED_HPARAMS:
+                hparams.pop(key, None)
 
     def configure_metrics(self) -> None:
         """TorchGeo's metrics plus confusion matrices for mIoU and per-class IoU."""

@@ -1,0 +1,136 @@
+"""Label round-trip: drawn polygons in queried patches -> exactly those labelled pixels."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+from shapely.geometry import box
+
+from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+from torchgeo_als4gan.datasets import GeoImagery
+from torchgeo_als4gan.inference import rasterize_patch_labels
+from torchgeo_als4gan.main import main
+from torchgeo_als4gan.samplers import grid_footprints
+
+from .conftest import CLASSES, write_raster
+
+X0, Y0, RES = 600000.0, 5000000.0, 10.0
+SELECTED = ['field_r0_c32', 'field_r32_c64', 'field_r64_c0']
+
+
+def pixel_box(row0: int, row1: int, col0: int, col1: int) -> box:
+    """Rows [row0, row1) x columns [col0, col1) of the raster, in EPSG:32633."""
+    return box(X0 + col0 * RES, Y0 - row1 * RES, X0 + col1 * RES, Y0 - row0 * RES)
+
+
+@pytest.fixture
+def task(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A raster, the queried patches (as `als4gan query` writes them) and drawn polygons."""
+    image = np.random.default_rng(5).integers(1, 255, (3, 96, 128), dtype=np.uint8)
+    raster = write_raster(
+        tmp_path / 'field.tif', image, 'EPSG:32633', from_origin(X0, Y0, RES, RES)
+    )
+    footprints = grid_footprints(GeoImagery(raster), 32)
+    selected = footprints.set_index('id').loc[SELECTED].reset_index()
+    selected['rank'] = range(1, len(selected) + 1)
+    patches = tmp_path / 'selection.gpkg'
+    selected.to_file(patches, layer='selection', driver='GPKG')
+    drawn = gpd.GeoDataFrame(
+        {'class': ['building', 'water', '2']},
+        geometry=[
+            pixel_box(4, 12, 36, 50),  # inside field_r0_c32
+            pixel_box(40, 70, 60, 80),  # partly inside field_r32_c64
+            pixel_box(80, 90, 100, 110),  # inside no queried patch
+        ],
+        crs='EPSG:32633',
+    ).to_crs('EPSG:4326')  # annotators may work in any CRS
+    path = tmp_path / 'drawn.geojson'
+    drawn.to_file(path, driver='GeoJSON')
+    return raster, patches, path
+
+
+def expected_masks(background: int) -> dict[str, np.ndarray]:
+    masks = {pid: np.full((32, 32), background, dtype=np.uint8) for pid in SELECTED}
+    masks['field_r0_c32'][4:12, 4:18] = 1  # rows 4-11, columns 36-49 of the raster
+    masks['field_r32_c64'][8:32, 0:16] = 2  # rows 40-63, columns 64-79 only
+    return masks
+
+
+@pytest.mark.parametrize('background', [0, None])
+def test_drawn_polygons_become_exactly_the_expected_pixels(
+    task: tuple[Path, Path, Path], tmp_path: Path, background: int | None
+) -> None:
+    raster, patches, drawn = task
+    result = rasterize_patch_labels(
+        patches, drawn, tmp_path / 'labels', CLASSES, background=background
+    )
+    assert result.ids == SELECTED
+    assert result.features_outside == 1
+    expected = expected_masks(255 if background is None else background)
+    for pid, path in zip(result.ids, result.files, strict=True):
+        with rasterio.open(path) as src, rasterio.open(raster) as image:
+            assert src.crs == image.crs
+            assert src.nodata == 255
+            assert src.res == image.res
+            np.testing.assert_array_equal(src.read(1), expected[pid], err_msg=pid)
+    labelled = sum(int((m != 255).sum()) for m in expected.values())
+    assert result.labelled_pixels == labelled
+
+
+def test_training_continues_with_the_patches_as_labelled_set(
+    task: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    raster, patches, drawn = task
+    main([
+        'labels', '--patches', str(patches), '--drawn', str(drawn), '--classes', *CLASSES,
+        '--output', str(tmp_path / 'labels'),
+    ])  # fmt: skip
+    datamodule = GeoSegmentationDataModule(
+        image_paths=str(raster), label_paths=str(tmp_path / 'labels'), classes=CLASSES,
+        patch_size=32, batch_size=2, split_fractions=(1.0, 0.0, 0.0), scale=None,
+        hflip=False,
+    )  # fmt: skip
+    datamodule.setup('fit')
+    assert sorted(datamodule.labeled_ids) == sorted(SELECTED)
+    assert len(datamodule.unlabeled_footprints) == 12 - 3
+    assert datamodule.scene is not None
+    expected = expected_masks(0)
+    for row in datamodule.labeled_footprints.itertuples():
+        minx, miny, maxx, maxy = row.geometry.bounds
+        sample = datamodule.scene[minx:maxx:RES, miny:maxy:RES]
+        np.testing.assert_array_equal(sample['mask'].numpy(), expected[row.id])
+    batch, _, _ = next(iter(datamodule.train_dataloader()))
+    assert set(torch.unique(batch['labeled']['mask']).tolist()) <= {0, 1, 2}
+
+
+def test_round_trip_errors(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, patches, drawn = task
+    out = tmp_path / 'labels'
+    rasterize_patch_labels(patches, drawn, out, CLASSES)
+    with pytest.raises(FileExistsError, match='field_r0_c32.tif.*--overwrite'):
+        rasterize_patch_labels(patches, drawn, out, CLASSES)
+    rasterize_patch_labels(patches, drawn, out, CLASSES, overwrite=True)
+    with pytest.raises(
+        ValueError, match=r"drawn.geojson': values \['2', 'water'\] of 'class'"
+    ):
+        rasterize_patch_labels(
+            patches, drawn, tmp_path / 'x', ('background', 'building')
+        )
+    ids_only = tmp_path / 'ids.gpkg'
+    gpd.read_file(patches)[['id', 'geometry']].to_file(ids_only, driver='GPKG')
+    with pytest.raises(ValueError, match=r"no \['path'\] column"):
+        rasterize_patch_labels(ids_only, drawn, tmp_path / 'y', CLASSES)
+    with pytest.raises(SystemExit):
+        main(['labels', '--patches', str(tmp_path / 'nope.gpkg'), '--drawn', str(drawn),
+              '--classes', *CLASSES, '--output', str(tmp_path / 'z')])  # fmt: skip
+    assert "nope.gpkg' does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(['labels', '--patches', str(patches), '--drawn', str(drawn), '--classes', *CLASSES,
+              '--output', str(tmp_path / 'z'), '--background', 'grass'])  # fmt: skip
+    assert "--background must be a class index or 'none'" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""What a trained model needs from its datamodule at prediction time."""
+
+from typing import Any
+
+from torch.utils.data import Subset
+
+__all__ = ('INFERENCE_KEY', 'datamodule_classes', 'inference_metadata')
+
+#: Key of the prediction metadata inside the datamodule's checkpoint state.
+INFERENCE_KEY = 'inference'
+
+
+def _datasets(datamodule: Any) -> list[Any]:
+    found = []
+    for name in ('train_dataset', 'val_dataset', 'test_dataset', 'scene'):
+        dataset = getattr(datamodule, name, None)
+        while isinstance(dataset, Subset):
+            dataset = dataset.dataset
+        if dataset is not None:
+            found.append(dataset)
+    return found
+
+
+def datamodule_classes(datamodule: Any) -> tuple[str, ...] | None:
+    """Segmentation class names of a datamodule, when it knows them.
+
+    Args:
+        datamodule: a datamodule (ours, or any with ``classes`` on it or its
+            datasets).
+
+    Returns:
+        The class names, or None.
+    """
+    classes = getattr(datamodule, 'classes', None)
+    if classes:
+        return tuple(classes)
+    for dataset in _datasets(datamodule):
+        classes = getattr(dataset, 'classes', None)
+        if classes:
+            return tuple(classes)
+    return None
+
+
+def _as_list(value: Any) -> list[float] | float:
+    if isinstance(value, int | float):
+        return float(value)
+    return [float(v) for v in value]
+
+
+def inference_metadata(datamodule: Any) -> dict[str, Any]:
+    """Normalization, classes and colours used in training, for the checkpoint.
+
+    Stored in every checkpoint (through the datamodule's ``state_dict``) so that
+    applying a model to new rasters needs no other argument.
+
+    Args:
+        datamodule: one of this package's datamodules.
+
+    Returns:
+        ``mean``, ``std`` (float or per band), ``classes`` (or None),
+        ``colors`` (RGB per class, or None) and ``ignore_index``.
+    """
+    colors = None
+    for dataset in _datasets(datamodule):
+        found = getattr(dataset, 'colors', None)
+        if found:
+            colors = [[int(c) for c in color] for color in found]
+            break
+    classes = datamodule_classes(datamodule)
+    return {
+        'mean': _as_list(getattr(datamodule, 'norm_mean', 0.0)),
+        'std': _as_list(getattr(datamodule, 'norm_std', 1.0)),
+        'classes': list(classes) if classes else None,
+        'colors': colors,
+        'ignore_index': int(getattr(datamodule, 'ignore_index', 255)),
+    }

@@ -1,0 +1,30 @@
+"""Applying trained models to georeferenced rasters, and labels back from polygons."""
+
+from ..samplers.tiles import TileGrid, tile_offsets
+from .callbacks import RasterPredictionWriter
+from .geotiff import CLASS_NODATA, PredictionGeoTIFFs, output_paths
+from .labels import PatchLabels, rasterize_patch_labels
+from .model import SegmentationModel, load_segmentation_checkpoint
+from .raster import RasterPrediction, RasterPredictionError, predict_raster
+from .tiling import StreamingBlender, blend_weights
+from .vectorize import vectorize_classes, write_vectors
+
+__all__ = (
+    'CLASS_NODATA',
+    'PatchLabels',
+    'PredictionGeoTIFFs',
+    'RasterPrediction',
+    'RasterPredictionError',
+    'RasterPredictionWriter',
+    'SegmentationModel',
+    'StreamingBlender',
+    'TileGrid',
+    'blend_weights',
+    'load_segmentation_checkpoint',
+    'output_paths',
+    'predict_raster',
+    'rasterize_patch_labels',
+    'tile_offsets',
+    'vectorize_classes',
+    'write_vectors',
+)

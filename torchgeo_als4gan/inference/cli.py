@@ -1,0 +1,222 @@
+"""``als4gan predict-raster`` and ``als4gan labels``."""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import rasterio.errors
+import torch
+
+from .labels import rasterize_patch_labels
+from .model import load_segmentation_checkpoint
+from .raster import RasterPredictionError, predict_raster
+
+__all__ = ('labels_main', 'predict_raster_main')
+
+#: Errors reported as a one-line message instead of a traceback.
+USER_ERRORS = (
+    ValueError,
+    OSError,
+    RasterPredictionError,
+    rasterio.errors.RasterioError,
+)
+
+
+def _device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)
+
+
+def predict_raster_parser() -> argparse.ArgumentParser:
+    """The ``als4gan predict-raster`` argument parser.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog='als4gan predict-raster',
+        description=(
+            'Predict georeferenced rasters tile by tile with a trained segmentation'
+            ' checkpoint and write, per input, <stem>_classes.tif (uint8 classes'
+            ' with colour map and class names) and optionally probabilities,'
+            ' uncertainty and class polygons. Outputs keep the input CRS,'
+            ' transform and size; normalization comes from the checkpoint.'
+        ),
+    )
+    parser.add_argument(
+        '--checkpoint',
+        required=True,
+        help='.ckpt of S4GANTask or SemanticSegmentationTask',
+    )
+    parser.add_argument('--input', required=True, nargs='+', help='rasters to predict')
+    parser.add_argument('--output', required=True, help='output folder')
+    parser.add_argument(
+        '--patch-size', type=int, default=512, help='tile side in pixels (default 512)'
+    )
+    parser.add_argument(
+        '--overlap',
+        type=int,
+        default=64,
+        help='pixels shared by neighbouring tiles (default 64)',
+    )
+    parser.add_argument(
+        '--batch-size', type=int, default=8, help='tiles per forward pass (default 8)'
+    )
+    parser.add_argument(
+        '--probabilities',
+        action='store_true',
+        help='also write per-class probabilities',
+    )
+    parser.add_argument(
+        '--uncertainty',
+        action='store_true',
+        help="also write entropy (and D's score for S4GAN)",
+    )
+    parser.add_argument(
+        '--vector',
+        help='also write class polygons to this GeoPackage (a layer per input)',
+    )
+    parser.add_argument(
+        '--min-area',
+        type=float,
+        default=0.0,
+        help='drop polygons smaller than this many pixels',
+    )
+    parser.add_argument('--crs', help='CRS of inputs that have none (e.g. EPSG:32633)')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace existing outputs'
+    )
+    parser.add_argument(
+        '--device',
+        default='auto',
+        help='auto (cuda if available), cpu, cuda, cuda:1, ...',
+    )
+    parser.add_argument(
+        '--mean',
+        type=float,
+        nargs='+',
+        help='per-band mean, only for checkpoints without one',
+    )
+    parser.add_argument(
+        '--std',
+        type=float,
+        nargs='+',
+        help='per-band std, only for checkpoints without one',
+    )
+    parser.add_argument(
+        '--no-progress', action='store_true', help='hide the progress bar'
+    )
+    return parser  # fmt: skip
+
+
+def predict_raster_main(args: Sequence[str] | None = None) -> None:
+    """Run ``als4gan predict-raster``.
+
+    Args:
+        args: command-line arguments after ``predict-raster``.
+    """
+    parser = predict_raster_parser()
+    cfg = parser.parse_args(args)
+    try:
+        model = load_segmentation_checkpoint(
+            cfg.checkpoint, _device(cfg.device), cfg.mean, cfg.std
+        )
+        results = predict_raster(
+            model, cfg.input, cfg.output, cfg.patch_size, cfg.overlap, cfg.batch_size,
+            cfg.probabilities, cfg.uncertainty, cfg.vector, cfg.min_area, cfg.crs,
+            cfg.overwrite, progress=not cfg.no_progress,
+        )  # fmt: skip
+    except USER_ERRORS as error:
+        parser.error(str(error))
+    for result in results:
+        print(f'{os.fspath(result.input)}: {result.tiles} tiles')
+        for kind, path in result.outputs.items():
+            print(f'  {kind:<14} {os.fspath(path)}')
+        if result.vector_layer is not None:
+            print(f'  {"polygons":<14} {cfg.vector} (layer {result.vector_layer})')
+
+
+def labels_parser() -> argparse.ArgumentParser:
+    """The ``als4gan labels`` argument parser.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog='als4gan labels',
+        description=(
+            'Turn polygons drawn inside the queried patches (selection.gpkg of'
+            ' `als4gan query`) into one mask GeoTIFF per patch; everything outside'
+            ' the patches stays unlabelled. Train on them by giving the output'
+            ' folder as data.init_args.label_paths.'
+        ),
+    )
+    parser.add_argument(
+        '--patches', required=True, help='selection.gpkg written by als4gan query'
+    )
+    parser.add_argument(
+        '--drawn',
+        required=True,
+        nargs='+',
+        help='vector file(s) of drawn polygons, any CRS',
+    )
+    parser.add_argument(
+        '--classes', required=True, nargs='+', help='class names, index order'
+    )
+    parser.add_argument('--output', required=True, help='folder of the mask GeoTIFFs')
+    parser.add_argument(
+        '--label-name',
+        default='class',
+        help='attribute holding the class (default: class)',
+    )
+    parser.add_argument('--layer', help='layer of multi-layer vector files')
+    parser.add_argument(
+        '--background',
+        default='0',
+        help="class index of patch pixels outside every polygon, or 'none' to leave them unlabelled",
+    )
+    parser.add_argument(
+        '--ignore-index', type=int, default=255, help='value of unlabelled pixels'
+    )
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace existing masks'
+    )
+    return parser  # fmt: skip
+
+
+def labels_main(args: Sequence[str] | None = None) -> None:
+    """Run ``als4gan labels``.
+
+    Args:
+        args: command-line arguments after ``labels``.
+    """
+    parser = labels_parser()
+    cfg = parser.parse_args(args)
+    background: int | None = None
+    if cfg.background.lower() != 'none':
+        try:
+            background = int(cfg.background)
+        except ValueError:
+            parser.error(
+                f"--background must be a class index or 'none', got {cfg.background!r}"
+            )
+    try:
+        result = rasterize_patch_labels(
+            cfg.patches, cfg.drawn, cfg.output, cfg.classes, cfg.label_name, None,
+            background, cfg.ignore_index, cfg.layer, cfg.overwrite,
+        )  # fmt: skip
+    except USER_ERRORS as error:
+        parser.error(str(error))
+    print(
+        f'wrote {len(result.files)} patch masks to {cfg.output}'
+        f' ({result.labelled_pixels} labelled pixels)'
+    )
+    if result.features_outside:
+        print(
+            f'warning: {result.features_outside} drawn feature(s) overlap no queried'
+            ' patch and were ignored',
+            file=sys.stderr,
+        )
+    print(f'train on them with: --data.init_args.label_paths {cfg.output}')

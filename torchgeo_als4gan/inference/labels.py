@@ -1,0 +1,149 @@
+"""Label round-trip: polygons drawn inside queried patches -> labelled patches."""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import rasterio.transform
+
+from ..datasets import GeoImagery, GeoVectorLabels
+from ..files import atomic_write
+
+__all__ = ('PatchLabels', 'rasterize_patch_labels')
+
+
+@dataclass
+class PatchLabels:
+    """Result of :func:`rasterize_patch_labels`.
+
+    Attributes:
+        files: one mask GeoTIFF per queried patch.
+        ids: the patch ids, in the same order.
+        labelled_pixels: pixels given a class (not ignore) over all patches.
+        features_outside: drawn features that overlap no queried patch (ignored).
+    """
+
+    files: list[Path]
+    ids: list[str]
+    labelled_pixels: int
+    features_outside: int
+
+
+def _read_patches(path: Path) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        msg = f'--patches {os.fspath(path)!r} does not exist'
+        raise FileNotFoundError(msg)
+    patches = gpd.read_file(path)
+    missing = [c for c in ('id', 'path') if c not in patches.columns]
+    if missing:
+        msg = (
+            f'--patches {os.fspath(path)!r} has no {missing} column(s); use the'
+            ' selection.gpkg written by `als4gan query` on a raster datamodule'
+        )
+        raise ValueError(msg)
+    if len(patches) == 0 or patches.crs is None:
+        msg = f'--patches {os.fspath(path)!r} is empty or has no CRS'
+        raise ValueError(msg)
+    return patches
+
+
+def rasterize_patch_labels(
+    patches: str | os.PathLike[str],
+    drawn: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    classes: Sequence[str],
+    label_name: str = 'class',
+    label_map: Mapping[str, int] | None = None,
+    background: int | None = 0,
+    ignore_index: int = 255,
+    layer: str | int | None = None,
+    overwrite: bool = False,
+) -> PatchLabels:
+    """Rasterize polygons drawn by annotators inside the queried patches.
+
+    ``patches`` is the labelling task: the GeoPackage of selected patch
+    footprints that ``als4gan query`` writes. Annotators draw polygons with a
+    class attribute inside those patches, in any vector format and any CRS.
+    Each patch becomes one single-band GeoTIFF ``<output>/<patch id>.tif`` on
+    the imagery's pixel grid: pixels inside a polygon get its class, other
+    pixels of the patch get ``background`` (or ``ignore_index`` when it is
+    None). Nothing outside the patches is written, so everywhere else stays
+    unlabelled. Give the folder as ``label_paths`` of
+    :class:`~torchgeo_als4gan.datamodules.GeoSegmentationDataModule` to train
+    with the patches as the labelled set.
+
+    Args:
+        patches: GeoPackage of queried patches (columns ``id``, ``path``).
+        drawn: vector file(s) of drawn polygons.
+        output: folder of the mask GeoTIFFs.
+        classes: class names, index order.
+        label_name: attribute of the drawn features holding the class (index or
+            name).
+        label_map: attribute value -> class index.
+        background: class of patch pixels covered by no polygon; None leaves
+            them unlabelled.
+        ignore_index: value of unlabelled pixels (the GeoTIFFs' nodata).
+        layer: layer of multi-layer vector files.
+        overwrite: replace existing mask files.
+
+    Returns:
+        The written files and counts.
+
+    Raises:
+        FileNotFoundError: If the patches file or a raster it names is missing.
+        FileExistsError: If a mask exists and ``overwrite`` is False.
+        ValueError: If the patches file lacks columns or its CRS differs from
+            the imagery's, or drawn features have unknown classes.
+    """
+    patch_file = Path(patches)
+    frame = _read_patches(patch_file)
+    rasters = sorted(set(frame['path']))
+    absent = [r for r in rasters if not os.path.isfile(r)]
+    if absent:
+        msg = f'raster {absent[0]!r} named in --patches {os.fspath(patch_file)!r} does not exist'
+        raise FileNotFoundError(msg)
+    imagery = GeoImagery(rasters)
+    if frame.crs != imagery.crs:
+        msg = (
+            f'--patches {os.fspath(patch_file)!r} is in {frame.crs}, the imagery in'
+            f' {imagery.crs}; use the GeoPackage written by `als4gan query`'
+        )
+        raise ValueError(msg)
+    fill = ignore_index if background is None else background
+    labels = GeoVectorLabels(
+        drawn, label_name, classes, label_map, fill, crs=imagery.crs,
+        res=imagery.res, layer=layer,
+    )  # fmt: skip
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = [folder / f'{pid}.tif' for pid in frame['id']]
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        msg = f'{os.fspath(existing[0])!r} exists; pass --overwrite to replace it'
+        raise FileExistsError(msg)
+    xres, yres = imagery.res
+    t = imagery.bounds[2]
+    labelled = 0
+    for target, geometry in zip(targets, frame.geometry, strict=True):
+        minx, miny, maxx, maxy = geometry.bounds
+        width, height = round((maxx - minx) / xres), round((maxy - miny) / yres)
+        maxx, miny = minx + width * xres, maxy - height * yres
+        query = (slice(minx, maxx, xres), slice(miny, maxy, yres), t)
+        mask = labels[query]['mask'].numpy()
+        labelled += int((mask != ignore_index).sum())
+        profile = {
+            'driver': 'GTiff', 'width': width, 'height': height, 'count': 1,
+            'dtype': 'uint8', 'crs': imagery.crs, 'nodata': ignore_index,
+            'transform': rasterio.transform.from_bounds(minx, miny, maxx, maxy, width, height),
+            'compress': 'deflate',
+        }  # fmt: skip
+        with atomic_write(target) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
+            dst.write(mask.astype(np.uint8)[None])
+    area = frame.geometry.union_all()
+    features = labels.features
+    outside = int((features.geometry.intersection(area).area <= 0).sum())
+    return PatchLabels(targets, [str(i) for i in frame['id']], labelled, outside)

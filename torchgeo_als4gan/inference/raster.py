@@ -1,0 +1,359 @@
+"""Apply a segmentation model to whole georeferenced rasters, tile by tile."""
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rasterio
+import rasterio.errors
+import torch
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..runtime import release_free_memory
+from ..samplers.tiles import TileGrid
+from .geotiff import PredictionGeoTIFFs, gdal_env, output_paths, valid_pixels
+from .model import SegmentationModel
+from .tiling import StreamingBlender
+from .vectorize import write_vectors
+
+__all__ = (
+    'RasterPrediction',
+    'RasterPredictionError',
+    'RasterSource',
+    'check_output_folder',
+    'predict_raster',
+    'read_valid',
+)
+
+
+class RasterPredictionError(RuntimeError):
+    """Reading a raster failed during prediction (the message names the window)."""
+
+
+@dataclass
+class RasterPrediction:
+    """What was written for one input raster.
+
+    Attributes:
+        input: the input raster.
+        outputs: written GeoTIFFs by kind (``classes``, ``probabilities``,
+            ``uncertainty``).
+        tiles: number of tiles predicted.
+        vector_layer: layer of the vector file holding its polygons, if any.
+    """
+
+    input: Path
+    outputs: dict[str, Path]
+    tiles: int
+    vector_layer: str | None = None
+
+
+@dataclass
+class RasterSource:
+    """An input raster checked against the model.
+
+    Attributes:
+        path: the file.
+        crs: its CRS (or the override).
+        transform: its geotransform.
+        width: columns.
+        height: rows.
+        nodata: fill value of padded reads.
+    """
+
+    path: Path
+    crs: CRS
+    transform: rasterio.Affine
+    width: int
+    height: int
+    nodata: float = 0.0
+    stem: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Derive the output stem."""
+        self.stem = self.path.stem
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], bands: int, crs: CRS | None
+    ) -> 'RasterSource':
+        """Check that a raster exists, is readable and fits the model.
+
+        Args:
+            path: the raster.
+            bands: bands the model was trained on.
+            crs: CRS to use when the raster has none.
+
+        Returns:
+            The checked source.
+
+        Raises:
+            FileNotFoundError: If the file does not exist.
+            ValueError: If it is not a raster, has another band count, has no
+                CRS and none is given, or a CRS different from ``crs``.
+        """
+        path = Path(path)
+        if not path.is_file():
+            msg = f'--input {os.fspath(path)!r} is not a file'
+            raise FileNotFoundError(msg)
+        try:
+            with rasterio.open(path) as src:
+                count, own = src.count, src.crs
+                transform, width, height = src.transform, src.width, src.height
+                nodata = src.nodata
+        except rasterio.errors.RasterioIOError as error:
+            msg = f'--input {os.fspath(path)!r} is not a raster GDAL can read: {error}'
+            raise ValueError(msg) from error
+        if count != bands:
+            msg = (
+                f'{os.fspath(path)!r} has {count} band(s) but the model was trained'
+                f' on {bands} (in_channels)'
+            )
+            raise ValueError(msg)
+        if own is None and crs is None:
+            msg = (
+                f'{os.fspath(path)!r} has no CRS: the outputs could not be placed on'
+                ' a map; give its CRS with --crs (e.g. --crs EPSG:32633)'
+            )
+            raise ValueError(msg)
+        if own is not None and crs is not None and CRS.from_user_input(own) != crs:
+            msg = (
+                f'{os.fspath(path)!r} already has CRS {own}; --crs {crs} is only'
+                ' for rasters without one'
+            )
+            raise ValueError(msg)
+        chosen = own if own is not None else crs
+        assert chosen is not None
+        fill = 0.0 if nodata is None else float(nodata)
+        return cls(path, chosen, transform, width, height, fill)
+
+
+def check_output_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create the output folder and prove it is writable, before any work.
+
+    Args:
+        folder: the folder.
+
+    Returns:
+        The folder.
+
+    Raises:
+        OSError: If it cannot be created or written to (the message names it).
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix='.write-test'):
+            pass
+    except OSError as error:
+        msg = f'--output {os.fspath(path)!r} is not a writable folder: {error}'
+        raise OSError(msg) from error
+    return path
+
+
+def _windows(grid: TileGrid, batch_size: int) -> Iterator[list[tuple[int, int]]]:
+    tiles = grid.tiles()
+    for start in range(0, len(tiles), batch_size):
+        yield tiles[start : start + batch_size]
+
+
+def _read_tile(
+    src: Any, source: RasterSource, grid: TileGrid, row: int, col: int
+) -> Tensor:
+    window = Window(col, row, grid.patch, grid.patch)
+    boundless = grid.patch > source.height or grid.patch > source.width
+    try:
+        data = src.read(
+            window=window, boundless=boundless, fill_value=source.nodata,
+            out_dtype='float32',
+        )  # fmt: skip
+    except (rasterio.errors.RasterioError, OSError) as error:
+        msg = (
+            f'{os.fspath(source.path)!r}: reading the window at row {row}, column'
+            f' {col} ({grid.patch}x{grid.patch} pixels) failed: {error}'
+        )
+        raise RasterPredictionError(msg) from error
+    return torch.from_numpy(data)
+
+
+def read_valid(
+    src: Any, source: RasterSource, row: int, col: int, h: int, w: int
+) -> Tensor:
+    """Pixels of a window that are not nodata (GDAL's dataset mask).
+
+    Args:
+        src: the open raster.
+        source: its description (for messages).
+        row: top row.
+        col: left column.
+        h: rows.
+        w: columns.
+
+    Returns:
+        [h, w] bool tensor.
+
+    Raises:
+        RasterPredictionError: If the read fails (the message names the window).
+    """
+    try:
+        mask = src.dataset_mask(window=Window(col, row, w, h))
+    except (rasterio.errors.RasterioError, OSError) as error:
+        msg = (
+            f'{os.fspath(source.path)!r}: reading the nodata mask of the window at'
+            f' row {row}, column {col} ({w}x{h} pixels) failed: {error}'
+        )
+        raise RasterPredictionError(msg) from error
+    return valid_pixels(mask)
+
+
+def _predict_one(
+    model: SegmentationModel,
+    source: RasterSource,
+    writer: PredictionGeoTIFFs,
+    grid: TileGrid,
+    batch_size: int,
+    bar: Any,
+) -> None:
+    with_score = model.discriminator is not None
+    channels = model.num_classes + int(with_score)
+    blender = StreamingBlender(grid, channels, model.device)
+    th, tw = grid.tile_height, grid.tile_width
+    with rasterio.open(source.path) as src:
+        for number, batch in enumerate(_windows(grid, batch_size)):
+            images = torch.stack(
+                [
+                    _read_tile(src, source, grid, grid.rows[i], grid.cols[j])
+                    for i, j in batch
+                ]
+            )
+            probs, score = model.predict(images)
+            for k in range(len(batch)):
+                values = probs[k, :, :th, :tw]
+                if score is not None:
+                    values = torch.cat([values, score[k].expand(1, th, tw)])
+                window = blender.add(values)
+                h, w = window.values.shape[1:]
+                valid = read_valid(src, source, window.row, window.col, h, w)
+                tile_score = window.values[-1] if with_score else None
+                writer.write(
+                    window.row, window.col, window.values[: model.num_classes],
+                    tile_score, valid,
+                )  # fmt: skip
+            bar.update(len(batch))
+            if number % 16 == 15:
+                release_free_memory()
+
+
+def predict_raster(
+    model: SegmentationModel,
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    patch_size: int = 512,
+    overlap: int = 64,
+    batch_size: int = 8,
+    probabilities: bool = False,
+    uncertainty: bool = False,
+    vector: str | os.PathLike[str] | None = None,
+    min_area: float = 0.0,
+    crs: str | CRS | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[RasterPrediction]:
+    """Predict whole rasters tile by tile and write GeoTIFFs (and polygons).
+
+    Each input is read in ``patch_size`` windows overlapping by ``overlap``
+    pixels, normalized as in training and predicted ``batch_size`` tiles at a
+    time. Overlaps are blended with smooth weights and every finished window is
+    written at once, so memory depends on the tile and batch size, not on the
+    raster size. Outputs have the input's CRS, transform and size (see
+    :class:`PredictionGeoTIFFs`). Everything is checked before the first tile
+    (inputs, band counts, CRS, output folder, existing outputs), and outputs
+    appear under their final names only when complete.
+
+    Args:
+        model: the model (e.g. from :func:`load_segmentation_checkpoint`).
+        inputs: rasters to predict.
+        output: output folder.
+        patch_size: tile side in pixels.
+        overlap: pixels shared by neighbouring tiles.
+        batch_size: tiles per forward pass.
+        probabilities: also write per-class probabilities.
+        uncertainty: also write entropy (and D's score for S4GAN models).
+        vector: also write class polygons to this GeoPackage, one layer per input.
+        min_area: drop polygons smaller than this many pixels.
+        crs: CRS of inputs that have none.
+        overwrite: replace existing outputs.
+        progress: show a progress bar over tiles.
+
+    Returns:
+        What was written, per input.
+
+    Raises:
+        ValueError: For bad arguments or inputs (the message names them).
+        FileExistsError: If an output exists and ``overwrite`` is False.
+        RasterPredictionError: If reading a window fails (nothing is written).
+    """
+    if not inputs:
+        msg = '--input needs at least one raster'
+        raise ValueError(msg)
+    if batch_size < 1:
+        msg = f'--batch-size must be at least 1, got {batch_size}'
+        raise ValueError(msg)
+    if patch_size < 1 or not 0 <= overlap < patch_size:
+        msg = (
+            f'need --patch-size >= 1 and 0 <= --overlap < --patch-size, got'
+            f' {patch_size} and {overlap}'
+        )
+        raise ValueError(msg)
+    override = CRS.from_user_input(crs) if crs is not None else None
+    sources = [RasterSource.open(path, model.in_channels, override) for path in inputs]
+    stems = [source.stem for source in sources]
+    if len(set(stems)) != len(stems):
+        msg = f'--input names must differ (outputs are named after them): {stems}'
+        raise ValueError(msg)
+    folder = check_output_folder(output)
+    targets = [output_paths(folder, s, probabilities, uncertainty) for s in stems]
+    existing = [p for paths in targets for p in paths.values() if p.exists()]
+    vector_path = Path(vector) if vector is not None else None
+    if vector_path is not None and vector_path.exists():
+        existing.append(vector_path)
+    if existing and not overwrite:
+        msg = f'{os.fspath(existing[0])!r} exists; pass --overwrite to replace it'
+        raise FileExistsError(msg)
+    grids = [
+        TileGrid(s.height, s.width, patch_size, overlap) for s in sources
+    ]  # fmt: skip
+    results = []
+    with (
+        gdal_env(),
+        tqdm(
+            total=sum(len(g) for g in grids), unit='tile', disable=not progress
+        ) as bar,
+    ):
+        for source, grid, paths in zip(sources, grids, targets, strict=True):
+            bar.set_description(source.stem)
+            writer = PredictionGeoTIFFs(
+                paths, source.crs, source.transform, source.width, source.height,
+                model.classes, model.colors, model.discriminator is not None,
+            )  # fmt: skip
+            try:
+                _predict_one(model, source, writer, grid, batch_size, bar)
+            except BaseException:
+                writer.abort()
+                raise
+            written = writer.commit()
+            results.append(RasterPrediction(source.path, written, len(grid)))
+        if vector_path is not None:
+            layers = write_vectors(
+                vector_path, [(r.input.stem, r.outputs['classes']) for r in results],
+                model.classes, min_area,
+            )  # fmt: skip
+            for result, layer in zip(results, layers, strict=True):
+                result.vector_layer = layer
+    return results
