@@ -74,3 +74,36 @@ def test_real_spacenet_vector_labels() -> None:
         ]['image'].dtype
         == torch.float32
     )
+
+
+def test_real_landsat_prediction(tmp_path: Path) -> None:
+    from torchgeo_als4gan.inference import (
+        CLASS_NODATA,
+        SegmentationModel,
+        predict_raster,
+    )
+
+    path = SHARED / 'geo' / 'RGB.byte.tif'
+    torch.manual_seed(0)
+    model = SegmentationModel(
+        torch.nn.Conv2d(3, 2, 1),
+        ('a', 'b'),
+        3,
+        torch.full((3,), 50.0),
+        torch.full((3,), 30.0),
+    )
+    [result] = predict_raster(
+        model, [path], tmp_path, patch_size=256, overlap=32, uncertainty=True,
+        vector=tmp_path / 'v.gpkg', progress=False,
+    )  # fmt: skip
+    with rasterio.open(path) as src, rasterio.open(result.outputs['classes']) as out:
+        assert (out.crs, out.transform, out.shape) == (
+            src.crs,
+            src.transform,
+            src.shape,
+        )
+        nodata = src.dataset_mask() == 0
+        classes = out.read(1)
+    assert nodata.any()  # the scene's black collar
+    assert (classes[nodata] == CLASS_NODATA).all()
+    assert (classes[~nodata] < 2).all()

@@ -45,6 +45,12 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
 
     Batches carry ``footprint`` (xmin, ymin, xmax, ymax in the dataset CRS) as a
     tensor, since TorchGeo drops ``bounds`` when moving batches to the device.
+
+    The ``predict`` stage needs no labels: it yields every tile of
+    ``predict_paths`` (default ``image_paths``), overlapping by
+    ``predict_overlap``, in the order
+    :class:`~torchgeo_als4gan.inference.RasterPredictionWriter` blends and
+    writes them as GeoTIFFs.
     """
 
     def __init__(
