@@ -1,6 +1,7 @@
 """Models from checkpoints, the predict-raster command and the Lightning callback."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,11 +9,20 @@ import pytest
 import rasterio
 import torch
 from lightning.pytorch import Trainer
+from torchgeo.samplers import GridGeoSampler
 from torchgeo.trainers import ClassificationTask
 
 from tests.fixture_args import DATA
-from torchgeo_als4gan.inference import load_segmentation_checkpoint, predict_raster
+from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+from torchgeo_als4gan.datasets import GeoImagery
+from torchgeo_als4gan.inference import (
+    RasterPredictionWriter,
+    load_segmentation_checkpoint,
+    predict_raster,
+)
 from torchgeo_als4gan.main import main
+from torchgeo_als4gan.samplers import RasterTileGeoSampler
+from torchgeo_als4gan.trainers import S4GANTask
 
 from .conftest import CLASSES
 
@@ -169,3 +179,72 @@ def test_als4gan_predict_with_the_writer_callback(
         rasterio.open(result.outputs['classes']) as b,
     ):
         assert (a.read() != b.read()).mean() < 0.001
+
+
+def _predict_with_writer(
+    checkpoint: Path,
+    datamodule: object,
+    writer: RasterPredictionWriter,
+    tmp_path: Path,
+    **kwargs: object,
+) -> None:
+    task = S4GANTask.load_from_checkpoint(checkpoint, map_location='cpu')
+    trainer = Trainer(
+        accelerator='cpu', logger=False, enable_progress_bar=False, callbacks=[writer],
+        default_root_dir=tmp_path, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+    trainer.predict(task, datamodule=datamodule)  # type: ignore[arg-type]
+
+
+def test_writer_refuses_unfinished_rasters_and_other_samplers(
+    s4gan_checkpoint: Path, tmp_path: Path
+) -> None:
+    def datamodule(**kwargs: object) -> GeoSegmentationDataModule:
+        return GeoSegmentationDataModule(
+            image_paths=str(IMAGE), classes=CLASSES, patch_size=32, batch_size=2,
+            predict_overlap=8, **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    out = tmp_path / 'out'
+    with pytest.raises(RuntimeError, match='ended before every tile'):
+        _predict_with_writer(
+            s4gan_checkpoint, datamodule(), RasterPredictionWriter(out), tmp_path,
+            limit_predict_batches=1,
+        )  # fmt: skip
+    assert os.listdir(out) == []  # no partial output, no temporary file
+    writer = RasterPredictionWriter(out)
+    _predict_with_writer(s4gan_checkpoint, datamodule(), writer, tmp_path)
+    assert [sorted(w) for w in writer.written] == [['classes']]
+    with pytest.raises(FileExistsError, match='scene_classes.tif'):
+        _predict_with_writer(
+            s4gan_checkpoint, datamodule(), RasterPredictionWriter(out), tmp_path
+        )
+
+    class OtherSampler(GeoSegmentationDataModule):
+        def setup(self, stage: str) -> None:
+            super().setup(stage)
+            self.predict_sampler = GridGeoSampler(self.predict_dataset, 32, 32)
+
+    with pytest.raises(ValueError, match='RasterTileGeoSampler'):
+        _predict_with_writer(
+            s4gan_checkpoint,
+            OtherSampler(image_paths=str(IMAGE), classes=CLASSES, patch_size=32),
+            RasterPredictionWriter(tmp_path / 'other'), tmp_path,
+        )  # fmt: skip
+
+
+def test_tile_sampler_needs_files_on_the_dataset_grid(tmp_path: Path) -> None:
+    with rasterio.open(IMAGE) as src:
+        profile, data = src.profile, src.read()
+    profile['transform'] = profile['transform'] * rasterio.Affine.scale(2)
+    coarse = tmp_path / 'coarse.tif'
+    with rasterio.open(coarse, 'w', **profile) as dst:
+        dst.write(data)
+    imagery = GeoImagery([str(IMAGE), str(coarse)])
+    with pytest.raises(
+        ValueError,
+        match=r"\.tif' is in EPSG:32618 at .* not on the dataset grid \(EPSG:32618",
+    ):
+        RasterTileGeoSampler(imagery, 32, 8)
+    sampler = RasterTileGeoSampler(GeoImagery(str(IMAGE)), 32, 8)
+    assert len(sampler) == len(list(sampler)) == len(sampler.files[0][1])

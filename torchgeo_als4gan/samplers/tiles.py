@@ -121,7 +121,7 @@ class RasterTileGeoSampler(GeoSampler):
             ):
                 msg = (
                     f'{os.fspath(path)!r} is in {crs} at {abs(transform.a)} x'
-                    f' {abs(transform.e)}, not on the dataset grid ({dataset.crs},'
+                    f' {abs(transform.e)}, not on the dataset grid ({dataset.crs.to_string()},'
                     f' {xres} x {yres}); predict it with `als4gan predict-raster`'
                 )
                 raise ValueError(msg)
