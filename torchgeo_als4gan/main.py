@@ -52,8 +52,15 @@ def _run_labels(args: list[str]) -> None:
     labels_main(args)
 
 
+def _run_experiment(args: list[str]) -> None:
+    from .experiments.cli import main as experiment_main
+
+    experiment_main(args)
+
+
 COMMANDS['demo'] = _run_demo
 COMMANDS['evaluate'] = _run_evaluate
+COMMANDS['experiment'] = _run_experiment
 COMMANDS['labels'] = _run_labels
 COMMANDS['predict-raster'] = _run_predict_raster
 COMMANDS['query'] = _run_query
@@ -64,7 +71,8 @@ def main(args: ArgsType = None) -> None:
 
     Our commands: ``demo``, ``query`` (active learning), ``evaluate`` (score a
     folder of checkpoints), ``predict-raster`` (apply a checkpoint to rasters)
-    and ``labels`` (drawn polygons in queried patches -> labelled patches).
+    ``labels`` (drawn polygons in queried patches -> labelled patches) and
+    ``experiment`` (the label-efficiency grid).
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).

@@ -1,0 +1,141 @@
+"""The experiment runner on fixture data: a 2 x 2 x 2 x 1 grid, interrupted and resumed."""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+import torchgeo_als4gan.experiments.runner as runner
+from tests.fixture_args import DATA_ARGS
+from torchgeo_als4gan.experiments import load_experiment, markdown_table
+from torchgeo_als4gan.main import main
+
+FAST = ['--trainer.accelerator=cpu', '--trainer.enable_progress_bar=false',
+        '--trainer.enable_model_summary=false', '--trainer.logger=false']  # fmt: skip
+
+
+def experiment_file(tmp_path: Path) -> Path:
+    config = {
+        'output': str(tmp_path / 'experiment'),
+        'ratios': [0.25, 0.5],
+        'strategies': ['random', 'entropy'],
+        'methods': {'supervised': 'configs/ucm_supervised.yaml', 's4gan': 'configs/ucm_s4gan.yaml'},
+        'seeds': [0],
+        'query_config': 'configs/ucm_query.yaml',
+        'data_args': [*DATA_ARGS['ucm'], '--data.init_args.batch_size=2',
+                      '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'],
+        'trainer_args': [*FAST, '--trainer.max_epochs=1'],
+        'query_args': [*FAST, '--alpha=0.5', '--model.init_args.model=resnet18',
+                       '--trainer.max_epochs=1', '--figures=false'],
+        'device': 'cpu',
+    }  # fmt: skip
+    path = tmp_path / 'grid.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_grid_is_interrupted_resumed_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = experiment_file(tmp_path)
+    fitted: list[str] = []
+    real_fit = runner.fit_cell
+
+    def interrupted_fit(config: Any, cell: Any, data: list[str], run: Path) -> None:
+        if len(fitted) == 2:
+            raise KeyboardInterrupt
+        fitted.append(cell.name)
+        real_fit(config, cell, data, run)
+
+    monkeypatch.setattr(runner, 'fit_cell', interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        main(['experiment', '--config', str(path)])
+    out = tmp_path / 'experiment'
+    partial = pd.read_csv(out / 'results.csv')
+    assert len(partial) == 2  # the two finished cells survived
+
+    def counting_fit(config: Any, cell: Any, data: list[str], run: Path) -> None:
+        fitted.append(cell.name)
+        real_fit(config, cell, data, run)
+
+    monkeypatch.setattr(runner, 'fit_cell', counting_fit)
+    main(['experiment', '--config', str(path)])
+    printed = capsys.readouterr().out
+    assert len(fitted) == 8  # 2 before the interruption + the 6 unfinished cells
+    assert len(set(fitted)) == 8
+    results = pd.read_csv(out / 'results.csv')
+    assert len(results) == 8
+    assert set(results['strategy']) == {'random', 'entropy'}
+    assert set(results['method']) == {'supervised', 's4gan'}
+    assert results['test_miou'].between(0, 1).all()
+    # random and queried selections of a ratio have the same size, for every method
+    sizes = results.groupby('ratio')['labeled'].nunique()
+    assert (sizes == 1).all()
+    assert results.groupby('ratio')['labeled'].first().is_monotonic_increasing
+    assert (out / 'selections' / 'entropy_r0.25_s0' / 'selection.npy').is_file()
+    assert (out / 'label_efficiency.png').stat().st_size > 10_000
+    table = (out / 'results.md').read_text()
+    assert table == markdown_table(results)
+    assert '| entropy | s4gan |' in table and '25% labelled' in table
+    assert table in printed
+    # a third run does nothing but report
+    fitted.clear()
+    main(['experiment', '--config', str(path)])
+    assert fitted == []
+
+
+def test_bad_experiment_configs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(
+        yaml.safe_dump(
+            {'ratios': [0.5], 'strategies': ['random'], 'methods': {}, 'colour': 1}
+        )
+    )
+    with pytest.raises(ValueError, match=r"unknown keys \['colour'\]"):
+        load_experiment(bad)
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                'ratios': [1.5],
+                'strategies': ['random'],
+                'methods': {'a': 'configs/ucm_s4gan.yaml'},
+            }
+        )
+    )
+    with pytest.raises(ValueError, match='ratios must be'):
+        load_experiment(bad)
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                'ratios': [0.5],
+                'strategies': ['entropy'],
+                'methods': {'a': 'configs/ucm_s4gan.yaml'},
+            }
+        )
+    )
+    with pytest.raises(ValueError, match='query_config is needed'):
+        load_experiment(bad)
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                'ratios': [0.5],
+                'strategies': ['guess'],
+                'methods': {'a': 'configs/ucm_s4gan.yaml'},
+            }
+        )
+    )
+    with pytest.raises(ValueError, match="Unknown strategies entry 'guess'"):
+        load_experiment(bad)
+    bad.write_text(
+        yaml.safe_dump(
+            {'ratios': [0.5], 'strategies': ['random'], 'methods': {'a': 'nope.yaml'}}
+        )
+    )
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(bad)])
+    assert "a: config 'nope.yaml' does not exist" in capsys.readouterr().err

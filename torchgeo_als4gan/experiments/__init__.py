@@ -1,0 +1,16 @@
+"""Label-efficiency experiments: ratios x strategies x methods x seeds."""
+
+from .config import Cell, ExperimentConfig, load_experiment
+from .report import markdown_table, plot_label_efficiency, write_reports
+from .runner import RESULT_COLUMNS, run_experiment
+
+__all__ = (
+    'RESULT_COLUMNS',
+    'Cell',
+    'ExperimentConfig',
+    'load_experiment',
+    'markdown_table',
+    'plot_label_efficiency',
+    'run_experiment',
+    'write_reports',
+)

@@ -1,0 +1,153 @@
+"""The grid of an experiment: labelled ratios x strategies x methods x seeds."""
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..strategies import get_strategy
+
+__all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid.
+
+    Attributes:
+        ratio: labelled fraction of the train pool.
+        strategy: ``random`` (the datamodule's seeded draw) or a query strategy.
+        method: key of :attr:`ExperimentConfig.methods`.
+        seed: seed of the selection and of training.
+    """
+
+    ratio: float
+    strategy: str
+    method: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """Folder name of the run."""
+        return f'{self.method}_{self.strategy}_r{self.ratio:g}_s{self.seed}'
+
+    @property
+    def key(self) -> tuple[float, str, str, int]:
+        """Identity in the results table."""
+        return (round(self.ratio, 9), self.strategy, self.method, self.seed)
+
+
+@dataclass
+class ExperimentConfig:
+    """What an ``als4gan experiment`` YAML file holds.
+
+    Attributes:
+        output: folder of selections, runs and results.
+        ratios: labelled fractions, e.g. ``[0.02, 0.05, 0.125]`` (ALS4GAN).
+        strategies: ``random`` and/or query strategies (entropy, margin, ...).
+        methods: method name -> fit config (e.g. ``supervised``, ``s4gan``).
+        seeds: seeds of each cell.
+        query_config: config of ``als4gan query`` (needed unless all strategies
+            are random).
+        data_args: overrides for every step (e.g. ``--data.init_args.root=...``).
+        model_args: overrides of the segmentation model (fit and evaluation).
+        trainer_args: overrides of the trainer (fit only).
+        query_args: overrides of the query only.
+        device: where checkpoints are evaluated (``auto``, ``cpu``, ``cuda``).
+    """
+
+    output: Path
+    ratios: list[float]
+    strategies: list[str]
+    methods: dict[str, Path]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    query_config: Path | None = None
+    data_args: list[str] = field(default_factory=list)
+    model_args: list[str] = field(default_factory=list)
+    trainer_args: list[str] = field(default_factory=list)
+    query_args: list[str] = field(default_factory=list)
+    device: str = 'auto'
+
+    def __post_init__(self) -> None:
+        """Check the grid.
+
+        Raises:
+            ValueError: If a ratio, strategy, method or config is invalid.
+        """
+        if not self.ratios or any(not 0 < r <= 1 for r in self.ratios):
+            msg = f'ratios must be a non-empty list in (0, 1], got {self.ratios}'
+            raise ValueError(msg)
+        for name in self.strategies:
+            if name != 'random':
+                get_strategy(name, 'strategies entry')
+        if not self.strategies or not self.methods or not self.seeds:
+            msg = 'strategies, methods and seeds must not be empty'
+            raise ValueError(msg)
+        configs = dict(self.methods)
+        if any(s != 'random' for s in self.strategies):
+            if self.query_config is None:
+                msg = 'query_config is needed for strategies other than random'
+                raise ValueError(msg)
+            configs['query_config'] = self.query_config
+        for name, path in configs.items():
+            if not Path(path).is_file():
+                msg = f'{name}: config {os.fspath(path)!r} does not exist'
+                raise ValueError(msg)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, ratios outermost so that early results cover all methods.
+
+        Returns:
+            The cells in run order.
+        """
+        return [
+            Cell(ratio, strategy, method, seed)
+            for ratio in self.ratios
+            for seed in self.seeds
+            for strategy in self.strategies
+            for method in self.methods
+        ]
+
+
+def load_experiment(
+    path: str | os.PathLike[str], extra: Sequence[str] = ()
+) -> ExperimentConfig:
+    """Read an experiment YAML file.
+
+    Config paths inside it are relative to the current folder (like
+    ``--config`` paths of the other commands).
+
+    Args:
+        path: the YAML file.
+        extra: additional ``data_args`` (e.g. from the command line).
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it has unknown keys or invalid values.
+    """
+    file = Path(path)
+    if not file.is_file():
+        msg = f'--config {os.fspath(file)!r} does not exist'
+        raise FileNotFoundError(msg)
+    raw = yaml.safe_load(file.read_text()) or {}
+    known = set(ExperimentConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
+        raise ValueError(msg)
+    raw['output'] = Path(raw.get('output', f'output/experiments/{file.stem}'))
+    raw['methods'] = {str(k): Path(v) for k, v in (raw.get('methods') or {}).items()}
+    if raw.get('query_config') is not None:
+        raw['query_config'] = Path(raw['query_config'])
+    raw['ratios'] = [float(r) for r in raw.get('ratios', [])]
+    raw['data_args'] = [*raw.get('data_args', []), *extra]
+    try:
+        return ExperimentConfig(**raw)
+    except TypeError as error:
+        msg = f'{os.fspath(file)}: {error}'
+        raise ValueError(msg) from error
