@@ -1,38 +1,72 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 
-from torchgeo_als4gan.demo import make_scene
+from torchgeo_als4gan.demo import CLASSES, make_scene
+from torchgeo_als4gan.experiments import markdown_table
 from torchgeo_als4gan.main import main
 
 
 def test_make_scene(tmp_path: Path) -> None:
-    image, mask = make_scene(tmp_path, size=64, seed=1)
+    image, mask = make_scene(tmp_path, size=256, seed=1)
     with rasterio.open(image) as src, rasterio.open(mask) as msk:
-        assert src.crs.to_epsg() == 32618 and src.count == 3
+        assert src.crs.to_epsg() == 32618 and src.count == 3 and src.nodata == 0
         assert src.transform == msk.transform
-        classes = np.bincount(msk.read(1).ravel(), minlength=3)
-        assert (classes > 0).all() and classes[1] < classes[0]  # buildings are rarer
-    again, _ = make_scene(tmp_path / 'again', size=64, seed=1)
+        labels = msk.read(1)
+        pixels = src.read()
+    share = np.bincount(labels.ravel(), minlength=len(CLASSES)) / labels.size
+    assert (share > 0).all()  # every class is present
+    assert share.argmax() == CLASSES.index('field')
+    for rare in ('building', 'road', 'water'):
+        assert share[CLASSES.index(rare)] < 0.1
+    # textures differ: fields are striped, forest rough, water smooth
+    roughness = [np.abs(np.diff(pixels[1].astype(float), axis=1))[labels[:, 1:] == c].mean()
+                 for c in range(len(CLASSES))]  # fmt: skip
+    assert roughness[CLASSES.index('forest')] > 2 * roughness[CLASSES.index('water')]
+    again, _ = make_scene(tmp_path / 'again', size=256, seed=1)
     assert again.read_bytes() == image.read_bytes()
+    other, _ = make_scene(tmp_path / 'other', size=256, seed=2)
+    assert other.read_bytes() != image.read_bytes()
 
 
-def test_demo_runs_and_refuses_overwrite(
+def test_demo_runs_the_pipeline_and_refuses_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / 'demo'
-    main(['demo', '--output', str(out), '--epochs', '1', '--size', '192'])
+    args = [
+        'demo',
+        '--output',
+        str(out),
+        '--size',
+        '192',
+        '--epochs',
+        '1',
+        '--steps',
+        '2',
+    ]
+    main(args)
     printed = capsys.readouterr().out
-    assert '| random 25%' in printed and 'supervised' in printed
-    assert (out / 'data' / 'imagery' / 'scene.tif').is_file()
+    results = pd.read_csv(out / 'experiment' / 'results.csv')
+    assert sorted(zip(results['strategy'], results['method'], strict=True)) == [
+        ('entropy', 's4gan'), ('entropy', 'supervised'),
+        ('random', 's4gan'), ('random', 'supervised'),
+    ]  # fmt: skip
+    assert results['labeled'].nunique() == 1
+    assert markdown_table(results) in printed  # the table comes from the real runs
+    assert 'on the unseen scene' in printed
+    prediction = out / 'prediction' / 'new_scene_classes.tif'
+    with (
+        rasterio.open(prediction) as p,
+        rasterio.open(out / 'new' / 'imagery' / 'new_scene.tif') as s,
+    ):
+        assert (p.crs, p.transform, p.shape) == (s.crs, s.transform, s.shape)
+    assert (out / 'experiment' / 'label_efficiency.png').is_file()
     with pytest.raises(SystemExit):
-        main(['demo', '--output', str(out), '--epochs', '1'])
+        main(args)
     assert 'pass --overwrite' in capsys.readouterr().err
-    main(
-        ['demo', '--output', str(out), '--epochs', '1', '--size', '192', '--overwrite']
-    )
 
 
 def test_demo_rejects_small_scene(

@@ -1,0 +1,186 @@
+"""``als4gan demo``: the whole pipeline on a generated georeferenced scene."""
+
+import argparse
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import pandas as pd
+import rasterio
+import torch
+
+from .configs import write_configs
+from .scene import CLASSES, make_scene
+
+__all__ = ('main',)
+
+
+def _prediction_scores(prediction: Path, truth: Path) -> dict[str, float]:
+    """MIoU and pixel accuracy of a predicted class raster against a mask."""
+    from ..evaluation.scores import segmentation_scores
+
+    with rasterio.open(prediction) as p, rasterio.open(truth) as t:
+        pred, true = p.read(1).astype(np.int64), t.read(1).astype(np.int64)
+    valid = (pred < len(CLASSES)) & (true < len(CLASSES))
+    n = len(CLASSES)
+    confusion = np.bincount(true[valid] * n + pred[valid], minlength=n * n).reshape(
+        n, n
+    )
+    scores = segmentation_scores(torch.from_numpy(confusion), CLASSES)
+    return {key: cast(float, scores[key]) for key in ('miou', 'pixel_accuracy')}
+
+
+def _quicklook(image: Path, prediction: Path, truth: Path, path: Path) -> Path:
+    """Image, predicted classes and ground truth side by side, on map coordinates."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
+
+    from ..files import atomic_write
+    from .scene import COLORS
+
+    cmap = ListedColormap([tuple(c / 255 for c in color) for color in COLORS])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2), sharey=True)
+    with rasterio.open(image) as src:
+        bounds = src.bounds
+        extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
+        axes[0].imshow(np.moveaxis(src.read(), 0, -1), extent=extent)
+        crs = src.crs
+    for ax, file, title in (
+        (axes[1], prediction, 'predicted classes (GeoTIFF)'),
+        (axes[2], truth, 'ground truth'),
+    ):
+        with rasterio.open(file) as src:
+            data = np.ma.masked_greater_equal(src.read(1), len(CLASSES))
+        ax.imshow(
+            data,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=len(CLASSES) - 0.5,
+            extent=extent,
+            interpolation='nearest',
+        )
+        ax.set_title(title)
+    axes[0].set_title(f'unseen scene ({crs})')
+    for ax in axes:
+        ax.set_xlabel('easting (m)')
+        ax.ticklabel_format(useOffset=False, style='plain')
+    axes[0].set_ylabel('northing (m)')
+    handles = [Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(len(CLASSES))]
+    fig.legend(handles, CLASSES, loc='lower center', ncol=len(CLASSES))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=80, format='png')
+    plt.close(fig)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the demo.
+
+    1. generate a seeded 5-class scene as GeoTIFFs (image + mask) and a second
+       scene to predict;
+    2. ``als4gan experiment``: the active learner (entropy) and a random draw
+       each pick the same number of training patches; TorchGeo's supervised
+       task and S4GAN train on each; every run's checkpoint is chosen on val
+       and scored on test;
+    3. ``predict-raster``: the S4GAN model of the active-learning selection
+       predicts the second scene (classes, uncertainty, polygons);
+    4. print the table (selection x method -> test mIoU) and what was written.
+
+    Args:
+        argv: command-line arguments after ``demo``.
+    """
+    parser = argparse.ArgumentParser(prog='als4gan demo', description=main.__doc__)
+    parser.add_argument('--output', default='demo_output', help='output folder')
+    parser.add_argument('--overwrite', action='store_true', help='replace --output')
+    parser.add_argument('--size', type=int, default=512, help='scene side in pixels')
+    parser.add_argument(
+        '--ratio',
+        type=float,
+        default=0.1,
+        help='labelled fraction of the train patches',
+    )
+    parser.add_argument('--epochs', type=int, default=8, help='training epochs')
+    parser.add_argument('--steps', type=int, default=40, help='iterations per epoch')
+    parser.add_argument(
+        '--strategies',
+        nargs='+',
+        default=['random', 'entropy'],
+        help='selections to compare',
+    )
+    args = parser.parse_args(argv)  # fmt: skip
+    if args.size < 192:
+        # 32-pixel patches in 2x2 blocks: smaller scenes have no val/test block
+        parser.error(f'--size must be at least 192 pixels, got {args.size}')
+    output = Path(args.output)
+    if output.exists() and any(output.iterdir()):
+        if not args.overwrite:
+            parser.error(
+                f'output folder {str(output)!r} is not empty; pass --overwrite'
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    def log(line: str) -> None:
+        print(f'[demo {time.perf_counter() - start:6.0f} s] {line}', flush=True)
+
+    from ..experiments import ExperimentConfig, markdown_table, run_experiment
+    from ..inference import load_segmentation_checkpoint, predict_raster
+
+    make_scene(output / 'data', args.size, seed=0)
+    new_image, new_mask = make_scene(
+        output / 'new', args.size, seed=1, name='new_scene'
+    )
+    log(f'scenes written to {output / "data"} and {output / "new"}')
+    configs = write_configs(output, args.epochs, args.steps)
+    config = ExperimentConfig(
+        output=output / 'experiment', ratios=[args.ratio], strategies=args.strategies,
+        methods={'supervised': configs['supervised'], 's4gan': configs['s4gan']},
+        seeds=[0], query_config=configs['query'], device='cpu',
+    )  # fmt: skip
+    written = run_experiment(config, log)
+    results = pd.read_csv(written['results'])
+    s4gan = results[results['method'] == 's4gan']
+    active = s4gan[s4gan['strategy'] != 'random']
+    chosen = (active if len(active) else s4gan).iloc[0]
+    model = load_segmentation_checkpoint(chosen['checkpoint'])
+    [prediction] = predict_raster(
+        # tiles of the training patch size: the generator saw only 32-pixel inputs
+        model, [new_image], output / 'prediction', patch_size=32, overlap=8,
+        uncertainty=True, vector=output / 'prediction' / 'new_scene.gpkg', min_area=4,
+        progress=False,
+    )  # fmt: skip
+    scores = _prediction_scores(prediction.outputs['classes'], new_mask)
+    quicklook = _quicklook(
+        new_image,
+        prediction.outputs['classes'],
+        new_mask,
+        output / 'prediction' / 'quicklook.png',
+    )
+    log('done')
+    labelled = int(results['labeled'].iloc[0])
+    print(
+        f'\nselection x method -> test mIoU ({labelled} labelled patches of 32 x 32 each)'
+    )
+    print(markdown_table(results))
+    print(
+        f'S4GAN ({chosen["strategy"]} selection) on the unseen scene'
+        f' {os.fspath(new_image)}: mIoU {scores["miou"]:.3f}, pixel accuracy'
+        f' {scores["pixel_accuracy"]:.3f}'
+    )
+    print('\nwrote:')
+    for name, path in [
+        ('scene', output / 'data'), ('configs', output / 'configs'),
+        ('results', written['results']), ('table', written['table']),
+        ('plot', written['plot']), ('runs', output / 'experiment' / 'runs'),
+        *prediction.outputs.items(), ('polygons', output / 'prediction' / 'new_scene.gpkg'),
+        ('quicklook', quicklook),
+    ]:  # fmt: skip
+        print(f'  {name:<12} {os.fspath(path)}')
+    print(f'total {time.perf_counter() - start:.0f} s')
