@@ -1,9 +1,11 @@
 """``als4gan demo``: the whole pipeline on a generated georeferenced scene."""
 
 import argparse
+import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -126,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    # Keep the demo's own progress lines readable: Lightning's tips and the
+    # known harmless warnings of its dependencies go.
+    logging.getLogger('lightning.pytorch').setLevel(logging.WARNING)
+    warnings.filterwarnings(
+        'ignore', message='.*(LeafSpec|tensorboardX|many workers|dirpath has changed).*'
+    )
 
     def log(line: str) -> None:
         print(f'[demo {time.perf_counter() - start:6.0f} s] {line}', flush=True)

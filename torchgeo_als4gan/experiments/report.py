@@ -74,9 +74,12 @@ def plot_label_efficiency(results: pd.DataFrame) -> Figure:
             ax.fill_between(
                 x, rows['min'], rows['max'], color=line.get_color(), alpha=0.2
             )
-    ax.set_xlabel('% of the train pool labelled')
-    ax.set_ylabel('test mIoU')
+    ratios = sorted(100 * summary['ratio'].unique())
     ax.set_xscale('log')
+    ax.set_xticks(ratios, [f'{r:g}%' for r in ratios])
+    ax.minorticks_off()
+    ax.set_xlabel('share of the train pool labelled (log scale)')
+    ax.set_ylabel('test mIoU')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title('Label efficiency (mean over seeds, band: min-max)')
