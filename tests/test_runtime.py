@@ -22,3 +22,13 @@ def test_release_free_memory_returns_freed_heap_to_the_os() -> None:
     assert release_free_memory()
     assert rss_mib() < before - 50
     assert len(kept) == 128
+
+
+def test_resolve_device() -> None:
+    import torch
+
+    from torchgeo_als4gan.runtime import resolve_device
+
+    assert resolve_device('cpu') == torch.device('cpu')
+    expected = 'cuda' if torch.cuda.is_available() else 'cpu'
+    assert resolve_device('auto').type == expected

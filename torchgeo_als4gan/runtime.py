@@ -6,7 +6,9 @@ import functools
 import sys
 from typing import Any
 
-__all__ = ('release_free_memory',)
+import torch
+
+__all__ = ('release_free_memory', 'resolve_device')
 
 
 @functools.cache
@@ -34,3 +36,17 @@ def release_free_memory() -> bool:
     """
     libc = _libc()
     return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device of a ``--device`` option.
+
+    Args:
+        name: ``auto`` (CUDA when available, else CPU) or a torch device name.
+
+    Returns:
+        The device.
+    """
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)

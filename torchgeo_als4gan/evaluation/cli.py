@@ -17,6 +17,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 from ..datamodules.metadata import datamodule_classes
 from ..files import atomic_write
 from ..models.weights import read_state_dict
+from ..runtime import resolve_device
 from .scores import segmentation_scores
 
 __all__ = ('build_parser', 'evaluate_checkpoints', 'main')
@@ -111,12 +112,6 @@ def confusion_on_split(
     return total.cpu()
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
-
-
 def evaluate_checkpoints(
     model: BaseTask,
     datamodule: BaseDataModule,
@@ -208,7 +203,7 @@ def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
         raise FileNotFoundError(msg)
     init = parser.instantiate_classes(cfg)
     report = evaluate_checkpoints(
-        init.model, init.data, checkpoints, cfg.split, _resolve_device(cfg.device)
+        init.model, init.data, checkpoints, cfg.split, resolve_device(cfg.device)
     )
     with atomic_write(output) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + '\n')

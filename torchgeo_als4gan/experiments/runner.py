@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ..files import atomic_write
+from ..runtime import resolve_device
 from .config import Cell, ExperimentConfig
 from .report import write_reports
 
@@ -21,12 +21,6 @@ RESULT_COLUMNS = (
     'ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_miou',
     'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'seconds',
 )  # fmt: skip
-
-
-def _device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -138,7 +132,7 @@ def evaluate_cell(
         *config.model_args, f'--checkpoints={run}',
     ])  # fmt: skip
     init = parser.instantiate_classes(cfg)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     val = evaluate_checkpoints(init.model, init.data, checkpoints, 'val', device)
     best = Path(val['best']['checkpoint'])
     test = evaluate_checkpoints(init.model, init.data, [best], 'test', device)

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 
 import rasterio.errors
-import torch
 
+from ..runtime import resolve_device
 from .labels import rasterize_patch_labels
 from .model import load_segmentation_checkpoint
 from .raster import RasterPredictionError, predict_raster
@@ -21,12 +21,6 @@ USER_ERRORS = (
     RasterPredictionError,
     rasterio.errors.RasterioError,
 )
-
-
-def _device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
 
 
 def predict_raster_parser() -> argparse.ArgumentParser:
@@ -121,7 +115,7 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
     cfg = parser.parse_args(args)
     try:
         model = load_segmentation_checkpoint(
-            cfg.checkpoint, _device(cfg.device), cfg.mean, cfg.std
+            cfg.checkpoint, resolve_device(cfg.device), cfg.mean, cfg.std
         )
         results = predict_raster(
             model, cfg.input, cfg.output, cfg.patch_size, cfg.overlap, cfg.batch_size,
