@@ -221,3 +221,18 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     assert np.isfinite(scores).all() and scores.shape == (6,)
     embeddings = np.load(tmp_path / 'state' / 'embeddings_round001.npy')
     assert embeddings.shape == (6, 512) and (np.abs(embeddings).sum(1) > 0).all()
+
+
+def test_raster_selection_names_rasters_by_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(DATA / 'georaster')
+    main(
+        query_args(
+            'raster_query.yaml', tmp_path / 'out', '--strategy=random', '--figures=false',
+            '--data.init_args.image_paths=imagery',
+        )
+    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    frame = gpd.read_file(tmp_path / 'out' / 'selection.gpkg')
+    assert all(Path(p).is_absolute() and Path(p).is_file() for p in frame['path'])

@@ -213,4 +213,7 @@ def labels_main(args: Sequence[str] | None = None) -> None:
             ' patch and were ignored',
             file=sys.stderr,
         )
-    print(f'train on them with: --data.init_args.label_paths {cfg.output}')
+    print(
+        f'train on them with: --data.init_args.label_paths {cfg.output}'
+        ' --data.init_args.labeled_ratio null'
+    )

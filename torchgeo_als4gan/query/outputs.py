@@ -163,7 +163,8 @@ def write_selection(
     * ``selection.npy``: the ids, ALS4GAN's format (feeds ``selection_file``);
     * ``selection.csv``: rank, id, round, score, strategy, seed;
     * ``selection.gpkg`` (georeferenced pools): the patch footprints with the
-      same columns, in the imagery CRS, for QGIS and annotators;
+      same columns, in the imagery CRS, for QGIS and annotators (``path``:
+      the absolute path of each patch's raster);
     * ``selection.png``: thumbnails; ``selection_map.png``: where the patches are.
 
     Args:
@@ -200,6 +201,9 @@ def write_selection(
             geometry='geometry',
             crs=pool.footprints.crs,
         )
+        if 'path' in selected.columns:
+            # absolute, so the labelling task can be used from any folder
+            selected['path'] = [os.path.abspath(p) for p in selected['path']]
         path = folder / 'selection.gpkg'
         with atomic_write(path) as tmp:
             selected.to_file(tmp, driver='GPKG', layer='selection')
