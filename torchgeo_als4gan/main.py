@@ -1,8 +1,9 @@
 """The ``als4gan`` command: TorchGeo's LightningCLI plus this package's commands."""
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from lightning.pytorch.cli import ArgsType, LightningCLI
 from torchgeo.datamodules import BaseDataModule
@@ -15,8 +16,9 @@ import torchgeo_als4gan.models
 import torchgeo_als4gan.trainers  # noqa: F401
 
 from . import __version__
+from .runtime import quiet_known_warnings, show_package_logs
 
-__all__ = ('main',)
+__all__ = ('main', 'run_lightning_cli')
 
 #: Subcommands of our own (query, evaluate, predict-raster, ...), name -> handler.
 COMMANDS: dict[str, Callable[[list[str]], None]] = {}
@@ -66,6 +68,47 @@ COMMANDS['predict-raster'] = _run_predict_raster
 COMMANDS['query'] = _run_query
 
 
+@contextlib.contextmanager
+def _command_line(argv: list[str]) -> Iterator[None]:
+    """Make ``sys.argv`` the command being run (restored afterwards).
+
+    Commands run in process (the experiment runner, the demo) would otherwise
+    hand LightningCLI both ``args`` and the outer command's ``sys.argv``, which
+    it warns about; a DDP launcher that re-runs ``sys.argv`` also needs the
+    inner command.
+    """
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else 'als4gan', *argv]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def run_lightning_cli(argv: list[str]) -> LightningCLI:
+    """Run a ``fit``/``validate``/``test``/``predict`` command in process.
+
+    Args:
+        argv: the command line after ``als4gan``.
+
+    Returns:
+        The finished CLI (its ``model``, ``datamodule`` and ``trainer``).
+    """
+    # Same reading settings and defaults as the ``torchgeo`` command.
+    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
+    with _command_line(argv):
+        return LightningCLI(
+            model_class=BaseTask,
+            datamodule_class=BaseDataModule,
+            seed_everything_default=0,
+            parser_kwargs={'version': f'torchgeo-als4gan {__version__}'},
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={'overwrite': True},
+            args=None,  # read from sys.argv, which _command_line set
+        )
+
+
 def main(args: ArgsType = None) -> None:
     """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
 
@@ -78,19 +121,9 @@ def main(args: ArgsType = None) -> None:
         args: command-line arguments (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if args is None else args)
+    quiet_known_warnings()
+    show_package_logs()
     if argv and argv[0] in COMMANDS:
         COMMANDS[argv[0]](argv[1:])
         return
-    # Same reading settings and defaults as the ``torchgeo`` command.
-    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
-    LightningCLI(
-        model_class=BaseTask,
-        datamodule_class=BaseDataModule,
-        seed_everything_default=0,
-        parser_kwargs={'version': f'torchgeo-als4gan {__version__}'},
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={'overwrite': True},
-        # None lets LightningCLI read sys.argv itself (passing it again warns)
-        args=None if args is None else argv,
-    )
+    run_lightning_cli(argv)

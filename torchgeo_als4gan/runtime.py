@@ -3,12 +3,54 @@
 import ctypes
 import ctypes.util
 import functools
+import logging
 import sys
+import warnings
 from typing import Any
 
 import torch
 
-__all__ = ('release_free_memory', 'resolve_device')
+__all__ = (
+    'quiet_known_warnings',
+    'release_free_memory',
+    'resolve_device',
+    'show_package_logs',
+)
+
+#: Third-party warnings a user can do nothing about, shown by every command run
+#: (message pattern, category). Real warnings are left alone.
+KNOWN_NOISE: tuple[tuple[str, type[Warning]], ...] = (
+    # Lightning 2.6's pytree helper on torch >= 2.10, once per batch
+    (r'.*isinstance\(treespec, LeafSpec\).*', FutureWarning),
+    # UC Merced tiles and PNG/JPEG masks carry no georeference by design
+    (r'.*Dataset has no geotransform, gcps, or rpcs.*', Warning),
+    # our loaders run in the main process by default on purpose (num_workers 0)
+    (r'.*does not have many workers.*', UserWarning),
+)
+
+
+def quiet_known_warnings() -> None:
+    """Hide :data:`KNOWN_NOISE` so that our progress lines and real warnings show."""
+    for pattern, category in KNOWN_NOISE:
+        warnings.filterwarnings('ignore', message=pattern, category=category)
+
+
+def show_package_logs(level: int = logging.INFO) -> None:
+    """Print this package's log lines (e.g. dataset summaries) on stderr.
+
+    Called by the ``als4gan`` command; a library user configures logging
+    as usual (the package logger is ``torchgeo_als4gan``).
+
+    Args:
+        level: lowest level shown.
+    """
+    logger = logging.getLogger('torchgeo_als4gan')
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter('[als4gan] %(message)s'))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level)
 
 
 @functools.cache

@@ -228,7 +228,10 @@ def test_writer_refuses_unfinished_rasters_and_other_samplers(
     with pytest.raises(ValueError, match='RasterTileGeoSampler'):
         _predict_with_writer(
             s4gan_checkpoint,
-            OtherSampler(image_paths=str(IMAGE), classes=CLASSES, patch_size=32),
+            OtherSampler(
+                image_paths=str(IMAGE), classes=CLASSES, patch_size=32,
+                predict_overlap=8,
+            ),
             RasterPredictionWriter(tmp_path / 'other'), tmp_path,
         )  # fmt: skip
 

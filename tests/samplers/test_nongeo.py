@@ -20,16 +20,20 @@ def dataset(data_dir: Path) -> UCMercedDLRSD:
 class TestGridPatchSampler:
     def test_covers_every_pixel(self, dataset: UCMercedDLRSD) -> None:
         sampler = GridPatchSampler(dataset, size=12, stride=10)
-        covered = torch.zeros(len(dataset.records), 32, 32, dtype=torch.bool)
+        covered = [torch.zeros(shape, dtype=torch.bool) for shape in dataset.shapes]
         for patch in sampler:
-            covered[
-                patch.image, patch.row : patch.row + 12, patch.col : patch.col + 12
+            covered[patch.image][
+                patch.row : patch.row + 12, patch.col : patch.col + 12
             ] = True
-        assert covered.all()
-        # rows/cols 0, 10, 20 (20 + 12 = 32 covers the tile) -> 3 x 3 windows per tile
-        assert len(sampler) == 12 * 9
+        assert all(c.all() for c in covered)
+        # rows/cols 0, 10, 20 (20 + 12 = 32 covers the tile) -> 3 x 3 windows per
+        # tile; the 33 x 33 tile (airplane02) needs 4 x 4
+        assert dataset.shapes[dataset.ids.index('airplane02')] == (33, 33)
+        assert len(sampler) == 11 * 9 + 16
         # 33 rows need a 4th window, which reaches past the image
         assert len(GridPatchSampler(dataset, size=11, stride=10, images=[0])) == 16
+        with pytest.raises(ValueError, match='stride must be a positive integer'):
+            GridPatchSampler(dataset, size=11, stride=0)
 
     def test_images_and_loader(self, dataset: UCMercedDLRSD) -> None:
         sampler = GridPatchSampler(dataset, size=16, images=[0, 2])

@@ -275,7 +275,9 @@ def ucm(**kwargs: Any) -> UCMercedDLRSDDataModule:
 
 
 def test_num_classes_must_match_dataset(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r'num_classes is 5 but the datamodule has 17'):
+    with pytest.raises(
+        ValueError, match=r'num_classes is 5 but the data has 17 classes'
+    ):
         trainer(tmp_path, fast_dev_run=True).fit(tiny_task(num_classes=5), ucm())
 
 

@@ -12,10 +12,12 @@ from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset, stack_samples
 
+from ..checks import check_positive
 from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVectorLabels
 from ..datasets.utils import seeded_split
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
+from .checks import MASKS_CHECKED, check_labelled_masks, check_model_classes
 from .loaders import num_batches_per_epoch
 from .pool import FootprintPatches, QueryPool
 from .selection import (
@@ -86,6 +88,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         ignore_index: int = 255,
         predict_paths: str | Sequence[str] | None = None,
         predict_overlap: int = 64,
+        bands: Sequence[int | str] | None = None,
     ) -> None:
         """Initialize a new GeoSegmentationDataModule.
 
@@ -122,11 +125,35 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             predict_paths: rasters the ``predict`` stage tiles (default
                 ``image_paths``); see :class:`RasterPredictionWriter`.
             predict_overlap: pixels shared by neighbouring predict tiles.
+            bands: bands to read, as 1-based indexes or band descriptions (None:
+                all; e.g. ``[1, 2, 3]`` for RGB of R, G, B, NIR imagery); saved in
+                checkpoints, so ``predict-raster`` picks the same bands.
 
         Raises:
-            ValueError: If ``labeled_ratio`` is outside (0, 1] or both it and
-                ``selection_file`` are given.
+            ValueError: If a size or count is not positive, ``labeled_ratio`` is
+                outside (0, 1], both it and ``selection_file`` are given,
+                ``background`` is not a class or there are fewer than two
+                classes.
         """
+        for name, count in (
+            ('patch_size', patch_size), ('batch_size', batch_size),
+            ('split_block', split_block),
+        ):  # fmt: skip
+            check_positive(name, count)
+        for name, optional in (
+            ('stride', stride), ('steps_per_epoch', steps_per_epoch),
+            ('unlabeled_batch_size', unlabeled_batch_size),
+        ):  # fmt: skip
+            check_positive(name, optional, optional=True)
+        if isinstance(classes, str) or len(classes) < 2:
+            msg = f'classes must name at least two classes, got {classes!r}'
+            raise ValueError(msg)
+        if not 0 <= background < len(classes):
+            msg = (
+                f'background must be a class index in 0..{len(classes) - 1}'
+                f' ({list(classes)}), got {background!r}'
+            )
+            raise ValueError(msg)
         super().__init__(GeoImagery, batch_size, patch_size, None, num_workers)
         if labeled_ratio is not None:
             check_labeled_ratio(labeled_ratio)
@@ -141,7 +168,9 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.background = background
         self.image_glob = image_glob
         self.label_glob = label_glob
-        self.stride = stride or patch_size
+        self.stride = stride if stride is not None else patch_size
+        #: Bands read from every image (None: all), saved in checkpoints.
+        self.bands = list(bands) if bands is not None else None
         self.labeled_ratio = labeled_ratio
         self.selection_file = selection_file
         self.seed = seed
@@ -181,16 +210,27 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         """Read the imagery and labels once and assign every footprint a split."""
         if self.footprints is not None:
             return self.footprints
-        self.imagery = GeoImagery(self.image_paths, self.image_glob)
+        self.imagery = GeoImagery(self.image_paths, self.image_glob, bands=self.bands)
         footprints = grid_footprints(self.imagery, self.patch_size, self.stride)  # type: ignore[arg-type]
         footprints['split'] = 'unlabeled'
         if self.label_paths is not None:
-            self.scene = GeoSegmentationScene(
-                self.imagery,
-                self._labels(),
-                self.classes,
-                ignore_index=self.ignore_index,
-            )
+            labels = self._labels()
+            try:
+                self.scene = GeoSegmentationScene(
+                    self.imagery, labels, self.classes, ignore_index=self.ignore_index
+                )
+            except RuntimeError as error:
+                if 'intersection' not in str(error):
+                    raise
+                msg = (
+                    f'label_paths {self.label_paths!r} do not overlap image_paths'
+                    f' {self.image_paths!r}: labels cover'
+                    f' {tuple(round(v, 3) for v in labels.index.total_bounds)},'
+                    ' imagery covers'
+                    f' {tuple(round(v, 3) for v in self.imagery.index.total_bounds)}'
+                    f' (both in {self.imagery.crs}); check the files and their CRS'
+                )
+                raise ValueError(msg) from error
             # Overlapping with a positive area: neighbours that only touch the
             # labelled area along an edge are not labelled patches.
             labelled_area = self.scene.index.geometry.union_all()
@@ -218,9 +258,17 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 the order :class:`RasterPredictionWriter` blends them.
         """
         if stage == 'predict':
+            size, overlap = cast(int, self.patch_size), self.predict_overlap
+            if not isinstance(overlap, int) or not 0 <= overlap < size:
+                msg = (
+                    f'predict_overlap must be in [0, patch_size={size}), got'
+                    f' {overlap!r}'
+                )
+                raise ValueError(msg)
             imagery = GeoImagery(
-                self.predict_paths or self.image_paths, self.image_glob
-            )
+                self.predict_paths or self.image_paths, self.image_glob,
+                bands=self.bands,
+            )  # fmt: skip
             self.predict_dataset = imagery
             self.predict_sampler = RasterTileGeoSampler(
                 imagery, cast(int, self.patch_size), self.predict_overlap
@@ -245,6 +293,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         labeled = resolve_selection(chosen, ids, source=source)
         self.labeled_footprints = train.iloc[labeled]
         self.labeled_ids = list(self.labeled_footprints['id'])
+        if stage == 'fit':
+            self._check_masks()
         others = footprints[~footprints['id'].isin(self.labeled_ids)]
         self.unlabeled_footprints = others[others['split'].isin(['train', 'unlabeled'])]
         for split in ('val', 'test'):
@@ -268,6 +318,17 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 )
                 raise ValueError(msg)
             setattr(self, f'{split}_sampler', sampler)
+        check_model_classes(self)
+
+    def _check_masks(self) -> None:
+        """Refuse labelled patches whose masks hold no pixel of a class."""
+        assert self.scene is not None
+        first = self.labeled_footprints.iloc[:MASKS_CHECKED]
+        queries = FootprintGeoSampler(self.scene, first, cast(int, self.patch_size))
+        masks = (self.scene[q]['mask'] for q in queries)
+        check_labelled_masks(
+            masks, self.classes, self.ignore_index, f'label_paths {self.label_paths!r}'
+        )
 
     def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
         """The train footprints as the active learner's pool.

@@ -4,7 +4,12 @@ from typing import Any
 
 from torch.utils.data import Subset
 
-__all__ = ('INFERENCE_KEY', 'datamodule_classes', 'inference_metadata')
+__all__ = (
+    'INFERENCE_KEY',
+    'checkpoint_metadata',
+    'datamodule_classes',
+    'inference_metadata',
+)
 
 #: Key of the prediction metadata inside the datamodule's checkpoint state.
 INFERENCE_KEY = 'inference'
@@ -58,7 +63,9 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
 
     Returns:
         ``mean``, ``std`` (float or per band), ``classes`` (or None),
-        ``colors`` (RGB per class, or None) and ``ignore_index``.
+        ``colors`` (RGB per class, or None), ``ignore_index`` and ``bands``
+        (the band selection as given, 1-based indexes or descriptions; None:
+        all bands).
     """
     colors = None
     for dataset in _datasets(datamodule):
@@ -73,4 +80,29 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
         'classes': list(classes) if classes else None,
         'colors': colors,
         'ignore_index': int(getattr(datamodule, 'ignore_index', 255)),
+        'bands': _bands(getattr(datamodule, 'bands', None)),
     }
+
+
+def _bands(value: Any) -> list[int | str] | None:
+    if value is None:
+        return None
+    if isinstance(value, int | str):
+        value = [value]
+    return [v if isinstance(v, str) else int(v) for v in value]
+
+
+def checkpoint_metadata(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The :func:`inference_metadata` stored in a loaded Lightning checkpoint.
+
+    Args:
+        checkpoint: the loaded checkpoint dict.
+
+    Returns:
+        The metadata, or None for checkpoints of other datamodules.
+    """
+    for value in checkpoint.values():
+        if isinstance(value, dict) and isinstance(value.get(INFERENCE_KEY), dict):
+            found: dict[str, Any] = value[INFERENCE_KEY]
+            return found
+    return None

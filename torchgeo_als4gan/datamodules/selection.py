@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.utils import read_id_list
+from ..datasets.utils import read_id_list, strip_image_extension
 
 __all__ = (
     'check_labeled_ratio',
@@ -71,13 +71,42 @@ def random_selection(ids: Sequence[str], ratio: float, seed: int) -> list[str]:
     return [ids[i] for i in sorted(chosen.tolist())]
 
 
+#: What each kind of selection file must hold, for error messages.
+_FORMATS = {
+    '.npy': 'a NumPy array of ids (np.save)',
+    '.csv': 'a CSV table with an "id" column',
+}
+
+
+def _read_ids(file: Path, suffix: str) -> list[str]:
+    if suffix == '.npy':
+        try:
+            array = np.load(file, allow_pickle=False)
+        except ValueError:
+            # ALS4GAN saved Python lists, which numpy stores as object arrays.
+            array = np.load(file, allow_pickle=True)
+        return [strip_image_extension(str(v).strip()) for v in np.ravel(array)]
+    if suffix == '.csv':
+        import pandas as pd
+
+        frame = pd.read_csv(file, dtype={'id': str})
+    else:
+        import geopandas as gpd
+
+        frame = gpd.read_file(file)
+    if 'id' not in frame.columns:
+        msg = f'Selection file {os.fspath(file)!r} has no "id" column: {list(frame.columns)}'
+        raise ValueError(msg)
+    return [str(v) for v in frame['id']]
+
+
 def read_selection(path: str | os.PathLike[str]) -> list[str]:
     """Read the ids of a selection file.
 
-    Accepted formats: the ALS4GAN ``.npy`` array of ids (file names with an
-    extension are reduced to the id), our CSV with an ``id`` column, a GeoPackage /
-    GeoJSON / Shapefile of footprints with an ``id`` column, or a text file with
-    one id per line.
+    Accepted formats: the ALS4GAN ``.npy`` array of ids (a trailing image
+    extension such as ``.tif`` is stripped; folders and other dots are kept),
+    our CSV with an ``id`` column, a GeoPackage / GeoJSON / Shapefile of
+    footprints with an ``id`` column, or a text file with one id per line.
 
     Args:
         path: the file.
@@ -87,35 +116,40 @@ def read_selection(path: str | os.PathLike[str]) -> list[str]:
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it has no ``id`` column or no ids.
+        ValueError: If it cannot be read as its format, has no ``id`` column or
+            no ids (the message names the file).
     """
     file = Path(path)
     if not file.is_file():
         msg = f'Selection file {os.fspath(path)!r} does not exist'
         raise FileNotFoundError(msg)
     suffix = file.suffix.lower()
-    if suffix == '.npy':
+    if suffix in {'.npy', '.csv', '.gpkg', '.geojson', '.json', '.shp', '.parquet'}:
         try:
-            array = np.load(file, allow_pickle=False)
-        except ValueError:
-            # ALS4GAN saved Python lists, which numpy stores as object arrays.
-            array = np.load(file, allow_pickle=True)
-        ids = [os.path.splitext(os.path.basename(str(v)))[0] for v in array.ravel()]
-    elif suffix in {'.csv', '.gpkg', '.geojson', '.json', '.shp', '.parquet'}:
-        if suffix == '.csv':
-            import pandas as pd
-
-            frame = pd.read_csv(file, dtype={'id': str})
-        else:
-            import geopandas as gpd
-
-            frame = gpd.read_file(file)
-        if 'id' not in frame.columns:
-            msg = f'Selection file {os.fspath(path)!r} has no "id" column: {list(frame.columns)}'
-            raise ValueError(msg)
-        ids = [str(v) for v in frame['id']]
+            ids = _read_ids(file, suffix)
+        except ValueError as error:
+            if 'no "id" column' in str(error):
+                raise
+            kind = _FORMATS.get(suffix, f'a vector file ({suffix}) with an "id" column')
+            msg = f'Selection file {os.fspath(path)!r} is not {kind}: {error}'
+            raise ValueError(msg) from error
+        except Exception as error:
+            kind = _FORMATS.get(suffix, f'a vector file ({suffix}) with an "id" column')
+            msg = (
+                f'Selection file {os.fspath(path)!r} is not {kind}:'
+                f' {type(error).__name__}: {error}'
+            )
+            raise ValueError(msg) from error
     else:
-        ids = read_id_list(file)
+        try:
+            ids = read_id_list(file)
+        except UnicodeDecodeError as error:
+            msg = (
+                f'Selection file {os.fspath(path)!r} is not a text list of ids'
+                f' (one per line): {error}'
+            )
+            raise ValueError(msg) from error
+    ids = [i for i in ids if i]
     if not ids:
         msg = f'Selection file {os.fspath(path)!r} contains no ids'
         raise ValueError(msg)
@@ -131,6 +165,8 @@ def resolve_selection(
     """Turn selected ids into pool indices.
 
     An id may name a patch, or a whole image, which then selects all its patches.
+    An id that matches neither but whose last path component is the id of
+    exactly one item (ALS4GAN stored ``folder/name`` paths) selects that item.
 
     Args:
         selected: ids from the selection.
@@ -148,13 +184,19 @@ def resolve_selection(
     by_image: dict[str, list[int]] = {}
     for i, image_id in enumerate(image_ids or []):
         by_image.setdefault(image_id, []).append(i)
+    by_name: dict[str, list[int]] = {}
+    for i, pid in enumerate(patch_ids):
+        by_name.setdefault(pid.rsplit('/', 1)[-1], []).append(i)
     indices: set[int] = set()
     missing: list[str] = []
     for sid in selected:
+        name = sid.rsplit('/', 1)[-1]
         if sid in by_patch:
             indices.add(by_patch[sid])
         elif sid in by_image:
             indices.update(by_image[sid])
+        elif name != sid and len(by_name.get(name, [])) == 1:
+            indices.add(by_name[name][0])
         else:
             missing.append(sid)
     if missing:

@@ -10,8 +10,11 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
+from ..checks import check_positive
 from ..datasets.patched import PatchedSegmentationDataset
+from ..datasets.utils import read_window
 from ..transforms import SegmentationAugmentation
+from .checks import MASKS_CHECKED, check_labelled_masks, check_model_classes
 from .loaders import infinite_batches_loader, num_batches_per_epoch
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
@@ -186,6 +189,9 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             ValueError: If ``labeled_ratio`` is outside (0, 1] or both
                 ``labeled_ratio`` and ``selection_file`` are given.
         """
+        check_positive('batch_size', batch_size)
+        check_positive('unlabeled_batch_size', unlabeled_batch_size, optional=True)
+        check_positive('steps_per_epoch', steps_per_epoch, optional=True)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         if labeled_ratio is not None:
             check_labeled_ratio(labeled_ratio)
@@ -199,7 +205,10 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         self.unlabeled_batch_size = unlabeled_batch_size or batch_size
         self.steps_per_epoch = steps_per_epoch
         self.split_files = dict(split_files or {})
+        #: Bands read from every image (None: all), saved in checkpoints.
+        self.bands = kwargs.get('bands')
         ignore_index = dataset_class.ignore_index
+        self.ignore_index = ignore_index
         self.norm_mean, self.norm_std = mean, std
         self.train_aug = SegmentationAugmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
@@ -243,11 +252,33 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             self.labeled_dataset = Subset(train, labeled)
             self.unlabeled_dataset = UnlabeledView(Subset(train, rest))
             self.train_dataset = self.labeled_dataset
+            self._check_masks(train, labeled[:MASKS_CHECKED])
         if stage in ('fit', 'validate'):
             self.val_dataset = self._dataset('val')
         if stage in ('test', 'predict'):
             self.test_dataset = self._dataset('test')
             self.predict_dataset = self.test_dataset
+        check_model_classes(self)
+
+    def _check_masks(self, train: PatchedSegmentationDataset, items: list[int]) -> None:
+        """Refuse labelled masks that hold no pixel of a class (see the check)."""
+
+        def raw_values() -> Any:
+            for i in items[:4]:
+                record = train.records[train.patches[i].image]
+                if record.mask is not None:
+                    raw, _ = read_window(
+                        record.mask, 0, 0, *train.shapes[train.patches[i].image]
+                    )
+                    yield from torch.unique(
+                        torch.from_numpy(raw.astype('int64'))
+                    ).tolist()
+
+        masks = (m for m in (train.read_mask(i) for i in items) if m is not None)
+        check_labelled_masks(
+            masks, train.classes, train.ignore_index,
+            f'{type(train).__name__} at {train.root!r}', raw_values(),
+        )  # fmt: skip
 
     def query_pool(self) -> QueryPool:
         """The train split as the active learner's pool (whole split, no selection).

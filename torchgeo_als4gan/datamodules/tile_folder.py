@@ -33,6 +33,7 @@ class SegmentationTileFolderDataModule(SemiSupervisedNonGeoDataModule):
         tile_size: int | None = None,
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
+        bands: Sequence[int | str] | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SegmentationTileFolderDataModule.
@@ -52,6 +53,9 @@ class SegmentationTileFolderDataModule(SemiSupervisedNonGeoDataModule):
             tile_size: whole tiles are padded to this size (None: largest side).
             split_fractions: train/val/test fractions of the seeded split.
             split_seed: seed of the split.
+            bands: bands to read, as 1-based indexes or band descriptions (None:
+                all); saved in checkpoints, so ``predict-raster`` picks the
+                same bands.
             **kwargs: selection, loader and augmentation options of
                 :class:`SemiSupervisedNonGeoDataModule`.
         """
@@ -71,5 +75,6 @@ class SegmentationTileFolderDataModule(SemiSupervisedNonGeoDataModule):
             tile_size=tile_size,
             split_fractions=split_fractions,
             split_seed=split_seed,
+            bands=bands,
             **kwargs,
         )

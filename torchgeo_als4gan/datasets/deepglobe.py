@@ -131,9 +131,9 @@ class DeepGlobePatches(PatchedSegmentationDataset):
             raise DatasetNotFoundError(self)
         return records
 
-    def _decode_mask(self, array: NDArray[Any]) -> NDArray[np.int64]:
+    def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
         if array.shape[0] < 3:
-            msg = f'DeepGlobe masks must be RGB, got {array.shape[0]} band(s)'
+            msg = f'DeepGlobe mask {path!r} must be RGB, got {array.shape[0]} band(s)'
             raise ValueError(msg)
         bits = (array[:3] >= 128).astype(np.int64)
         result: NDArray[np.int64] = self._lut[bits[0] * 4 + bits[1] * 2 + bits[2]]

@@ -21,6 +21,7 @@ from torchgeo.datasets import IntersectionDataset, RasterDataset, VectorDataset
 from torchgeo.datasets.utils import GeoSlice, array_to_tensor
 
 from .plotting import default_colors, plot_segmentation
+from .utils import raster_header, resolve_bands
 
 __all__ = ('GeoImagery', 'GeoRasterMask', 'GeoSegmentationScene', 'GeoVectorLabels')
 
@@ -32,7 +33,10 @@ class GeoImagery(RasterDataset):
 
     Files are found under ``paths`` with ``filename_glob``; files in other CRSs are
     warped to the CRS of the first file (or ``crs``). Pixels outside the files are
-    read as 0, and ``nodata`` is the nodata value of the first file.
+    read as 0, and ``nodata`` is the nodata value of the first file. ``bands``
+    selects bands by 1-based index or band description (e.g. RGB of a 4-band
+    NAIP scene: ``[1, 2, 3]``); without it every file must have the same band
+    count.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class GeoImagery(RasterDataset):
         crs: CRS | None = None,
         res: float | tuple[float, float] | None = None,
         cache: bool = True,
+        bands: Sequence[int | str] | None = None,
     ) -> None:
         """Initialize a new GeoImagery instance.
 
@@ -51,15 +56,40 @@ class GeoImagery(RasterDataset):
             crs: CRS to warp to (defaults to the first file's).
             res: resolution in CRS units (defaults to the first file's).
             cache: keep file handles open between reads.
+            bands: bands to read, as 1-based indexes or band descriptions
+                (None: all bands).
 
         Raises:
             DatasetNotFoundError: If no readable file is found.
+            ValueError: If a band does not exist in a file, or files differ in
+                the bands they give (the message names the file).
         """
         self.filename_glob = filename_glob
         super().__init__(paths, crs, res, cache=cache)
-        with rasterio.open(self.index.filepath.iloc[0]) as src:
+        self.selected_bands = list(bands) if bands is not None else None
+        selected: list[list[int] | None] = []
+        counts = []
+        for path in self.index.filepath:
+            header = raster_header(path)
+            indexes = resolve_bands(self.selected_bands, header, path, 'bands')
+            selected.append(indexes)
+            counts.append(header.bands if indexes is None else len(indexes))
+        first = self.index.filepath.iloc[0]
+        for path, indexes, count in zip(
+            self.index.filepath, selected, counts, strict=True
+        ):
+            if count != counts[0] or indexes != selected[0]:
+                msg = (
+                    f'{path!r} gives {count} band(s) {indexes or "(all)"} but'
+                    f' {first!r} gives {counts[0]} {selected[0] or "(all)"}: every'
+                    ' image must give the same bands (select them with bands)'
+                )
+                raise ValueError(msg)
+        #: 1-based bands read from every file (TorchGeo's attribute), or None.
+        self.band_indexes = selected[0]
+        with rasterio.open(first) as src:
             self.nodata: float | None = src.nodata
-            self.band_count: int = src.count
+        self.band_count: int = counts[0]
 
     def plot(
         self,
@@ -138,7 +168,10 @@ class GeoVectorLabels(VectorDataset):
     either class indices or class names; names are looked up in ``label_map`` and
     then in ``classes``. Pixels covered by no polygon get ``background``. Features
     are read once and kept in memory with a spatial index (TorchGeo's
-    ``VectorDataset`` re-reads every file for every sample).
+    ``VectorDataset`` re-reads every file for every sample). Invalid geometries
+    (self-intersecting polygons drawn by hand) are repaired with
+    ``make_valid``; a file without a CRS (a Shapefile without ``.prj``) is read
+    in the dataset CRS and listed in :attr:`files_without_crs`.
     """
 
     def __init__(
@@ -175,6 +208,11 @@ class GeoVectorLabels(VectorDataset):
         self.classes = tuple(classes)
         self.label_map = dict(label_map or {})
         self.background = background
+        self.files_without_crs: list[str] = []
+        self.repaired = 0
+        for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
+            if os.path.isfile(path):
+                _check_vector_file(os.fspath(path), layer)
         super().__init__(paths, crs, res, label_name=label_name, layer=layer)
         frames = [self._read(path) for path in self.index.filepath]
         self.features = gpd.GeoDataFrame(
@@ -191,8 +229,13 @@ class GeoVectorLabels(VectorDataset):
             )
             raise ValueError(msg)
         if frame.crs is None:
+            self.files_without_crs.append(path)
             frame = frame.set_crs(self.crs)
         frame = frame.to_crs(self.crs)
+        invalid = ~frame.geometry.is_valid
+        if invalid.any():
+            self.repaired += int(invalid.sum())
+            frame.loc[invalid, 'geometry'] = frame.geometry[invalid].make_valid()
         values = [self._class_of(v) for v in frame[self.label_name]]
         bad = sorted(
             {
@@ -253,6 +296,21 @@ class GeoVectorLabels(VectorDataset):
                 shapes, out=mask, transform=transform, dtype=np.int64
             )
         return {'crs': self.crs, 'bounds': query, 'mask': torch.from_numpy(mask)}
+
+
+def _check_vector_file(path: str, layer: str | int | None) -> None:
+    """Refuse a file that is not vector data (TorchGeo skips such files silently)."""
+    try:
+        if path.lower().endswith('.parquet'):
+            gpd.read_parquet(path).head(1)
+        else:
+            gpd.read_file(path, layer=layer, rows=1)
+    except Exception as error:
+        msg = (
+            f'Vector file {path!r} cannot be read as vector data (GeoPackage,'
+            f' Shapefile, GeoJSON, ...): {type(error).__name__}: {error}'
+        )
+        raise ValueError(msg) from error
 
 
 class GeoSegmentationScene(IntersectionDataset):

@@ -1,6 +1,7 @@
 """Base class for NonGeo segmentation datasets read in patches (windows)."""
 
 import abc
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -14,16 +15,20 @@ from numpy.typing import NDArray
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
+from ..checks import check_positive
 from .plotting import plot_segmentation
 from .utils import (
     grid_windows,
-    raster_shape,
+    raster_header,
     read_id_list,
     read_window,
+    resolve_bands,
     stratified_split,
 )
 
 __all__ = ('ImageRecord', 'NonGeoPatch', 'PatchedSegmentationDataset')
+
+logger = logging.getLogger(__name__)
 
 _PATCH_ID = re.compile(r'(?P<image>.+)_r(?P<row>-?\d+)_c(?P<col>-?\d+)_p(?P<size>\d+)')
 
@@ -62,12 +67,20 @@ class ImageRecord:
 class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
     """Segmentation dataset over image files, indexed by patches.
 
-    With ``patch_size=None`` every image is one sample, padded to ``tile_size`` (the
-    usual way to use UC Merced tiles, a few of which are not 256 x 256). With a
+    With ``patch_size=None`` every image is one sample of ``tile_size`` (the usual
+    way to use UC Merced tiles, a few of which are not 256 x 256): smaller images
+    are padded (image 0, mask ignore index) at the bottom and right, images larger
+    by at most ``max_crop`` pixels are centre-cropped, and a larger excess is an
+    error naming the file; one log line per dataset says how many were padded and
+    cropped. With a
     ``patch_size`` every image is cut into a grid of ``patch_size`` windows with
     ``stride``; windows at the right and bottom edges reach past the image and are
     padded with the ignore index rather than dropped. Arbitrary windows can be read
     by indexing with a :class:`NonGeoPatch`, which is what the patch samplers yield.
+
+    ``bands`` selects bands by 1-based index or band description (as TorchGeo's
+    ``RasterDataset.bands`` does by name); every image must give the same number
+    of bands.
 
     Subclasses find their files in ``_find_records`` and decode their masks in
     ``_decode_mask``.
@@ -100,6 +113,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         stride: int | None = None,
         tile_size: int | None = 256,
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        bands: Sequence[int | str] | None = None,
+        max_crop: int = 8,
     ) -> None:
         """Initialize a new dataset.
 
@@ -112,48 +127,96 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             split_seed: seed of the split (stratified by scene class when known).
             patch_size: side of the grid patches, or None for whole images.
             stride: grid stride (defaults to ``patch_size``).
-            tile_size: size whole images are padded to when ``patch_size`` is None
+            tile_size: side of whole-image samples when ``patch_size`` is None
                 (None: the largest image side).
             transforms: function applied to each sample.
+            bands: bands to read, as 1-based indexes or band descriptions
+                (None: all bands).
+            max_crop: whole images larger than ``tile_size`` by at most this
+                many pixels are centre-cropped (UC Merced's ``harbor10`` is
+                257 x 257); a larger excess is an error.
 
         Raises:
             DatasetNotFoundError: If no images are found under ``root``.
-            ValueError: If an argument is out of range, or an image and its mask
-                differ in size (the message names both files).
+            ValueError: If an argument is out of range, an image and its mask
+                differ in size, images give different band counts or an image is
+                far larger than ``tile_size`` (the message names the files).
             OSError: If a file cannot be read (the message names it).
         """
         if split not in self.splits:
             msg = f'split must be one of {self.splits}, got {split!r}'
             raise ValueError(msg)
-        if patch_size is not None and patch_size <= 0:
-            msg = f'patch_size must be a positive number of pixels, got {patch_size}'
-            raise ValueError(msg)
-        if stride is not None and stride <= 0:
-            msg = f'stride must be a positive number of pixels, got {stride}'
+        check_positive('patch_size', patch_size, optional=True)
+        check_positive('stride', stride, optional=True)
+        check_positive('tile_size', tile_size, optional=True)
+        if not isinstance(max_crop, int) or max_crop < 0:
+            msg = f'max_crop must be a non-negative number of pixels, got {max_crop!r}'
             raise ValueError(msg)
         self.root = os.fspath(root)
         self.split = split
         self.patch_size = patch_size
-        self.stride = stride or patch_size
+        self.stride = stride if stride is not None else patch_size
         self.transforms = transforms
+        self.bands = list(bands) if bands is not None else None
+        self.max_crop = max_crop
 
         records = self._find_records()
         self.records = self._select_split(
             records, split_file, split_fractions, split_seed
         )
-        self.shapes = [self._check_shapes(record) for record in self.records]
+        self.band_indexes: list[list[int] | None] = []
+        self.shapes = []
+        counts = []
+        for record in self.records:
+            height, width, indexes, count = self._check_files(record)
+            self.shapes.append((height, width))
+            self.band_indexes.append(indexes)
+            counts.append(count)
+        self.band_count = max(set(counts), key=counts.count, default=0)
+        odd = [
+            (r.image, c)
+            for r, c in zip(self.records, counts, strict=True)
+            if c != self.band_count
+        ]
+        if odd:
+            msg = (
+                f'{len(odd)} image(s) do not have the {self.band_count} band(s) of'
+                f' the other {counts.count(self.band_count)}, e.g. {odd[0][0]!r}'
+                f' has {odd[0][1]}: every image must give the same bands (select'
+                ' them with bands)'
+            )
+            raise ValueError(msg)
         if tile_size is None:
             tile_size = max((max(shape) for shape in self.shapes), default=0)
         self.tile_size = tile_size
         if patch_size is None:
-            for record, (height, width) in zip(self.records, self.shapes, strict=False):
-                if height > tile_size or width > tile_size:
-                    msg = (
-                        f'Image {record.image!r} is {height}x{width}, larger than'
-                        f' tile_size={tile_size}: raise tile_size or set patch_size'
-                    )
-                    raise ValueError(msg)
+            self._check_tile_sizes()
         self.patches = self._grid_patches()
+
+    def _check_tile_sizes(self) -> None:
+        """Refuse images far larger than ``tile_size``; log what is padded/cropped."""
+        size = self.tile_size
+        padded = cropped = offsize = 0
+        for record, (height, width) in zip(self.records, self.shapes, strict=True):
+            excess = max(height, width) - size
+            if excess > self.max_crop:
+                msg = (
+                    f'Image {record.image!r} is {height}x{width}, larger than'
+                    f' tile_size={size} by {excess} pixels (at most'
+                    f' max_crop={self.max_crop} are centre-cropped): raise tile_size'
+                    ' or max_crop, or set patch_size'
+                )
+                raise ValueError(msg)
+            cropped += excess > 0
+            padded += min(height, width) < size
+            offsize += (height, width) != (size, size)
+        if offsize:
+            logger.info(
+                '%s (%s): %d of %d images are not %dx%d: %d padded (image 0, mask'
+                ' ignore index), %d centre-cropped',
+                type(self).__name__, self.split, offsize,
+                len(self.records), size, size, padded, cropped,
+            )  # fmt: skip
 
     @abc.abstractmethod
     def _find_records(self) -> list[ImageRecord]:
@@ -164,8 +227,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         """
 
     @abc.abstractmethod
-    def _decode_mask(self, array: NDArray[Any]) -> NDArray[np.int64]:
-        """Turn the raw mask bands (bands, h, w) into class indices (h, w)."""
+    def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
+        """Turn the raw mask bands (bands, h, w) of file ``path`` into class indices."""
 
     def _select_split(
         self,
@@ -190,23 +253,35 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         split = stratified_split([r.label for r in records], fractions, seed)
         return [records[i] for i in split[self.split]]
 
-    def _check_shapes(self, record: ImageRecord) -> tuple[int, int]:
-        _, height, width = raster_shape(record.image)
+    def _check_files(
+        self, record: ImageRecord
+    ) -> tuple[int, int, list[int] | None, int]:
+        """Height, width, selected band indexes and band count of a record."""
+        header = raster_header(record.image)
+        height, width = header.height, header.width
+        indexes = resolve_bands(self.bands, header, record.image, 'bands')
         if record.mask is not None:
-            _, mask_height, mask_width = raster_shape(record.mask)
-            if (mask_height, mask_width) != (height, width):
+            mask = raster_header(record.mask)
+            if (mask.height, mask.width) != (height, width):
                 msg = (
                     f'Image {record.image!r} is {height}x{width} but its mask'
-                    f' {record.mask!r} is {mask_height}x{mask_width}'
+                    f' {record.mask!r} is {mask.height}x{mask.width}'
                 )
                 raise ValueError(msg)
-        return height, width
+        count = header.bands if indexes is None else len(indexes)
+        return height, width, indexes, count
+
+    def _whole_patch(self, image: int) -> NonGeoPatch:
+        """The whole-image sample of an image: padded, or centre-cropped if larger."""
+        height, width = self.shapes[image]
+        size = self.tile_size
+        return NonGeoPatch(
+            image, max((height - size) // 2, 0), max((width - size) // 2, 0), size
+        )
 
     def _grid_patches(self) -> list[NonGeoPatch]:
         if self.patch_size is None:
-            return [
-                NonGeoPatch(i, 0, 0, self.tile_size) for i in range(len(self.records))
-            ]
+            return [self._whole_patch(i) for i in range(len(self.records))]
         size, stride = self.patch_size, self.stride or self.patch_size
         patches = []
         for i, (height, width) in enumerate(self.shapes):
@@ -227,9 +302,7 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             The id string.
         """
         image_id = self.records[patch.image].id
-        if self.patch_size is None and patch == NonGeoPatch(
-            patch.image, 0, 0, self.tile_size
-        ):
+        if self.patch_size is None and patch == self._whole_patch(patch.image):
             return image_id
         return f'{image_id}_r{patch.row}_c{patch.col}_p{patch.size}'
 
@@ -253,7 +326,7 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         if match is None:
             if self.patch_size is not None:
                 raise KeyError(patch_id)
-            return NonGeoPatch(index, 0, 0, self.tile_size)
+            return self._whole_patch(index)
         return NonGeoPatch(
             index, int(match['row']), int(match['col']), int(match['size'])
         )
@@ -289,22 +362,44 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         patch = self.patches[index] if isinstance(index, int) else NonGeoPatch(*index)
         record = self.records[patch.image]
         size = patch.size
-        data, (dr, dc) = read_window(record.image, patch.row, patch.col, size, size)
+        data, (dr, dc) = read_window(
+            record.image, patch.row, patch.col, size, size,
+            self.band_indexes[patch.image],
+        )  # fmt: skip
         image = torch.zeros((data.shape[0], size, size), dtype=torch.float32)
         h, w = data.shape[1:]
         image[:, dr : dr + h, dc : dc + w] = torch.from_numpy(data.astype(np.float32))
         sample: dict[str, Any] = {'image': image, 'id': self.patch_id(patch)}
-        if record.mask is not None:
-            raw, (mr, mc) = read_window(record.mask, patch.row, patch.col, size, size)
-            mask = torch.full((size, size), self.ignore_index, dtype=torch.long)
-            mh, mw = raw.shape[1:]
-            decoded = torch.from_numpy(self._decode_mask(raw))
-            mask[mr : mr + mh, mc : mc + mw] = decoded
+        mask = self.read_mask(patch)
+        if mask is not None:
             sample['mask'] = mask
         sample.update(self._labels(record, sample.get('mask')))
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def read_mask(self, index: int | NonGeoPatch) -> Tensor | None:
+        """Read only the mask of a patch (no image).
+
+        Args:
+            index: position in the patch grid, or any :class:`NonGeoPatch`.
+
+        Returns:
+            Class indices [S, S] (ignore index outside the image), or None when
+            the image has no mask.
+        """
+        patch = self.patches[index] if isinstance(index, int) else NonGeoPatch(*index)
+        record = self.records[patch.image]
+        if record.mask is None:
+            return None
+        size = patch.size
+        raw, (mr, mc) = read_window(record.mask, patch.row, patch.col, size, size)
+        mask = torch.full((size, size), self.ignore_index, dtype=torch.long)
+        mh, mw = raw.shape[1:]
+        mask[mr : mr + mh, mc : mc + mw] = torch.from_numpy(
+            self._decode_mask(raw, record.mask)
+        )
+        return mask
 
     def _labels(self, record: ImageRecord, mask: Tensor | None) -> dict[str, Tensor]:
         """Image-level labels of a patch; by default the record's scene class."""

@@ -1,6 +1,7 @@
 """A folder of image tiles with a parallel folder of index masks."""
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,11 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
     ``class_subfolders=True`` the first folder level names the scene class of each
     tile, which becomes ``label`` (for the active learner).
 
-    Masks hold class indices ``0 .. len(classes) - 1``; ``ignore_value`` and any
-    other value become the ignore index (255). Tiles of slightly different sizes are
-    padded to ``tile_size`` (default: the largest tile side) rather than rejected.
+    Masks hold class indices ``0 .. len(classes) - 1``; ``ignore_value`` becomes
+    the ignore index (255). Any other value is ignored too, with a warning naming
+    the first mask holding one. Tiles of slightly different sizes are padded to
+    ``tile_size`` (default: the largest tile side) rather than rejected. Ids are
+    relative paths without extension (``town/tile_0``).
     """
 
     def __init__(
@@ -48,6 +51,8 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
         stride: int | None = None,
         tile_size: int | None = None,
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        bands: Sequence[int | str] | None = None,
+        max_crop: int = 8,
     ) -> None:
         """Initialize a new SegmentationTileFolder instance.
 
@@ -69,12 +74,23 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
             stride: grid stride (defaults to ``patch_size``).
             tile_size: whole tiles are padded to this size (None: largest side).
             transforms: function applied to each sample.
+            bands: bands to read, as 1-based indexes or band descriptions
+                (None: all).
+            max_crop: whole tiles larger than ``tile_size`` by at most this many
+                pixels are centre-cropped.
 
         Raises:
             DatasetNotFoundError: If ``root/image_dir`` holds no image.
             FileNotFoundError: If a tile has no mask (the message names it).
-            ValueError: If ``colors`` does not match ``classes``.
+            ValueError: If there are fewer than two classes or ``colors`` does
+                not match ``classes``.
         """
+        if isinstance(classes, str) or len(classes) < 2:
+            msg = (
+                f'classes must name at least two classes in mask-value order (e.g.'
+                f' [background, building]), got {classes!r}'
+            )
+            raise ValueError(msg)
         self.classes = tuple(classes)
         if colors is None:
             cmap = matplotlib.colormaps['tab20']
@@ -91,9 +107,10 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
         self.image_dir = image_dir
         self.mask_dir = mask_dir
         self.class_subfolders = class_subfolders
+        self._warned_values = False
         super().__init__(
             root, split, split_file, split_fractions, split_seed, patch_size, stride,
-            tile_size, transforms,
+            tile_size, transforms, bands, max_crop,
         )  # fmt: skip
 
     @staticmethod
@@ -127,9 +144,23 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
             records.append(ImageRecord(key, str(path), str(masks[key]), label))
         return records
 
-    def _decode_mask(self, array: NDArray[Any]) -> NDArray[np.int64]:
+    def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
         values = array[0]
         out = self._map_values(values)
+        expected = out != self.ignore_index
         if self.ignore_value is not None:
-            out[values == self.ignore_value] = self.ignore_index
+            is_ignore = values == self.ignore_value
+            out[is_ignore] = self.ignore_index
+            expected |= is_ignore
+        if not self._warned_values and not expected.all():
+            self._warned_values = True
+            bad = np.unique(values[~expected])
+            warnings.warn(
+                f'Mask {path!r} holds values {bad[:8].tolist()} that are neither'
+                f' class indices 0..{len(self.classes) - 1} ({list(self.classes)})'
+                f' nor ignore_value ({self.ignore_value}); those pixels are ignored'
+                ' (warned once per dataset)',
+                UserWarning,
+                stacklevel=2,
+            )
         return out

@@ -26,8 +26,11 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
     Older DLRSD releases use ``DLRSD/Images/`` instead of ``DLRSD/Labels/``; both are
     found. DLRSD stores the 17 classes as values 1..17 (ALS4GAN trained 18 outputs
     with index 0 unused); they are exposed as 0..16 and every other value (0,
-    255, ...) becomes the ignore index 255. The 44 tiles that are not 256 x 256 are
-    padded to ``tile_size`` with the ignore index.
+    255, ...) becomes the ignore index 255. Of the 2,100 real tiles, 43 are smaller
+    than 256 x 256 (247 to 256 pixels a side): they are padded to ``tile_size``
+    (image 0, mask ignore index); ``harbor/harbor10.tif`` is 257 x 257 and is
+    centre-cropped (tiles up to ``max_crop`` pixels larger are). One log line
+    per split gives the counts.
 
     Each sample holds ``image`` (float [3, H, W], 0..255), ``mask`` (long [H, W]),
     ``label`` (scene class) and ``id`` (e.g. ``agricultural05``).
@@ -76,6 +79,7 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         download: bool = False,
         checksum: bool = False,
+        max_crop: int = 8,
     ) -> None:
         """Initialize a new UCMercedDLRSD instance.
 
@@ -88,11 +92,14 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
             split_seed: seed of the split.
             patch_size: side of grid patches, or None for whole tiles.
             stride: grid stride (defaults to ``patch_size``).
-            tile_size: tiles are padded to this size when ``patch_size`` is None.
+            tile_size: side of whole-tile samples when ``patch_size`` is None
+                (smaller tiles are padded, slightly larger ones centre-cropped).
             transforms: function applied to each sample.
             download: download the UC Merced images if missing (DLRSD has no
                 stable URL and must be placed by hand).
             checksum: verify the MD5 of the downloaded archive.
+            max_crop: tiles larger than ``tile_size`` by at most this many
+                pixels are centre-cropped; a larger excess is an error.
 
         Raises:
             DatasetNotFoundError: If the images or the DLRSD masks are missing.
@@ -101,7 +108,7 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
         self.checksum = checksum
         super().__init__(
             root, split, split_file, split_fractions, split_seed, patch_size, stride,
-            tile_size, transforms,
+            tile_size, transforms, max_crop=max_crop,
         )  # fmt: skip
 
     def _image_dir(self) -> str:
@@ -130,7 +137,15 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
             self._download()
         mask_dir = self._mask_dir()
         if mask_dir is None:
-            raise DatasetNotFoundError(self)
+            error = DatasetNotFoundError(self)
+            error.args = (
+                f'DLRSD masks not found: neither {self.root}/DLRSD/Labels/ nor'
+                f' {self.root}/DLRSD/Images/ exists. DLRSD has no stable download'
+                ' URL (download=True fetches only the UC Merced images): get the'
+                ' DLRSD archive by hand and unzip it so that'
+                f' {self.root}/DLRSD/Labels/<class>/<class>NN.png exist.',
+            )
+            raise error
         records = []
         missing = []
         for path in sorted(glob.glob(os.path.join(self._image_dir(), '*', '*.tif'))):
@@ -151,5 +166,5 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
             raise DatasetNotFoundError(self)
         return records
 
-    def _decode_mask(self, array: NDArray[Any]) -> NDArray[np.int64]:
+    def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
         return self._map_values(array[0], offset=self.value_offset)

@@ -4,6 +4,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
@@ -14,16 +15,97 @@ from rasterio.windows import Window
 from torch import Tensor
 
 __all__ = (
+    'RasterHeader',
+    'check_complete_png',
     'grid_windows',
     'mask_labels',
+    'raster_header',
     'raster_shape',
     'read_id_list',
     'read_window',
+    'resolve_bands',
     'seeded_split',
     'stratified_split',
+    'strip_image_extension',
 )
 
 Split = dict[str, list[int]]
+
+
+class RasterHeader(NamedTuple):
+    """What a raster's header says about its pixels."""
+
+    #: Number of bands.
+    bands: int
+    #: Rows.
+    height: int
+    #: Columns.
+    width: int
+    #: Description of each band (``''`` where there is none).
+    descriptions: tuple[str, ...]
+
+
+#: Last 12 bytes of every complete PNG file (the IEND chunk).
+_PNG_END = b'\x00\x00\x00\x00IEND\xaeB`\x82'
+
+
+def check_complete_png(path: str | os.PathLike[str]) -> None:
+    """Refuse a PNG file that is cut short.
+
+    GDAL reads a truncated PNG without any error, as different garbage on every
+    read; a complete PNG always ends with its IEND chunk.
+
+    Args:
+        path: a ``.png`` file.
+
+    Raises:
+        OSError: If the file does not end with the PNG end marker.
+    """
+    with open(path, 'rb') as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(size - len(_PNG_END), 0))
+        tail = f.read()
+    if tail != _PNG_END:
+        msg = (
+            f'Cannot read raster file {os.fspath(path)!r}: the PNG is truncated or'
+            f' damaged (it does not end with the PNG end marker; {size} bytes)'
+        )
+        raise OSError(msg)
+
+
+def raster_header(path: str | os.PathLike[str]) -> RasterHeader:
+    """Read the band count, size and band descriptions of a raster file.
+
+    PNG files are also checked to be complete (see :func:`check_complete_png`).
+
+    Args:
+        path: file any rasterio driver reads (GeoTIFF, PNG, JPEG, ...).
+
+    Returns:
+        The header.
+
+    Raises:
+        OSError: If the file cannot be opened or is a truncated PNG; the message
+            names the file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                header = RasterHeader(
+                    src.count,
+                    src.height,
+                    src.width,
+                    tuple(d or '' for d in src.descriptions),
+                )
+                driver = src.driver
+    except rasterio.errors.RasterioIOError as err:
+        msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
+        raise OSError(msg) from err
+    if driver == 'PNG':
+        check_complete_png(path)
+    return header
 
 
 def raster_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
@@ -38,18 +120,71 @@ def raster_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
     Raises:
         OSError: If the file cannot be opened; the message names the file.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                return src.count, src.height, src.width
-    except rasterio.errors.RasterioIOError as err:
-        msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
-        raise OSError(msg) from err
+    header = raster_header(path)
+    return header.bands, header.height, header.width
+
+
+def resolve_bands(
+    bands: Sequence[int | str] | None, header: RasterHeader, path: str, name: str
+) -> list[int] | None:
+    """Turn a band selection into 1-based band indexes of one file.
+
+    Args:
+        bands: 1-based band indexes (``[1, 2, 3]``) or band descriptions
+            (``['red', 'green', 'blue']``), mixed allowed; None for all bands.
+        header: the file's header.
+        path: the file, for the message.
+        name: the argument, for the message (``bands``, ``--bands``).
+
+    Returns:
+        The indexes, or None for all bands.
+
+    Raises:
+        ValueError: If a band does not exist in the file or none is given (the
+            message lists the file's bands).
+    """
+    if bands is None:
+        return None
+    if isinstance(bands, str | int):
+        bands = [bands]
+    if len(bands) == 0:
+        msg = f'{name} must name at least one band, got an empty list'
+        raise ValueError(msg)
+    described = {d: i + 1 for i, d in enumerate(header.descriptions) if d}
+    indexes = []
+    for band in bands:
+        if isinstance(band, str) and band in described:
+            indexes.append(described[band])
+            continue
+        text = str(band).strip()
+        if (
+            isinstance(band, int | str)
+            and not isinstance(band, bool)
+            and text.isdigit()
+            and 1 <= int(text) <= header.bands
+        ):
+            indexes.append(int(text))
+            continue
+        listing = ', '.join(
+            f'{i + 1}' + (f' {d!r}' if d else '')
+            for i, d in enumerate(header.descriptions)
+        )
+        msg = (
+            f'{name}: {band!r} is not a band of {path!r}, which has'
+            f' {header.bands} band(s): {listing} (give 1-based indexes or band'
+            ' descriptions)'
+        )
+        raise ValueError(msg)
+    return indexes
 
 
 def read_window(
-    path: str | os.PathLike[str], row: int, col: int, height: int, width: int
+    path: str | os.PathLike[str],
+    row: int,
+    col: int,
+    height: int,
+    width: int,
+    indexes: Sequence[int] | None = None,
 ) -> tuple[NDArray[np.generic], tuple[int, int]]:
     """Read the part of a window that lies inside a raster.
 
@@ -62,6 +197,7 @@ def read_window(
         col: left column of the window (may be negative).
         height: window height in pixels.
         width: window width in pixels.
+        indexes: 1-based bands to read (None: all).
 
     Returns:
         The array (bands, h, w) of the overlapping part, and its (row, col) offset
@@ -81,14 +217,38 @@ def read_window(
                 r0, c0 = max(row, 0), max(col, 0)
                 r1 = min(row + height, src.height)
                 c1 = min(col + width, src.width)
+                count = src.count if indexes is None else len(indexes)
                 if r1 <= r0 or c1 <= c0:
-                    return np.zeros((src.count, 0, 0), dtype=src.dtypes[0]), (0, 0)
+                    return np.zeros((count, 0, 0), dtype=src.dtypes[0]), (0, 0)
                 window = Window(c0, r0, c1 - c0, r1 - r0)
-                data = src.read(window=window)
+                data = src.read(
+                    indexes=list(indexes) if indexes is not None else None,
+                    window=window,
+                )
     except rasterio.errors.RasterioError as err:
         msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
         raise OSError(msg) from err
     return data, (r0 - row, c0 - col)
+
+
+#: Extensions stripped from ids in id lists (ALS4GAN stored file names).
+IMAGE_EXTENSIONS = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.jp2')
+
+
+def strip_image_extension(name: str) -> str:
+    """An id without a trailing image file extension (``a/b.tif`` -> ``a/b``).
+
+    Only image extensions are stripped: ids may hold folders (``town/tile_0``)
+    and dots (``scene.v2_r0_c0``).
+
+    Args:
+        name: an id or file name.
+
+    Returns:
+        The id.
+    """
+    stem, ext = os.path.splitext(name)
+    return stem if ext.lower() in IMAGE_EXTENSIONS else name
 
 
 def read_id_list(path: str | os.PathLike[str]) -> list[str]:
@@ -115,9 +275,7 @@ def read_id_list(path: str | os.PathLike[str]) -> list[str]:
         name = line.strip()
         if not name:
             continue
-        stem, ext = os.path.splitext(name)
-        if ext.lower() in {'.tif', '.tiff', '.png', '.jpg', '.jpeg'}:
-            name = stem
+        name = strip_image_extension(name)
         if name not in ids:
             ids.append(name)
     if not ids:

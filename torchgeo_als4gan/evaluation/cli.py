@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -14,9 +15,9 @@ from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from ..datamodules.metadata import datamodule_classes
+from ..datamodules.metadata import checkpoint_metadata, datamodule_classes
 from ..files import atomic_write
-from ..models.weights import read_state_dict
+from ..models.weights import load_torch_file, state_dict_of
 from ..runtime import resolve_device
 from .scores import segmentation_scores
 
@@ -129,18 +130,27 @@ def evaluate_checkpoints(
         device: where to run (default CPU).
 
     Returns:
-        ``split``, ``classes``, one entry of scores per checkpoint and ``best``.
+        ``split``, ``classes``, one entry of scores per checkpoint, ``best`` and
+        ``unreadable`` (checkpoints that could not be read, with the reason).
 
     Raises:
-        ValueError: If a checkpoint does not fit the configured model.
+        ValueError: If a checkpoint does not fit the configured model, was
+            trained with the classes in another order, or none can be read.
     """
     device = device or torch.device('cpu')
     num_classes: int = model.hparams['num_classes']
     ignore_index: int | None = model.hparams.get('ignore_index')
     results: list[dict[str, Any]] = []
+    unreadable: list[dict[str, str]] = []
     classes: tuple[str, ...] | None = None
     for path in checkpoints:
-        state = read_state_dict(path)
+        try:
+            content = load_torch_file(path)
+            state = state_dict_of(content, path)
+        except ValueError as error:
+            warnings.warn(f'skipped {error}', UserWarning, stacklevel=2)
+            unreadable.append({'checkpoint': os.fspath(path), 'error': str(error)})
+            continue
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as error:
@@ -149,21 +159,49 @@ def evaluate_checkpoints(
                 f' {type(model).__name__}: {str(error).splitlines()[0]}'
             )
             raise ValueError(msg) from error
+        classes = classes or datamodule_classes(datamodule)
+        meta = checkpoint_metadata(content) if isinstance(content, dict) else None
+        _check_trained_classes(path, (meta or {}).get('classes'), classes)
         confusion = confusion_on_split(
             model, datamodule, split, num_classes, ignore_index, device
         )
-        classes = classes or datamodule_classes(datamodule)
         names = classes if classes and len(classes) == num_classes else None
         results.append(
             {'checkpoint': os.fspath(path), **segmentation_scores(confusion, names)}
         )
+    if not results:
+        msg = (
+            f'None of the {len(checkpoints)} checkpoints could be read, e.g.'
+            f' {unreadable[0]["error"]}'
+        )
+        raise ValueError(msg)
     best = max(results, key=lambda r: r['miou'])
     return {
         'split': split,
         'classes': list(classes) if classes else None,
         'checkpoints': results,
         'best': {'checkpoint': best['checkpoint'], 'miou': best['miou']},
+        'unreadable': unreadable,
     }
+
+
+def _check_trained_classes(
+    path: Path, trained: Sequence[str] | None, classes: Sequence[str] | None
+) -> None:
+    """Refuse data whose classes are not those the checkpoint was trained on.
+
+    Listing the same classes in another order would silently swap the names of
+    the per-class IoUs (and the mask indices would not mean what the model
+    learned).
+    """
+    if trained is None or classes is None or list(trained) == list(classes):
+        return
+    msg = (
+        f'Checkpoint {os.fspath(path)!r} was trained on the classes {list(trained)}'
+        f' but the data config lists {list(classes)}: give the classes in the'
+        ' order used for training'
+    )
+    raise ValueError(msg)
 
 
 def _find_checkpoints(folder: Path) -> list[Path]:
@@ -213,6 +251,8 @@ def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
         print(
             f'{name:<60} {row["miou"]:7.4f} {row["pixel_accuracy"]:8.4f} {row["fw_iou"]:7.4f}'
         )
+    for row in report['unreadable']:
+        print(f'{os.path.relpath(row["checkpoint"], folder):<60} unreadable, skipped')
     print(
         f'best on {cfg.split}: {report["best"]["checkpoint"]} (mIoU {report["best"]["miou"]:.4f})'
     )

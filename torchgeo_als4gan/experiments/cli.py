@@ -3,6 +3,7 @@
 import argparse
 from collections.abc import Sequence
 
+from ..files import check_output_folder
 from .config import load_experiment
 from .runner import run_experiment
 
@@ -32,16 +33,25 @@ def main(args: Sequence[str] | None = None) -> None:
         '--data-arg', action='append', default=[],
         help='extra datamodule override for every step, e.g. --data-arg=--data.init_args.root=data/ucm',
     )  # fmt: skip
+    parser.add_argument(
+        '--rerun-changed', action='store_true',
+        help='rerun finished cells whose settings (configs, overrides) changed',
+    )  # fmt: skip
     cfg = parser.parse_args(args)
     try:
         config = load_experiment(cfg.config, cfg.data_arg)
+        if cfg.output:
+            config.output = check_output_folder(cfg.output, '--output')
+        else:
+            check_output_folder(config.output, 'output')
     except (OSError, ValueError) as error:
         parser.error(str(error))
-    if cfg.output:
-        from pathlib import Path
-
-        config.output = Path(cfg.output)
-    written = run_experiment(config)
+    try:
+        written = run_experiment(config, rerun_changed=cfg.rerun_changed)
+    except ValueError as error:
+        if 'were run with other settings' not in str(error):
+            raise
+        parser.error(str(error))
     table = written.get('table')
     if table is not None:
         print(table.read_text())

@@ -95,6 +95,8 @@ class ExperimentConfig:
             if not Path(path).is_file():
                 msg = f'{name}: config {os.fspath(path)!r} does not exist'
                 raise ValueError(msg)
+        for name, path in self.methods.items():
+            _check_method_config(name, Path(path))
 
     def cells(self) -> list[Cell]:
         """Every cell, ratios outermost so that early results cover all methods.
@@ -109,6 +111,35 @@ class ExperimentConfig:
             for strategy in self.strategies
             for method in self.methods
         ]
+
+
+#: Top-level keys of an ``als4gan query`` config that a fit config never has.
+_QUERY_KEYS = {'strategy', 'labeled_ratio', 'alpha', 'beta', 'output'}
+
+
+def _check_method_config(name: str, path: Path) -> None:
+    """Refuse a method config that is not a segmentation fit config."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        msg = f'methods.{name}: {os.fspath(path)!r} is not valid YAML: {error}'
+        raise ValueError(msg) from error
+    model = raw.get('model') if isinstance(raw, dict) else None
+    class_path = model.get('class_path', '') if isinstance(model, dict) else ''
+    if (
+        not isinstance(raw, dict)
+        or _QUERY_KEYS & set(raw)
+        or str(class_path).endswith('ActiveLearnerTask')
+    ):
+        msg = (
+            f'methods.{name}: {os.fspath(path)!r} is not a segmentation fit config'
+            ' (it looks like an `als4gan query` config); methods take configs such'
+            ' as configs/ucm_s4gan.yaml, and the query config goes to query_config'
+        )
+        raise ValueError(msg)
+    if not isinstance(model, dict) or not isinstance(raw.get('data'), dict):
+        msg = f'methods.{name}: {os.fspath(path)!r} needs model and data sections'
+        raise ValueError(msg)
 
 
 def load_experiment(

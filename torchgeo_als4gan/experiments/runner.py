@@ -1,9 +1,13 @@
 """Run an experiment grid cell by cell; finished cells are skipped on resume."""
 
+import contextlib
+import hashlib
+import json
+import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +23,66 @@ __all__ = ('RESULT_COLUMNS', 'run_experiment')
 #: Columns of ``results.csv``.
 RESULT_COLUMNS = (
     'ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_miou',
-    'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'seconds',
+    'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'seconds', 'settings',
 )  # fmt: skip
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
+    """Everything a cell's result depends on besides its grid coordinates.
+
+    Saved with each result; a rerun whose settings differ from a finished
+    cell's is refused (or, when asked, reruns that cell) instead of reporting
+    the old number for new settings.
+
+    Args:
+        config: the experiment.
+        cell: the cell.
+
+    Returns:
+        Config file digests and the override lists.
+    """
+    settings: dict[str, Any] = {
+        'method_config': _file_digest(config.methods[cell.method]),
+        'data_args': list(config.data_args),
+        'model_args': list(config.model_args),
+        'trainer_args': list(config.trainer_args),
+    }
+    if cell.strategy != 'random':
+        assert config.query_config is not None
+        settings['query_config'] = _file_digest(config.query_config)
+        settings['query_args'] = list(config.query_args)
+    return settings
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, separators=(',', ':'))
+
+
+def _changed_keys(saved: Any, settings: dict[str, Any]) -> list[str]:
+    if not isinstance(saved, str) or not saved:
+        return ['(not recorded)']
+    try:
+        old = json.loads(saved)
+    except json.JSONDecodeError:
+        return ['(unreadable)']
+    keys = sorted(set(old) | set(settings))
+    return [k for k in keys if old.get(k) != settings.get(k)]
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's per-run info lines (devices, tips) during the grid."""
+    logger = logging.getLogger('lightning.pytorch')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -65,7 +127,13 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
         config.output / 'selections' / f'{cell.strategy}_r{cell.ratio:g}_s{cell.seed}'
     )
     selection = folder / 'selection.npy'
-    if not selection.is_file():
+    stamp = folder / 'experiment_settings.json'
+    settings = cell_settings(config, cell)
+    query_settings = {
+        k: settings[k] for k in ('data_args', 'query_config', 'query_args')
+    }
+    current = _settings_text(query_settings)
+    if not selection.is_file() or not stamp.is_file() or stamp.read_text() != current:
         from ..query.cli import main as query_main
 
         assert config.query_config is not None
@@ -75,6 +143,8 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
             f'--labeled_ratio={cell.ratio}', f'--seed={cell.seed}',
             f'--output={folder}', '--overwrite=true',
         ])  # fmt: skip
+        with atomic_write(stamp) as tmp:
+            tmp.write_text(current)
     return [
         f'--data.init_args.selection_file={selection}',
         '--data.init_args.labeled_ratio=null',
@@ -82,7 +152,7 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     ]
 
 
-def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -> None:
+def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -> int:
     """Train one cell with ``als4gan fit`` into ``run``.
 
     Args:
@@ -90,14 +160,18 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
         cell: the cell.
         data: selection arguments.
         run: the run folder (logs and checkpoints).
-    """
-    from ..main import main as als4gan
 
-    als4gan([
+    Returns:
+        The number of labelled items the run trained on.
+    """
+    from ..main import run_lightning_cli
+
+    cli = run_lightning_cli([
         'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,
         *data, *config.model_args, *config.trainer_args,
         f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}',
     ])  # fmt: skip
+    return len(getattr(cli.datamodule, 'labeled_ids', []))
 
 
 def evaluate_cell(
@@ -139,50 +213,106 @@ def evaluate_cell(
     scores = test['checkpoints'][0]
     return {
         'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
-        'seed': cell.seed, 'labeled': len(getattr(init.data, 'labeled_ids', [])),
+        'seed': cell.seed,
         'val_miou': val['best']['miou'], 'test_miou': scores['miou'],
         'test_pixel_accuracy': scores['pixel_accuracy'],
         'test_fw_iou': scores['fw_iou'], 'checkpoint': os.fspath(best),
     }  # fmt: skip
 
 
+def _changed_cells(
+    config: ExperimentConfig, results: pd.DataFrame
+) -> dict[tuple[float, str, str, int], list[str]]:
+    """Finished cells whose recorded settings differ from the config's now."""
+    changed = {}
+    cells = {cell.key: cell for cell in config.cells()}
+    for row in results.itertuples():
+        key = (
+            round(float(row.ratio), 9),
+            str(row.strategy),
+            str(row.method),
+            int(row.seed),
+        )
+        if key in cells:
+            keys = _changed_keys(
+                getattr(row, 'settings', None), cell_settings(config, cells[key])
+            )
+            if keys:
+                changed[key] = keys
+    return changed
+
+
 def run_experiment(
-    config: ExperimentConfig, log: Callable[[str], None] = print
+    config: ExperimentConfig,
+    log: Callable[[str], None] = print,
+    rerun_changed: bool = False,
 ) -> dict[str, Path]:
     """Run every unfinished cell, then write the CSV, plot and table.
 
     Each finished cell is appended to ``results.csv`` at once (rewritten
     atomically), so an interrupted experiment resumes with the next cell; an
-    unfinished cell's run folder is cleared and the cell runs again.
+    unfinished cell's run folder is cleared and the cell runs again. Each row
+    records the cell's settings (:func:`cell_settings`): finished cells whose
+    settings changed since are refused, or rerun with ``rerun_changed``.
 
     Args:
         config: the experiment.
         log: where progress lines go.
+        rerun_changed: rerun finished cells whose settings changed (their old
+            rows are replaced) instead of refusing.
 
     Returns:
         ``results`` (CSV), ``plot`` (PNG) and ``table`` (markdown) paths.
+
+    Raises:
+        ValueError: If finished cells were run with other settings and
+            ``rerun_changed`` is False (the message lists them).
     """
     output = config.output
     output.mkdir(parents=True, exist_ok=True)
     csv = output / 'results.csv'
     results = read_results(csv)
+    changed = _changed_cells(config, results)
+    if changed and not rerun_changed:
+        names = [
+            f'{Cell(*key).name} ({", ".join(keys)})'
+            for key, keys in list(changed.items())[:5]
+        ]
+        msg = (
+            f'{len(changed)} finished cell(s) in {os.fspath(csv)!r} were run with other'
+            f' settings: {"; ".join(names)}. Use another --output, or'
+            ' --rerun-changed to rerun them (their rows are replaced)'
+        )
+        raise ValueError(msg)
+    if changed:
+        stale = [
+            (round(float(r.ratio), 9), str(r.strategy), str(r.method), int(r.seed))
+            in changed
+            for r in results.itertuples()
+        ]
+        results = results[[not s for s in stale]].reset_index(drop=True)
     cells = config.cells()
     done = _done(results)
-    for number, cell in enumerate(cells, start=1):
-        if cell.key in done:
-            log(f'[{number}/{len(cells)}] {cell.name}: done, skipped')
-            continue
-        log(f'[{number}/{len(cells)}] {cell.name}: running')
-        start = time.perf_counter()
-        data = selection_args(config, cell)
-        run = output / 'runs' / cell.name
-        if run.exists():
-            shutil.rmtree(run)  # an interrupted attempt
-        fit_cell(config, cell, data, run)
-        row = evaluate_cell(config, cell, data, run)
-        row['seconds'] = round(time.perf_counter() - start, 1)
-        results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
-        with atomic_write(csv) as tmp:
-            results[list(RESULT_COLUMNS)].to_csv(tmp, index=False)
-        log(f'[{number}/{len(cells)}] {cell.name}: test mIoU {row["test_miou"]:.4f}')
+    with _quiet_lightning():
+        for number, cell in enumerate(cells, start=1):
+            tag = f'[{number}/{len(cells)}] {cell.name}'
+            if cell.key in done:
+                log(f'{tag}: done, skipped')
+                continue
+            reason = 'settings changed, rerunning' if cell.key in changed else 'running'
+            log(f'{tag}: {reason}')
+            start = time.perf_counter()
+            data = selection_args(config, cell)
+            run = output / 'runs' / cell.name
+            if run.exists():
+                shutil.rmtree(run)  # an interrupted (or replaced) attempt
+            labeled = fit_cell(config, cell, data, run)
+            row = evaluate_cell(config, cell, data, run)
+            row['labeled'] = labeled
+            row['seconds'] = round(time.perf_counter() - start, 1)
+            row['settings'] = _settings_text(cell_settings(config, cell))
+            results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
+            with atomic_write(csv) as tmp:
+                results[list(RESULT_COLUMNS)].to_csv(tmp, index=False)
+            log(f'{tag}: test mIoU {row["test_miou"]:.4f} ({labeled} labelled)')
     return {'results': csv, **write_reports(results, output)}

@@ -13,10 +13,11 @@ from torch import Tensor
 
 from ..datamodules.metadata import datamodule_classes
 from ..datasets.plotting import default_colors
+from ..files import check_output_folder
 from ..models import rescale_to_unit
 from ..samplers.tiles import RasterTileGeoSampler, TileGrid
 from .geotiff import PredictionGeoTIFFs, gdal_env, output_paths
-from .raster import RasterSource, check_output_folder, read_valid
+from .raster import RasterSource, read_valid
 from .tiling import StreamingBlender
 
 __all__ = ('RasterPredictionWriter',)
@@ -112,7 +113,7 @@ class RasterPredictionWriter(BasePredictionWriter):
                 'RasterPredictionWriter runs on one device (tiles must arrive in order)'
             )
             raise ValueError(msg)
-        check_output_folder(self.output_dir)
+        check_output_folder(self.output_dir, 'output_dir')
         for path, _, _ in sampler.files:
             paths = output_paths(
                 self.output_dir, Path(path).stem, self.probabilities, self.uncertainty

@@ -80,6 +80,12 @@ def predict_raster_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--crs', help='CRS of inputs that have none (e.g. EPSG:32633)')
     parser.add_argument(
+        '--bands',
+        nargs='+',
+        help='bands to read: 1-based indexes or band descriptions (default: those'
+        ' the model was trained on, from the checkpoint, else all)',
+    )
+    parser.add_argument(
         '--overwrite', action='store_true', help='replace existing outputs'
     )
     parser.add_argument(
@@ -120,7 +126,7 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
         results = predict_raster(
             model, cfg.input, cfg.output, cfg.patch_size, cfg.overlap, cfg.batch_size,
             cfg.probabilities, cfg.uncertainty, cfg.vector, cfg.min_area, cfg.crs,
-            cfg.overwrite, progress=not cfg.no_progress,
+            cfg.overwrite, progress=not cfg.no_progress, bands=cfg.bands,
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
@@ -207,6 +213,29 @@ def labels_main(args: Sequence[str] | None = None) -> None:
         f'wrote {len(result.files)} patch masks to {cfg.output}'
         f' ({result.labelled_pixels} labelled pixels)'
     )
+    fill = 'background' if background is not None else 'unlabelled'
+    for pid in result.without_polygons[:20]:
+        print(
+            f'warning: patch {pid} has no drawn polygon: written as all {fill}',
+            file=sys.stderr,
+        )
+    if len(result.without_polygons) > 20:
+        print(
+            f'warning: ... and {len(result.without_polygons) - 20} more patches'
+            ' without a drawn polygon',
+            file=sys.stderr,
+        )
+    for path in result.files_without_crs:
+        print(
+            f'warning: {path} has no CRS (no .prj?): read in the imagery CRS',
+            file=sys.stderr,
+        )
+    if result.repaired:
+        print(
+            f'warning: {result.repaired} invalid drawn geometries (e.g.'
+            ' self-intersecting) were repaired with make_valid',
+            file=sys.stderr,
+        )
     if result.features_outside:
         print(
             f'warning: {result.features_outside} drawn feature(s) overlap no queried'

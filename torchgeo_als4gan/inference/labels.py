@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,7 +11,7 @@ import rasterio
 import rasterio.transform
 
 from ..datasets import GeoImagery, GeoVectorLabels
-from ..files import atomic_write
+from ..files import atomic_write, check_output_folder
 
 __all__ = ('PatchLabels', 'rasterize_patch_labels')
 
@@ -25,19 +25,33 @@ class PatchLabels:
         ids: the patch ids, in the same order.
         labelled_pixels: pixels given a class (not ignore) over all patches.
         features_outside: drawn features that overlap no queried patch (ignored).
+        without_polygons: ids of patches no drawn polygon overlaps (written as
+            all ``background``, or all unlabelled).
+        files_without_crs: drawn files read in the imagery CRS for lack of one.
+        repaired: invalid drawn geometries repaired with ``make_valid``.
     """
 
     files: list[Path]
     ids: list[str]
     labelled_pixels: int
     features_outside: int
+    without_polygons: list[str] = field(default_factory=list)
+    files_without_crs: list[str] = field(default_factory=list)
+    repaired: int = 0
 
 
 def _read_patches(path: Path) -> gpd.GeoDataFrame:
     if not path.is_file():
         msg = f'--patches {os.fspath(path)!r} does not exist'
         raise FileNotFoundError(msg)
-    patches = gpd.read_file(path)
+    try:
+        patches = gpd.read_file(path)
+    except Exception as error:
+        msg = (
+            f'--patches {os.fspath(path)!r} cannot be read as a GeoPackage:'
+            f' {type(error).__name__}: {error}'
+        )
+        raise ValueError(msg) from error
     missing = [c for c in ('id', 'path') if c not in patches.columns]
     if missing:
         msg = (
@@ -97,8 +111,22 @@ def rasterize_patch_labels(
         FileNotFoundError: If the patches file or a raster it names is missing.
         FileExistsError: If a mask exists and ``overwrite`` is False.
         ValueError: If the patches file lacks columns or its CRS differs from
-            the imagery's, or drawn features have unknown classes.
+            the imagery's, drawn features have unknown classes, no drawn
+            polygon overlaps a patch, or ``background`` / ``ignore_index`` is
+            out of range. Everything is checked before any mask is written.
     """
+    if not 0 <= ignore_index <= 255 or 0 <= ignore_index < len(classes):
+        msg = (
+            f'--ignore-index must be in 0..255 and not a class index'
+            f' (0..{len(classes) - 1}), got {ignore_index}'
+        )
+        raise ValueError(msg)
+    if background is not None and not 0 <= background < len(classes):
+        msg = (
+            f'--background must be a class index in 0..{len(classes) - 1}'
+            f" ({list(classes)}) or 'none', got {background}"
+        )
+        raise ValueError(msg)
     patch_file = Path(patches)
     frame = _read_patches(patch_file)
     rasters = sorted(set(frame['path']))
@@ -118,8 +146,23 @@ def rasterize_patch_labels(
         drawn, label_name, classes, label_map, fill, crs=imagery.crs,
         res=imagery.res, layer=layer,
     )  # fmt: skip
-    folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
+    features = labels.features
+    hits = [features.sindex.query(g, predicate='intersects') for g in frame.geometry]
+    without = [str(pid) for pid, h in zip(frame['id'], hits, strict=True) if not len(h)]
+    if len(without) == len(frame):
+        crs_note = ''
+        if labels.files_without_crs:
+            crs_note = (
+                f'; {labels.files_without_crs[0]!r} has no CRS (a Shapefile without'
+                f' its .prj?) and was read as {imagery.crs}'
+            )
+        msg = (
+            f'No drawn polygon ({len(features)} in --drawn) overlaps any of the'
+            f' {len(frame)} queried patches of --patches {os.fspath(patch_file)!r}'
+            f'{crs_note}: nothing would be labelled'
+        )
+        raise ValueError(msg)
+    folder = check_output_folder(output)
     targets = [folder / f'{pid}.tif' for pid in frame['id']]
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
@@ -144,6 +187,8 @@ def rasterize_patch_labels(
         with atomic_write(target) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
             dst.write(mask.astype(np.uint8)[None])
     area = frame.geometry.union_all()
-    features = labels.features
     outside = int((features.geometry.intersection(area).area <= 0).sum())
-    return PatchLabels(targets, [str(i) for i in frame['id']], labelled, outside)
+    return PatchLabels(
+        targets, [str(i) for i in frame['id']], labelled, outside, without,
+        labels.files_without_crs, labels.repaired,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torchgeo.trainers import SemanticSegmentationTask
 
-from ..datamodules.metadata import INFERENCE_KEY
+from ..datamodules.metadata import checkpoint_metadata
 from ..datasets.plotting import default_colors
 from ..models import S4GANDiscriminator, rescale_to_unit
 from ..trainers import S4GANTask
@@ -42,6 +42,9 @@ class SegmentationModel:
         colors: RGB colour per class (for the GeoTIFF colour map).
         discriminator: S4GAN's discriminator, when the model has one.
         source: where the model came from (for messages).
+        device: where the networks run.
+        bands: bands of the input rasters the model was trained on (1-based
+            indexes or band descriptions; None: all bands).
     """
 
     network: nn.Module
@@ -53,6 +56,7 @@ class SegmentationModel:
     discriminator: S4GANDiscriminator | None = None
     source: str = 'model'
     device: torch.device = field(default_factory=lambda: torch.device('cpu'))
+    bands: list[int | str] | None = None
 
     def __post_init__(self) -> None:
         """Check the normalization and fill in colours."""
@@ -124,14 +128,6 @@ def _task_class(state: dict[str, Tensor]) -> type[SemanticSegmentationTask]:
     return SemanticSegmentationTask
 
 
-def _find_metadata(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
-    for value in checkpoint.values():
-        if isinstance(value, dict) and isinstance(value.get(INFERENCE_KEY), dict):
-            found: dict[str, Any] = value[INFERENCE_KEY]
-            return found
-    return None
-
-
 def _build_task(
     path: Path, checkpoint: dict[str, Any]
 ) -> tuple[SemanticSegmentationTask, dict[str, Any]]:
@@ -201,7 +197,7 @@ def load_segmentation_checkpoint(
         msg = f'{path} is not a Lightning checkpoint (it holds a {type(checkpoint)})'
         raise ValueError(msg)
     task, hparams = _build_task(path, checkpoint)
-    meta = _find_metadata(checkpoint) or {}
+    meta = checkpoint_metadata(checkpoint) or {}
     if (mean is None and 'mean' not in meta) or (std is None and 'std' not in meta):
         msg = (
             f'{path} has no normalization (it was not trained with this package'
@@ -223,5 +219,6 @@ def load_segmentation_checkpoint(
         colors=tuple(tuple(c) for c in meta.get('colors') or ()),
         discriminator=discriminator,
         source=os.fspath(path),
+        bands=meta.get('bands'),
     )
     return model.to(device)

@@ -1,7 +1,6 @@
 """Apply a segmentation model to whole georeferenced rasters, tile by tile."""
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,8 @@ from rasterio.windows import Window
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..datasets.utils import raster_header, resolve_bands
+from ..files import check_output_folder
 from ..runtime import release_free_memory
 from ..samplers.tiles import TileGrid
 from .geotiff import PredictionGeoTIFFs, gdal_env, output_paths, valid_pixels
@@ -26,7 +27,7 @@ __all__ = (
     'RasterPrediction',
     'RasterPredictionError',
     'RasterSource',
-    'check_output_folder',
+    'check_vector_path',
     'predict_raster',
     'read_valid',
 )
@@ -65,6 +66,7 @@ class RasterSource:
         width: columns.
         height: rows.
         nodata: fill value of padded reads.
+        indexes: 1-based bands read (None: all).
     """
 
     path: Path
@@ -73,6 +75,7 @@ class RasterSource:
     width: int
     height: int
     nodata: float = 0.0
+    indexes: list[int] | None = None
     stem: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +84,11 @@ class RasterSource:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], bands: int, crs: CRS | None
+        cls,
+        path: str | os.PathLike[str],
+        bands: int,
+        crs: CRS | None,
+        selection: Sequence[int | str] | None = None,
     ) -> 'RasterSource':
         """Check that a raster exists, is readable and fits the model.
 
@@ -89,31 +96,48 @@ class RasterSource:
             path: the raster.
             bands: bands the model was trained on.
             crs: CRS to use when the raster has none.
+            selection: bands to read, as 1-based indexes or band descriptions
+                (None: all).
 
         Returns:
             The checked source.
 
         Raises:
             FileNotFoundError: If the file does not exist.
-            ValueError: If it is not a raster, has another band count, has no
-                CRS and none is given, or a CRS different from ``crs``.
+            ValueError: If it is not a raster, a selected band does not exist,
+                it gives another band count, has no geotransform, has no CRS and
+                none is given, or a CRS different from ``crs``.
         """
         path = Path(path)
         if not path.is_file():
             msg = f'--input {os.fspath(path)!r} is not a file'
             raise FileNotFoundError(msg)
         try:
+            header = raster_header(path)
             with rasterio.open(path) as src:
-                count, own = src.count, src.crs
+                own = src.crs
                 transform, width, height = src.transform, src.width, src.height
-                nodata = src.nodata
-        except rasterio.errors.RasterioIOError as error:
+                nodata, gcps = src.nodata, src.gcps[0]
+        except (rasterio.errors.RasterioIOError, OSError) as error:
             msg = f'--input {os.fspath(path)!r} is not a raster GDAL can read: {error}'
             raise ValueError(msg) from error
+        indexes = resolve_bands(selection, header, os.fspath(path), '--bands')
+        count = header.bands if indexes is None else len(indexes)
         if count != bands:
+            chosen = f' ({len(indexes)} selected)' if indexes is not None else ''
             msg = (
-                f'{os.fspath(path)!r} has {count} band(s) but the model was trained'
-                f' on {bands} (in_channels)'
+                f'{os.fspath(path)!r} has {header.bands} band(s){chosen} but the'
+                f' model was trained on {bands} (in_channels); choose the bands'
+                ' with --bands (1-based indexes or band descriptions, e.g.'
+                f' --bands {" ".join(str(i + 1) for i in range(bands))})'
+            )
+            raise ValueError(msg)
+        if transform.is_identity and not gcps:
+            msg = (
+                f'{os.fspath(path)!r} has no geotransform (its pixels are not tied to'
+                ' map coordinates), so predictions could not be placed on a map'
+                + (' even with --crs' if crs is not None else '')
+                + '; georeference it first (e.g. gdal_translate -a_srs ... -a_ullr ...)'
             )
             raise ValueError(msg)
         if own is None and crs is None:
@@ -128,32 +152,33 @@ class RasterSource:
                 ' for rasters without one'
             )
             raise ValueError(msg)
-        chosen = own if own is not None else crs
-        assert chosen is not None
+        chosen_crs = own if own is not None else crs
+        assert chosen_crs is not None
         fill = 0.0 if nodata is None else float(nodata)
-        return cls(path, chosen, transform, width, height, fill)
+        return cls(path, chosen_crs, transform, width, height, fill, indexes)
 
 
-def check_output_folder(folder: str | os.PathLike[str]) -> Path:
-    """Create the output folder and prove it is writable, before any work.
+def check_vector_path(vector: str | os.PathLike[str]) -> Path:
+    """Check a ``--vector`` GeoPackage path before any tile is predicted.
 
     Args:
-        folder: the folder.
+        vector: the GeoPackage to write.
 
     Returns:
-        The folder.
+        The path.
 
     Raises:
-        OSError: If it cannot be created or written to (the message names it).
+        ValueError: If it is a folder or not a ``.gpkg`` file name.
+        OSError: If its folder cannot be written to.
     """
-    path = Path(folder)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix='.write-test'):
-            pass
-    except OSError as error:
-        msg = f'--output {os.fspath(path)!r} is not a writable folder: {error}'
-        raise OSError(msg) from error
+    path = Path(vector)
+    if path.is_dir():
+        msg = f'--vector {os.fspath(path)!r} is a folder; give a .gpkg file name'
+        raise ValueError(msg)
+    if path.suffix.lower() != '.gpkg':
+        msg = f'--vector {os.fspath(path)!r} must be a GeoPackage file name (.gpkg)'
+        raise ValueError(msg)
+    check_output_folder(path.parent, '--vector folder')
     return path
 
 
@@ -170,8 +195,8 @@ def _read_tile(
     boundless = grid.patch > source.height or grid.patch > source.width
     try:
         data = src.read(
-            window=window, boundless=boundless, fill_value=source.nodata,
-            out_dtype='float32',
+            indexes=source.indexes, window=window, boundless=boundless,
+            fill_value=source.nodata, out_dtype='float32',
         )  # fmt: skip
     except (rasterio.errors.RasterioError, OSError) as error:
         msg = (
@@ -202,7 +227,11 @@ def read_valid(
         RasterPredictionError: If the read fails (the message names the window).
     """
     try:
-        mask = src.dataset_mask(window=Window(col, row, w, h))
+        window = Window(col, row, w, h)
+        if source.indexes is None:
+            mask = src.dataset_mask(window=window)
+        else:  # valid where any selected band is
+            mask = src.read_masks(source.indexes, window=window).max(axis=0)
     except (rasterio.errors.RasterioError, OSError) as error:
         msg = (
             f'{os.fspath(source.path)!r}: reading the nodata mask of the window at'
@@ -264,6 +293,7 @@ def predict_raster(
     crs: str | CRS | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    bands: Sequence[int | str] | None = None,
 ) -> list[RasterPrediction]:
     """Predict whole rasters tile by tile and write GeoTIFFs (and polygons).
 
@@ -278,7 +308,7 @@ def predict_raster(
 
     Args:
         model: the model (e.g. from :func:`load_segmentation_checkpoint`).
-        inputs: rasters to predict.
+        inputs: rasters to predict (one path, or several).
         output: output folder.
         patch_size: tile side in pixels.
         overlap: pixels shared by neighbouring tiles.
@@ -290,6 +320,9 @@ def predict_raster(
         crs: CRS of inputs that have none.
         overwrite: replace existing outputs.
         progress: show a progress bar over tiles.
+        bands: bands to read from every input, as 1-based indexes or band
+            descriptions (default: the bands the model was trained on, recorded
+            in its checkpoint, else all bands).
 
     Returns:
         What was written, per input.
@@ -299,6 +332,8 @@ def predict_raster(
         FileExistsError: If an output exists and ``overwrite`` is False.
         RasterPredictionError: If reading a window fails (nothing is written).
     """
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
     if not inputs:
         msg = '--input needs at least one raster'
         raise ValueError(msg)
@@ -312,7 +347,11 @@ def predict_raster(
         )
         raise ValueError(msg)
     override = CRS.from_user_input(crs) if crs is not None else None
-    sources = [RasterSource.open(path, model.in_channels, override) for path in inputs]
+    selection = bands if bands is not None else model.bands
+    sources = [
+        RasterSource.open(path, model.in_channels, override, selection)
+        for path in inputs
+    ]
     stems = [source.stem for source in sources]
     if len(set(stems)) != len(stems):
         msg = f'--input names must differ (outputs are named after them): {stems}'
@@ -320,7 +359,7 @@ def predict_raster(
     folder = check_output_folder(output)
     targets = [output_paths(folder, s, probabilities, uncertainty) for s in stems]
     existing = [p for paths in targets for p in paths.values() if p.exists()]
-    vector_path = Path(vector) if vector is not None else None
+    vector_path = check_vector_path(vector) if vector is not None else None
     if vector_path is not None and vector_path.exists():
         existing.append(vector_path)
     if existing and not overwrite:

@@ -4,11 +4,18 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ('WeightsReport', 'load_local_weights', 'read_state_dict')
+__all__ = (
+    'WeightsReport',
+    'load_local_weights',
+    'load_torch_file',
+    'read_state_dict',
+    'state_dict_of',
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,57 @@ class WeightsReport:
         return '\n'.join(lines)
 
 
+def load_torch_file(path: str | os.PathLike[str]) -> Any:
+    """Load a ``.pt``/``.pth``/``.ckpt`` file on the CPU, naming it on failure.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Whatever the file holds.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a PyTorch file (text, truncated, ...).
+    """
+    if not os.path.isfile(path):
+        msg = f'Weights file {os.fspath(path)!r} does not exist'
+        raise FileNotFoundError(msg)
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as error:
+        msg = (
+            f'Weights file {os.fspath(path)!r} is not a PyTorch file (.pt, .pth or a'
+            f' Lightning .ckpt) or is damaged: {type(error).__name__}: {error}'
+        )
+        raise ValueError(msg) from error
+
+
+def state_dict_of(content: Any, path: str | os.PathLike[str]) -> dict[str, Tensor]:
+    """The tensors of a loaded file: a state dict, a checkpoint or a module.
+
+    Args:
+        content: what :func:`load_torch_file` returned.
+        path: the file, for the message.
+
+    Returns:
+        The tensors by key.
+
+    Raises:
+        ValueError: If it holds no state dict.
+    """
+    if isinstance(content, Mapping) and 'state_dict' in content:
+        content = content['state_dict']
+    if isinstance(content, nn.Module):
+        content = content.state_dict()
+    if not isinstance(content, Mapping) or not all(
+        isinstance(v, Tensor) for v in content.values()
+    ):
+        msg = f'Weights file {os.fspath(path)!r} holds no state dict of tensors'
+        raise ValueError(msg)
+    return dict(content)
+
+
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Read a state dict from a ``.pt``/``.pth`` file or a Lightning checkpoint.
 
@@ -61,22 +119,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the file holds no state dict.
+        ValueError: If the file is not a PyTorch file (text, truncated, ...) or
+            holds no state dict.
     """
-    if not os.path.isfile(path):
-        msg = f'Weights file {os.fspath(path)!r} does not exist'
-        raise FileNotFoundError(msg)
-    content = torch.load(path, map_location='cpu', weights_only=False)
-    if isinstance(content, Mapping) and 'state_dict' in content:
-        content = content['state_dict']
-    if isinstance(content, nn.Module):
-        content = content.state_dict()
-    if not isinstance(content, Mapping) or not all(
-        isinstance(v, Tensor) for v in content.values()
-    ):
-        msg = f'Weights file {os.fspath(path)!r} holds no state dict of tensors'
-        raise ValueError(msg)
-    return dict(content)
+    return state_dict_of(load_torch_file(path), path)
 
 
 def _match_keys(state: dict[str, Tensor], model_keys: set[str]) -> dict[str, Tensor]:

@@ -1,8 +1,10 @@
 """``als4gan query``: choose the items to label with the ALS4GAN pool loop."""
 
+import contextlib
 import copy
+import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +14,16 @@ from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
 from torchgeo.datamodules import BaseDataModule
 
+from ..checks import check_positive
 from ..datamodules.pool import PoolDataModule, QueryPool
 from ..datamodules.selection import check_labeled_ratio
+from ..files import check_output_folder
 from ..strategies import PoolLoop, QueryBudget, check_fraction, get_strategy
 from ..trainers import ActiveLearnerTask
 from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 
-__all__ = ('build_parser', 'main', 'run_query')
+__all__ = ('build_parser', 'main', 'run_query', 'run_settings')
 
 
 #: Marks an option without a default.
@@ -80,13 +84,18 @@ def build_parser() -> LightningArgumentParser:
     return parser
 
 
-def _check_output(folder: Path, overwrite: bool, resume: bool) -> None:
-    """Refuse to clobber a previous selection unless asked to."""
+def _check_output(folder: Path, overwrite: bool, resume: bool) -> bool:
+    """Refuse to clobber a previous selection unless asked to; nothing is deleted.
+
+    Returns:
+        Whether the folder holds a previous selection to replace.
+    """
+    check_output_folder(folder)
     previous = [n for n in OUTPUT_NAMES if (folder / n).exists()]
     if (folder / 'state' / 'state.json').exists():
         previous.append('state/state.json')
     if not previous or resume:
-        return
+        return False
     if not overwrite:
         msg = (
             f'Output folder {str(folder)!r} already holds a selection'
@@ -94,9 +103,67 @@ def _check_output(folder: Path, overwrite: bool, resume: bool) -> None:
             ' --resume true to continue it'
         )
         raise FileExistsError(msg)
-    for name in OUTPUT_NAMES:
-        (folder / name).unlink(missing_ok=True)
-    shutil.rmtree(folder / 'state', ignore_errors=True)
+    return True
+
+
+#: Trainer options that do not change what a query selects.
+_RUNTIME_TRAINER_KEYS = {
+    'accelerator', 'strategy', 'devices', 'num_nodes', 'callbacks', 'logger',
+    'default_root_dir', 'enable_progress_bar', 'enable_model_summary',
+    'log_every_n_steps', 'enable_checkpointing',
+}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-comparable copy of a parsed config value."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def run_settings(cfg: Namespace) -> dict[str, Any]:
+    """The model, data and trainer settings a resumed query must share.
+
+    Args:
+        cfg: parsed arguments.
+
+    Returns:
+        ``model``, ``data`` and ``trainer`` (without run-time options such as
+        devices) and the query options that change the result.
+    """
+    trainer = {
+        k: v for k, v in cfg.trainer.as_dict().items() if k not in _RUNTIME_TRAINER_KEYS
+    }
+    return {
+        'model': _plain(cfg.model.as_dict()),
+        'data': _plain(cfg.data.as_dict()),
+        'trainer': _plain(trainer),
+        'label_key': cfg.label_key,
+        'batch_size': cfg.batch_size,
+        'candidates_factor': cfg.candidates_factor,
+    }
+
+
+@contextlib.contextmanager
+def _replacing(folder: Path, replace: bool) -> Iterator[None]:
+    """Set a previous run's state aside; restore it if the new run fails.
+
+    The previous ``selection.*`` files stay in place until the new run writes
+    its own (each renamed over the old one); files the new run does not write
+    are removed only once it has finished.
+    """
+    state, aside = folder / 'state', folder / '.state.previous'
+    moved = replace and state.exists()
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
+        state.rename(aside)
+    try:
+        yield
+    except BaseException:
+        if moved:
+            shutil.rmtree(state, ignore_errors=True)
+            aside.rename(state)
+        raise
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _check_classes(model: ActiveLearnerTask, pool: QueryPool, label_key: str) -> None:
@@ -135,8 +202,14 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     if cfg.label_key not in ('label', 'label_multi'):
         msg = f"label_key must be 'label' or 'label_multi', got {cfg.label_key!r}"
         raise ValueError(msg)
+    for name in ('batch_size', 'candidates_factor'):
+        check_positive(name, getattr(cfg, name))
+    check_positive('predict_batch_size', cfg.predict_batch_size, optional=True)
+    if cfg.num_workers < 0:
+        msg = f'num_workers must not be negative, got {cfg.num_workers}'
+        raise ValueError(msg)
     output = Path(cfg.output)
-    _check_output(output, cfg.overwrite, cfg.resume)
+    replace = _check_output(output, cfg.overwrite, cfg.resume)
 
     seed_everything(cfg.seed, workers=True, verbose=False)
     init = parser.instantiate_classes(cfg)
@@ -177,19 +250,26 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     )  # fmt: skip
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,
-        cfg.candidates_factor, lambda: _global_rank() == 0,
+        cfg.candidates_factor, lambda: _global_rank() == 0, run_settings(cfg),
     )  # fmt: skip
+    if cfg.resume:
+        loop.load_state()  # refuses other settings before any training
     print(
         f'[als4gan query] {strategy.name}: {budget.target} of {len(pool)} items'
         f' (seed pool {budget.seed}, {loop.num_rounds} rounds of up to'
         f' {budget.query_size})'
     )
-    state = loop.run(resume=cfg.resume)
-    if _global_rank() != 0:
-        return {}
-    written = write_selection(
-        output, pool, loop.selection(state), strategy.name, cfg.seed, cfg.figures
-    )
+    with _replacing(output, replace and _global_rank() == 0):
+        state = loop.run(resume=cfg.resume)
+        if _global_rank() != 0:
+            return {}
+        written = write_selection(
+            output, pool, loop.selection(state), strategy.name, cfg.seed, cfg.figures
+        )
+    if replace:
+        for name in OUTPUT_NAMES:
+            if name not in written:
+                (output / name).unlink(missing_ok=True)
     for path in written.values():
         print(f'[als4gan query] wrote {path}')
     return written

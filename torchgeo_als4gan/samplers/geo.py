@@ -10,6 +10,7 @@ import torch
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GeoSampler
 
+from ..checks import check_positive
 from ..datasets.utils import grid_windows
 
 __all__ = ('FootprintGeoSampler', 'grid_footprints')
@@ -34,7 +35,8 @@ def grid_footprints(
         (``<file stem>_r<row>_c<col>``), ``file`` (stem), ``path``, ``row``,
         ``col`` (pixels) and the footprint polygon.
     """
-    stride = stride or size
+    check_positive('size', size)
+    stride = check_positive('stride', stride, optional=True) or size
     xres, yres = dataset.res
     rows: dict[str, list[object]] = {
         'id': [], 'file': [], 'path': [], 'row': [], 'col': []

@@ -5,6 +5,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
+from ..checks import check_positive
 from ..datasets.patched import NonGeoPatch, PatchedSegmentationDataset
 from ..datasets.utils import grid_windows
 
@@ -33,7 +34,8 @@ class GridPatchSampler(Sampler[NonGeoPatch]):
             stride: step between windows (defaults to ``size``).
             images: restrict to these image indices (default: all).
         """
-        stride = stride or size
+        check_positive('size', size)
+        stride = check_positive('stride', stride, optional=True) or size
         images = range(len(dataset.records)) if images is None else images
         self.patches = [
             NonGeoPatch(i, row, col, size)

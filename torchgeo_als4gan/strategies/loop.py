@@ -91,6 +91,24 @@ class QueryState:
         return cls(**data)
 
 
+def _difference(saved: Any, now: Any) -> str:
+    """The keys where two settings differ, or both values when not dicts."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        keys = sorted(set(saved) | set(now))
+        parts = [
+            f'{k} saved {saved.get(k)!r}, now {now.get(k)!r}'
+            for k in keys
+            if saved.get(k) != now.get(k) and not isinstance(saved.get(k), dict)
+        ]
+        nested = [
+            f'{k}.{_difference(saved[k], now.get(k))}'
+            for k in keys
+            if isinstance(saved.get(k), dict) and saved.get(k) != now.get(k)
+        ]
+        return ', '.join(parts + nested)
+    return f'saved {saved!r}, now {now!r}'
+
+
 class PoolLoop:
     """Chooses ``budget.target`` items in rounds, as ALS4GAN does.
 
@@ -117,6 +135,7 @@ class PoolLoop:
         uncertainty: QueryStrategy | None = None,
         candidates_factor: int = 10,
         is_writer: Callable[[], bool] = lambda: True,
+        extra_settings: dict[str, Any] | None = None,
     ) -> None:
         """Initialize a new PoolLoop.
 
@@ -132,6 +151,8 @@ class PoolLoop:
             candidates_factor: see ``uncertainty``.
             is_writer: whether this process writes the state (with several
                 processes, e.g. DDP, only the first one does).
+            extra_settings: more settings a resume must match (the model, data
+                and trainer of the query command), JSON-comparable.
 
         Raises:
             ValueError: If the budget does not match the pool or
@@ -152,6 +173,7 @@ class PoolLoop:
         self.uncertainty = uncertainty if strategy.diversity else None
         self.candidates_factor = candidates_factor
         self.is_writer = is_writer
+        self.extra_settings = dict(extra_settings or {})
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -167,6 +189,7 @@ class PoolLoop:
             'beta': self.budget.beta,
             'seed_in_selection': self.budget.seed_in_selection,
             'seed': self.seed,
+            **self.extra_settings,
         }
 
     @property
@@ -208,10 +231,13 @@ class PoolLoop:
             if state.settings.get(k) != v
         }
         if differ:
-            detail = ', '.join(
-                f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in differ.items()
+            detail = '; '.join(
+                f'{k}: {_difference(a, b)}' for k, (a, b) in differ.items()
             )
-            msg = f'Cannot resume {self.state_file}: settings differ ({detail})'
+            msg = (
+                f'Cannot resume {self.state_file}: settings differ ({detail}); resume'
+                ' with the same settings, or start again with --overwrite true'
+            )
             raise ValueError(msg)
         return state
 

@@ -35,10 +35,15 @@ def main() -> None:
     for scene in SCENES:
         for n in range(PER_SCENE):
             name = f'{scene}{n:02d}'
-            # airplane01 is 29 pixels wide, like the 44 off-size real tiles
-            width = SIZE - 3 if name == 'airplane01' else SIZE
-            image = rng.integers(0, 256, (3, SIZE, width), dtype=np.uint8)
-            mask = rng.integers(1, 18, (1, SIZE, width), dtype=np.uint8)
+            # airplane01 is 29 pixels wide, like the 43 smaller real tiles;
+            # airplane02 is one pixel larger each way, like harbor10 (257 x 257)
+            height = width = SIZE
+            if name == 'airplane01':
+                width = SIZE - 3
+            elif name == 'airplane02':
+                height = width = SIZE + 1
+            image = rng.integers(0, 256, (3, height, width), dtype=np.uint8)
+            mask = rng.integers(1, 18, (1, height, width), dtype=np.uint8)
             mask[0, :2, :2] = 0  # DLRSD has no 0 class: must become ignore
             write(
                 os.path.join(ROOT, 'UCMerced_LandUse', 'Images', scene, name + '.tif'),
