@@ -107,3 +107,75 @@ class TestGeoSegmentationDataModule:
             geo(data_dir, labeled_ratio=0)
         with pytest.raises(ValueError, match='not both'):
             geo(data_dir, labeled_ratio=0.5, selection_file='x.gpkg')
+
+    def test_bad_counts_and_classes(self, data_dir: Path) -> None:
+        for key, value in (('stride', 0), ('steps_per_epoch', 0), ('split_block', 0),
+                           ('patch_size', 0)):  # fmt: skip
+            with pytest.raises(ValueError, match=f'{key} must be a positive integer'):
+                geo(data_dir, **{key: value})
+        with pytest.raises(ValueError, match='background must be a class index'):
+            geo(data_dir, background=3)
+        with pytest.raises(ValueError, match='at least two classes'):
+            GeoSegmentationDataModule(image_paths=str(data_dir), classes=[])
+        dm = geo(data_dir, predict_overlap=16)
+        with pytest.raises(
+            ValueError, match=r'predict_overlap must be in \[0, patch_size=16\)'
+        ):
+            dm.setup('predict')
+
+    def test_ids_keep_dots(self, data_dir: Path, tmp_path: Path) -> None:
+        import shutil
+
+        import numpy as np
+
+        images = tmp_path / 'imagery'
+        images.mkdir()
+        shutil.copy(
+            data_dir / 'georaster' / 'imagery' / 'scene.tif', images / 'scene.v2.tif'
+        )
+        dm = GeoSegmentationDataModule(
+            image_paths=str(images),
+            label_paths=str(data_dir / 'georaster' / 'vectors' / 'labels.geojson'),
+            classes=CLASSES, label_name='landcover', patch_size=16, split_block=1,
+        )  # fmt: skip
+        dm.setup('fit')
+        chosen = dm.labeled_ids[:2]
+        assert all(i.startswith('scene.v2_r') for i in chosen)
+        np.save(tmp_path / 'selection.npy', np.asarray(chosen))
+        again = GeoSegmentationDataModule(
+            image_paths=str(images),
+            label_paths=str(data_dir / 'georaster' / 'vectors' / 'labels.geojson'),
+            classes=CLASSES, label_name='landcover', patch_size=16, split_block=1,
+            selection_file=str(tmp_path / 'selection.npy'),
+        )  # fmt: skip
+        again.setup('fit')
+        assert again.labeled_ids == chosen
+
+    def test_labels_outside_the_imagery(self, data_dir: Path, tmp_path: Path) -> None:
+        from shapely.geometry import box
+
+        far = tmp_path / 'far.geojson'
+        gpd.GeoDataFrame(
+            {'landcover': [1]}, geometry=[box(0, 0, 10, 10)], crs='EPSG:32618'
+        ).to_file(far)
+        dm = geo(data_dir, labels=None)
+        dm.label_paths = str(far)
+        with pytest.raises(
+            ValueError, match=r"label_paths '.*far\.geojson' do not overlap image_paths"
+        ):
+            dm.setup('fit')
+
+    def test_raster_masks_without_class_pixels(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        import rasterio
+
+        with rasterio.open(data_dir / 'georaster' / 'masks' / 'scene_mask.tif') as src:
+            profile, data = src.profile, src.read()
+        (tmp_path / 'masks').mkdir()
+        with rasterio.open(tmp_path / 'masks' / 'm.tif', 'w', **profile) as dst:
+            dst.write(data * 0 + 9)  # 1..C stored where 0..C-1 was meant, say
+        dm = geo(data_dir, labels=None)
+        dm.label_paths = str(tmp_path / 'masks')
+        with pytest.raises(ValueError, match='hold no pixel of the 3 classes'):
+            dm.setup('fit')

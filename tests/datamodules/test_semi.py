@@ -176,3 +176,90 @@ class TestOtherDataModules:
         assert len(dm.labeled_ids) == 1
         batch, _, _ = next(iter(dm.train_dataloader()))
         assert batch['labeled']['image'].shape == (2, 3, 24, 24)
+
+
+class TestConfigErrors:
+    def test_selection_ids_keep_folders(self, data_dir: Path, tmp_path: Path) -> None:
+        # what `als4gan query` writes for a tile folder with scene subfolders
+        np.save(tmp_path / 'selection.npy', np.asarray(['town/tile_0', 'farm/tile_1']))
+        dm = SegmentationTileFolderDataModule(
+            data_dir / 'tile_folder', classes=['a', 'b', 'c'], ignore_value=9,
+            class_subfolders=True, split_fractions=(1.0, 0.0, 0.0),
+            selection_file=tmp_path / 'selection.npy',
+        )  # fmt: skip
+        dm.setup('fit')
+        assert dm.labeled_ids == ['farm/tile_1', 'town/tile_0']
+
+    def test_als4gan_paths_resolve_by_name(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        names = ['Images/beach/beach01.tif', 'agricultural00.tif']
+        np.save(tmp_path / 'sel.npy', np.asarray(names))
+        dm = UCMercedDLRSDDataModule(
+            data_dir / 'ucmerced_dlrsd', tile_size=32, split_fractions=(1, 0, 0),
+            selection_file=tmp_path / 'sel.npy',
+        )  # fmt: skip
+        dm.setup('fit')
+        assert dm.labeled_ids == ['agricultural00', 'beach01']
+
+    @pytest.mark.parametrize(
+        ('name', 'content'),
+        [('s.csv', b''), ('s.npy', b'\x93NUMPY garbage'), ('s.csv', b'\xff\xfe\x00\x81'),
+         ('s.gpkg', b'id\nbeach01\n'), ('s.txt', b'\xff\xfe\x00\x81')],
+    )  # fmt: skip
+    def test_unreadable_selection_file(
+        self, data_dir: Path, tmp_path: Path, name: str, content: bytes
+    ) -> None:
+        (tmp_path / name).write_bytes(content)
+        dm = ucm(data_dir, selection_file=tmp_path / name)
+        with pytest.raises(ValueError, match=rf'Selection file .*{name}.* is not'):
+            dm.setup('fit')
+
+    @pytest.mark.parametrize(
+        ('key', 'value'),
+        [('steps_per_epoch', 0), ('batch_size', 0), ('unlabeled_batch_size', -2)],
+    )
+    def test_zero_counts_refused(self, data_dir: Path, key: str, value: int) -> None:
+        with pytest.raises(ValueError, match=rf'{key} must be a positive integer'):
+            ucm(data_dir, **{key: value})
+
+    def test_zero_stride_refused(self, data_dir: Path) -> None:
+        # 0 used to mean "not set" (stride or patch_size)
+        with pytest.raises(ValueError, match='stride must be a positive integer'):
+            DeepGlobePatchesDataModule(data_dir / 'deepglobe', patch_size=16, stride=0)
+
+    def test_model_num_classes_checked(self, data_dir: Path, tmp_path: Path) -> None:
+        from torchgeo.trainers import SemanticSegmentationTask
+
+        task = SemanticSegmentationTask(model='fcn', num_classes=5, num_filters=2)
+        trainer = Trainer(
+            fast_dev_run=True, accelerator='cpu', logger=False,
+            enable_progress_bar=False, default_root_dir=tmp_path,
+        )  # fmt: skip
+        # without the check: a torchmetrics shape error in the first step
+        with pytest.raises(
+            ValueError, match=r'model num_classes is 5 but the data has 17 classes'
+        ):
+            trainer.fit(task, ucm(data_dir, unlabeled=False))
+
+    def test_masks_without_class_pixels(self, tmp_path: Path) -> None:
+        import rasterio
+
+        for folder, value in (('images', 1), ('masks', 7)):
+            (tmp_path / folder).mkdir()
+            for n in range(4):
+                with rasterio.open(
+                    tmp_path / folder / f't{n}.png', 'w', driver='PNG', width=8,
+                    height=8, count=1, dtype='uint8',
+                ) as dst:  # fmt: skip
+                    dst.write(np.full((1, 8, 8), value, dtype=np.uint8))
+        dm = SegmentationTileFolderDataModule(
+            tmp_path, classes=['a', 'b', 'c'], split_fractions=(1, 0, 0)
+        )
+        with (
+            pytest.warns(UserWarning, match='holds values'),
+            pytest.raises(
+                ValueError, match=r'hold no pixel of the 3 classes.*values found: \[7\]'
+            ),
+        ):
+            dm.setup('fit')

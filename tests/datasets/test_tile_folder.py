@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -96,3 +97,63 @@ class TestSegmentationTileFolder:
         assert torch.equal(sample['mask'], torch.ones(4, 4, dtype=torch.long))
         ds.plot(sample)
         plt.close('all')
+
+    def test_bands_by_index_and_description(self, tmp_path: Path) -> None:
+        # 4-band tiles (R, G, B, NIR as band descriptions), as NAIP exports
+        data = np.arange(4 * 6 * 6, dtype=np.uint16).reshape(4, 6, 6)
+        for folder, array in (
+            ('images', data),
+            ('masks', np.ones((1, 6, 6), 'uint16')),
+        ):
+            (tmp_path / folder).mkdir()
+            with rasterio.open(
+                tmp_path / folder / 'a.tif', 'w', driver='GTiff', width=6, height=6,
+                count=array.shape[0], dtype='uint16',
+            ) as dst:  # fmt: skip
+                dst.write(array)
+                if folder == 'images':
+                    dst.descriptions = ('red', 'green', 'blue', 'nir')
+        by_index = make(tmp_path, bands=[4, 1])[0]['image']
+        assert torch.equal(by_index, torch.from_numpy(data[[3, 0]].astype(np.float32)))
+        by_name = make(tmp_path, bands=['nir', 'red'])[0]['image']
+        assert torch.equal(by_name, by_index)
+        assert make(tmp_path, bands=['nir', 'red']).band_count == 2
+        with pytest.raises(
+            ValueError,
+            match=r"bands: 5 is not a band of .*a\.tif.*4 band\(s\): 1 'red'",
+        ):
+            make(tmp_path, bands=[1, 5])
+        with pytest.raises(ValueError, match="'swir' is not a band"):
+            make(tmp_path, bands=['swir'])
+        with pytest.raises(ValueError, match='at least one band'):
+            make(tmp_path, bands=[])
+
+    def test_tile_with_other_band_count(self, copy_data) -> None:  # type: ignore[no-untyped-def]
+        root = copy_data('tile_folder')
+        odd = root / 'images' / 'town' / 'tile_3.png'
+        with rasterio.open(
+            odd, 'w', driver='PNG', width=24, height=24, count=1, dtype='uint8'
+        ) as dst:
+            dst.write(np.zeros((1, 24, 24), dtype=np.uint8))
+        # without the check, batches failed later in torch.stack
+        with pytest.raises(
+            ValueError,
+            match=r'1 image\(s\) do not have the 3 band.*tile_3\.png.* has 1',
+        ):
+            make(root)
+
+    @pytest.mark.parametrize('classes', [[], ['building'], 'building'])
+    def test_too_few_classes(self, data_dir: Path, classes: object) -> None:
+        with pytest.raises(ValueError, match='at least two classes'):
+            make(data_dir / 'tile_folder', classes=classes)
+
+    def test_values_outside_classes_warned(self, data_dir: Path) -> None:
+        ds = make(data_dir / 'tile_folder', classes=('background', 'building'))
+        with pytest.warns(
+            UserWarning, match=r'tile_0\.png.* holds values \[2\].*ignored'
+        ):
+            mask = ds[0]['mask']
+        assert (mask != 2).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            ds[1]  # warned once per dataset

@@ -112,6 +112,58 @@ class TestUCMercedDLRSD:
         with pytest.raises(ValueError, match='larger than tile_size=16'):
             make(data_dir / 'ucmerced_dlrsd', tile_size=16)
 
+    def test_slightly_larger_tile_is_centre_cropped(
+        self, data_dir: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # airplane02 is 33 x 33 with tile_size 32, as harbor10 is 257 x 257 in the
+        # real archive with the configs' tile_size 256
+        with caplog.at_level('INFO', logger='torchgeo_als4gan'):
+            ds = make(data_dir / 'ucmerced_dlrsd', split='all')
+        index = ds.ids.index('airplane02')
+        assert ds.shapes[index] == (33, 33)
+        sample = ds[index]
+        assert sample['image'].shape == (3, 32, 32)
+        record = ds.records[index]
+        with rasterio.open(record.image) as src:
+            image = src.read().astype(np.float32)
+        with rasterio.open(record.mask) as src:
+            raw = src.read(1).astype(np.int64)
+        # (33 - 32) // 2 = 0: the centre crop drops the last row and column
+        assert torch.equal(sample['image'], torch.from_numpy(image[:, :32, :32]))
+        expected = np.where((raw >= 1) & (raw <= 17), raw - 1, 255)[:32, :32]
+        assert torch.equal(sample['mask'], torch.from_numpy(expected))
+        assert ds.patch_from_id('airplane02') == ds.patches[index]
+        assert ds[ds.patch_from_id('airplane02')]['id'] == 'airplane02'
+        assert (
+            'UCMercedDLRSD (all): 2 of 12 images are not 32x32: 1 padded' in caplog.text
+        )
+        assert '1 centre-cropped' in caplog.text
+        # a larger excess than max_crop is an error naming the file
+        with pytest.raises(ValueError, match=r'airplane02\.tif.*33x33.*max_crop=0'):
+            make(data_dir / 'ucmerced_dlrsd', split='all', max_crop=0)
+        with pytest.raises(ValueError, match='max_crop must be'):
+            make(data_dir / 'ucmerced_dlrsd', max_crop=-1)
+
+    def test_crop_is_centred(self, copy_data) -> None:  # type: ignore[no-untyped-def]
+        root = copy_data('ucmerced_dlrsd')
+        image = np.arange(3 * 36 * 36, dtype=np.uint16).reshape(3, 36, 36) % 251
+        for path, data, driver in (
+            (root / 'UCMerced_LandUse' / 'Images' / 'beach' / 'beach00.tif',
+             image.astype(np.uint8), 'GTiff'),
+            (root / 'DLRSD' / 'Labels' / 'beach' / 'beach00.png',
+             np.full((1, 36, 36), 3, dtype=np.uint8), 'PNG'),
+        ):  # fmt: skip
+            with rasterio.open(
+                path, 'w', driver=driver, width=36, height=36,
+                count=data.shape[0], dtype='uint8',
+            ) as dst:  # fmt: skip
+                dst.write(data)
+        ds = make(root, split='all')
+        sample = ds[ds.ids.index('beach00')]
+        expected = torch.from_numpy(image.astype(np.uint8)[:, 2:34, 2:34])
+        assert torch.equal(sample['image'], expected.float())
+        assert (sample['mask'] == 2).all()
+
     def test_missing_root(self, tmp_path: Path) -> None:
         with pytest.raises(DatasetNotFoundError, match='Dataset not found'):
             make(tmp_path)
@@ -119,8 +171,20 @@ class TestUCMercedDLRSD:
     def test_missing_dlrsd(self, copy_data) -> None:  # type: ignore[no-untyped-def]
         root = copy_data('ucmerced_dlrsd')
         shutil.rmtree(root / 'DLRSD')
-        with pytest.raises(DatasetNotFoundError):
+        with pytest.raises(DatasetNotFoundError, match='DLRSD masks not found') as info:
             make(root)
+        message = str(info.value)
+        assert 'no stable download' in message and 'DLRSD/Labels/<class>' in message
+        assert 'use `download=True`' not in message  # it cannot fetch DLRSD
+
+    def test_truncated_png_mask(self, copy_data) -> None:  # type: ignore[no-untyped-def]
+        root = copy_data('ucmerced_dlrsd')
+        mask = root / 'DLRSD' / 'Labels' / 'beach' / 'beach01.png'
+        data = mask.read_bytes()
+        mask.write_bytes(data[: len(data) // 2])
+        # GDAL reads it without an error, as different garbage on every read
+        with pytest.raises(OSError, match=r'beach01\.png.*truncated'):
+            make(root, split='all')
 
     def test_missing_mask(self, copy_data) -> None:  # type: ignore[no-untyped-def]
         root = copy_data('ucmerced_dlrsd')

@@ -1,16 +1,22 @@
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
 import torch
 from shapely.geometry import box
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_als4gan.datasets import GeoVectorLabels, NonGeoPatch, UCMercedDLRSD
 from torchgeo_als4gan.datasets.utils import (
+    RasterHeader,
+    check_complete_png,
     grid_windows,
+    raster_header,
     read_id_list,
     read_window,
+    resolve_bands,
     seeded_split,
 )
 
@@ -79,3 +85,31 @@ def test_vector_without_crs_and_missing_values(tmp_path: Path) -> None:
     labels.res = (2e4, 2e4)
     sample = labels[0:2e5, 0:2e5]
     assert labels.features.crs == labels.crs and sample['mask'].any()
+
+
+def test_resolve_bands() -> None:
+    header = RasterHeader(4, 8, 8, ('red', 'green', 'blue', ''))
+    assert resolve_bands(None, header, 'x.tif', 'bands') is None
+    assert resolve_bands([3, 2, 1], header, 'x.tif', 'bands') == [3, 2, 1]
+    assert resolve_bands(['blue', '4', 'red'], header, 'x.tif', 'bands') == [3, 4, 1]
+    assert resolve_bands(2, header, 'x.tif', 'bands') == [2]
+    for bad in ([0], [5], ['nir'], [True], [1.5]):
+        with pytest.raises(ValueError, match=r"--bands: .* is not a band of 'x\.tif'"):
+            resolve_bands(bad, header, 'x.tif', '--bands')  # type: ignore[arg-type]
+
+
+def test_truncated_png(tmp_path: Path) -> None:
+    path = tmp_path / 'a.png'
+    with rasterio.open(
+        path, 'w', driver='PNG', width=16, height=16, count=1, dtype='uint8'
+    ) as dst:
+        dst.write(np.arange(256, dtype=np.uint8).reshape(1, 16, 16))
+    assert raster_header(path) == RasterHeader(1, 16, 16, ('',))
+    check_complete_png(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-20])
+    with pytest.raises(OSError, match=r'a\.png.*truncated or damaged'):
+        raster_header(path)
+    path.write_bytes(b'')
+    with pytest.raises(OSError, match=r'a\.png'):
+        raster_header(path)

@@ -123,3 +123,47 @@ def test_s4gan_ddp_two_cpu_processes(tmp_path: Path) -> None:
     assert last['lr_schedulers'][0]['last_epoch'] == 2
     assert last['global_step'] == 4  # 2 epochs x 1 iteration x (G + D)
     assert len(list((tmp_path / 'checkpoints').glob('*.ckpt'))) == 3
+
+
+def test_truncated_checkpoint_is_named_and_the_rest_scored(
+    checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    folder = tmp_path / 'ckpts'
+    shutil.copytree(checkpoints, folder)
+    good = sorted(folder.glob('*.ckpt'))
+    broken = folder / 'broken.ckpt'
+    broken.write_bytes(good[0].read_bytes()[:1000])
+    output = tmp_path / 'scores.json'
+    with pytest.warns(UserWarning, match=r'skipped Weights file .*broken\.ckpt'):
+        evaluate(folder, f'--output={output}', '--device=cpu')
+    report = json.loads(output.read_text())
+    assert len(report['checkpoints']) == len(good)
+    assert [Path(r['checkpoint']).name for r in report['unreadable']] == ['broken.ckpt']
+    assert 'broken.ckpt' in capsys.readouterr().out
+
+
+def test_classes_in_another_order_are_refused(tmp_path: Path) -> None:
+    tiles = ['--data.init_args.root=' + str(ROOT / 'tests' / 'data' / 'tile_folder'),
+             '--data.init_args.ignore_value=9',
+             '--data.init_args.split_fractions=[0.5,0.25,0.25]',
+             '--data.init_args.batch_size=2', '--data.init_args.labeled_ratio=0.5',
+             '--model.init_args.model=fcn', '--model.init_args.num_filters=2']  # fmt: skip
+    config = str(ROOT / 'configs' / 'tile_folder_supervised.yaml')
+    main([
+        'fit', '--config', config, *tiles, '--trainer.max_epochs=1',
+        '--trainer.accelerator=cpu', f'--trainer.default_root_dir={tmp_path}',
+        '--trainer.logger=false', '--trainer.enable_progress_bar=false',
+    ])  # fmt: skip
+    base = ['evaluate', '--config', config, *tiles, '--checkpoints', str(tmp_path),
+            '--device=cpu']  # fmt: skip
+    main([*base, f'--output={tmp_path / "ok.json"}'])
+    with pytest.raises(
+        ValueError,
+        match=r"trained on the classes \['background', 'building', 'water'\] but the"
+        r" data config lists \['building', 'background', 'water'\]",
+    ):
+        main([*base, '--data.init_args.classes=[building,background,water]',
+              f'--output={tmp_path / "swapped.json"}'])  # fmt: skip
+    assert not (tmp_path / 'swapped.json').exists()

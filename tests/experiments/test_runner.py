@@ -139,3 +139,106 @@ def test_bad_experiment_configs(
     with pytest.raises(SystemExit):
         main(['experiment', '--config', str(bad)])
     assert "a: config 'nope.yaml' does not exist" in capsys.readouterr().err
+
+
+def small_grid(tmp_path: Path, **changes: Any) -> Path:
+    config = {
+        'output': str(tmp_path / 'small'),
+        'ratios': [0.5], 'strategies': ['random'],
+        'methods': {'supervised': 'configs/ucm_supervised.yaml'}, 'seeds': [0],
+        'data_args': [*DATA_ARGS['ucm'], '--data.init_args.batch_size=2',
+                      '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'],
+        'trainer_args': [*FAST, '--trainer.max_epochs=1'], 'device': 'cpu',
+        **changes,
+    }  # fmt: skip
+    path = tmp_path / 'small.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_changed_settings_are_refused_or_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fitted: list[str] = []
+    real_fit = runner.fit_cell
+
+    def counting_fit(config: Any, cell: Any, data: list[str], run: Path) -> int:
+        fitted.append(cell.name)
+        return real_fit(config, cell, data, run)
+
+    monkeypatch.setattr(runner, 'fit_cell', counting_fit)
+    main(['experiment', '--config', str(small_grid(tmp_path))])
+    first = pd.read_csv(tmp_path / 'small' / 'results.csv')
+    assert fitted == ['supervised_random_r0.5_s0'] and first['labeled'].tolist() == [3]
+    assert '"trainer_args":' in first['settings'].iloc[0]
+    capsys.readouterr()
+    changed = small_grid(tmp_path, trainer_args=[*FAST, '--trainer.max_epochs=2'])
+    # used to say "done, skipped" and keep the 1-epoch result
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(changed)])
+    err = capsys.readouterr().err
+    assert (
+        'supervised_random_r0.5_s0 (trainer_args)' in err and '--rerun-changed' in err
+    )
+    assert fitted == [] or fitted == ['supervised_random_r0.5_s0']
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / 'small' / 'results.csv'), first
+    )
+    main(['experiment', '--config', str(changed), '--rerun-changed'])
+    assert fitted == ['supervised_random_r0.5_s0'] * 2
+    rerun = pd.read_csv(tmp_path / 'small' / 'results.csv')
+    assert len(rerun) == 1 and '--trainer.max_epochs=2' in rerun['settings'].iloc[0]
+    assert 'settings changed, rerunning' in capsys.readouterr().out
+    # editing the method config itself changes the settings too
+    config = tmp_path / 'supervised.yaml'
+    text = Path('configs/ucm_supervised.yaml').read_text()
+    config.write_text('# a comment does not count\n' + text)
+    same = small_grid(tmp_path, methods={'supervised': str(config)},
+                      trainer_args=[*FAST, '--trainer.max_epochs=2'])  # fmt: skip
+    main(['experiment', '--config', str(same)])
+    assert fitted == ['supervised_random_r0.5_s0'] * 2
+    config.write_text(text.replace('lr: 0.001', 'lr: 0.002'))
+    edited = small_grid(tmp_path, methods={'supervised': str(config)},
+                        trainer_args=[*FAST, '--trainer.max_epochs=2'])  # fmt: skip
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(edited)])
+    assert '(method_config)' in capsys.readouterr().err
+
+
+def test_query_config_as_method_is_refused(tmp_path: Path) -> None:
+    path = small_grid(tmp_path, methods={'supervised': 'configs/ucm_query.yaml'})
+    with pytest.raises(
+        ValueError,
+        match=r"methods.supervised: 'configs/ucm_query.yaml' is not a segmentation fit config",
+    ):
+        load_experiment(path)
+
+
+def test_unwritable_output_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(small_grid(tmp_path)), '--output',
+              str(blocker / 'out')])  # fmt: skip
+    assert 'is not a writable folder' in capsys.readouterr().err
+
+
+def test_experiment_output_is_quiet(tmp_path: Path) -> None:
+    """A real `als4gan experiment` process: our lines and the table, no known noise."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, '-c', 'from torchgeo_als4gan.main import main; main()',
+         'experiment', '--config', str(small_grid(tmp_path))],
+        capture_output=True, text=True, check=True, timeout=600,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert '[1/1] supervised_random_r0.5_s0: running' in output
+    assert '| random | supervised |' in output
+    for noise in ("LightningCLI's args", 'LeafSpec', 'NotGeoreferencedWarning',
+                  'no geotransform', 'litlogger', 'GPU available'):  # fmt: skip
+        assert noise not in output, noise

@@ -134,3 +134,103 @@ def test_round_trip_errors(
         main(['labels', '--patches', str(patches), '--drawn', str(drawn), '--classes', *CLASSES,
               '--output', str(tmp_path / 'z'), '--background', 'grass'])  # fmt: skip
     assert "--background must be a class index or 'none'" in capsys.readouterr().err
+
+
+def _labels(patches: Path, drawn: Path, out: Path, *extra: str) -> None:
+    main(['labels', '--patches', str(patches), '--drawn', str(drawn),
+          '--classes', *CLASSES, '--output', str(out), *extra])  # fmt: skip
+
+
+def test_patches_without_polygons_are_warned(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, patches, drawn = task
+    _labels(patches, drawn, tmp_path / 'labels')
+    err = capsys.readouterr().err
+    # field_r64_c0 has no polygon: it is all background, said per patch
+    assert (
+        'warning: patch field_r64_c0 has no drawn polygon: written as all background'
+        in err
+    )
+    assert 'field_r0_c32 has no drawn' not in err
+
+
+def test_nothing_overlapping_is_refused_before_writing(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, patches, _ = task
+    empty = tmp_path / 'empty.gpkg'
+    gpd.GeoDataFrame({'class': []}, geometry=[], crs='EPSG:32633').to_file(empty)
+    out = tmp_path / 'labels'
+    with pytest.raises(SystemExit):
+        _labels(patches, empty, out)
+    assert 'No drawn polygon (0 in --drawn) overlaps any of the 3 queried patches' in (
+        capsys.readouterr().err
+    )
+    assert not out.exists() or list(out.iterdir()) == []
+    # lon/lat polygons in a Shapefile whose .prj was lost: read as UTM metres
+    lonlat = gpd.read_file(task[2])  # the drawn polygons, in EPSG:4326
+    shp = tmp_path / 'drawn.shp'
+    lonlat.to_file(shp)
+    shp.with_suffix('.prj').unlink()
+    with pytest.raises(SystemExit):
+        _labels(patches, shp, out)
+    err = capsys.readouterr().err
+    assert 'overlaps any of the 3 queried patches' in err
+    assert "drawn.shp' has no CRS (a Shapefile without its .prj?)" in err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_background_and_ignore_index_ranges(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, patches, drawn = task
+    out = tmp_path / 'labels'
+    for extra, message in (
+        (['--background', '9'], r"--background must be a class index in 0..2 (['background', 'building', 'water']) or 'none', got 9"),
+        (['--background', '-1'], '--background must be a class index in 0..2'),
+        (['--ignore-index', '1'], '--ignore-index must be in 0..255 and not a class index'),
+        (['--ignore-index', '300'], '--ignore-index must be in 0..255'),
+    ):  # fmt: skip
+        with pytest.raises(SystemExit):
+            _labels(patches, drawn, out, *extra)
+        assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_self_intersecting_polygon_is_repaired(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shapely.geometry import Polygon
+
+    _, patches, _ = task
+    # a bow tie over field_r0_c32 (rows 0-31, columns 32-63): invalid for GEOS
+    x = [X0 + 36 * RES, X0 + 60 * RES]
+    y = [Y0 - 4 * RES, Y0 - 28 * RES]
+    bowtie = Polygon([(x[0], y[0]), (x[1], y[1]), (x[1], y[0]), (x[0], y[1])])
+    assert not bowtie.is_valid
+    drawn = tmp_path / 'bowtie.gpkg'
+    gpd.GeoDataFrame({'class': [1]}, geometry=[bowtie], crs='EPSG:32633').to_file(drawn)
+    _labels(patches, drawn, tmp_path / 'labels')
+    assert '1 invalid drawn geometries (e.g. self-intersecting) were repaired' in (
+        capsys.readouterr().err
+    )
+    with rasterio.open(tmp_path / 'labels' / 'field_r0_c32.tif') as src:
+        mask = src.read(1)
+    assert 100 < int((mask == 1).sum()) < 24 * 24  # the two triangles
+
+
+def test_unreadable_vector_files_are_named(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, patches, drawn = task
+    text = tmp_path / 'notes.gpkg'
+    text.write_text('these are my polygons\n')
+    with pytest.raises(SystemExit):
+        _labels(patches, text, tmp_path / 'a')
+    assert "Vector file '" in (err := capsys.readouterr().err) and 'notes.gpkg' in err
+    assert 'cannot be read as vector data' in err
+    with pytest.raises(SystemExit):
+        _labels(text, drawn, tmp_path / 'b')
+    assert 'notes.gpkg' in (err := capsys.readouterr().err)
+    assert 'cannot be read as a GeoPackage' in err

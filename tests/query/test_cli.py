@@ -236,3 +236,94 @@ def test_raster_selection_names_rasters_by_absolute_path(
     monkeypatch.chdir(tmp_path)
     frame = gpd.read_file(tmp_path / 'out' / 'selection.gpkg')
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in frame['path'])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob('*'))
+        if p.is_file()
+    }
+
+
+def test_overwrite_keeps_the_old_selection_until_the_new_one_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / 'out'
+    args = [
+        '--strategy=entropy',
+        '--labeled_ratio=0.9',
+        '--alpha=0.4',
+        '--figures=false',
+    ]
+    main(query_args('ucm_query.yaml', out, *args))
+    before = _snapshot(out)
+    assert 'selection.npy' in before and 'state/state.json' in before
+    # a typo in the data root and a wrong num_classes fail the checks: nothing lost
+    with pytest.raises(FileNotFoundError):
+        main(query_args('ucm_query.yaml', out, *args, '--overwrite=true',
+                        '--data.init_args.root=/no/such/folder'))  # fmt: skip
+    assert _snapshot(out) == before
+    with pytest.raises(ValueError, match='num_classes=5'):
+        main(query_args('ucm_query.yaml', out, *args, '--overwrite=true',
+                        '--model.init_args.num_classes=5'))  # fmt: skip
+    assert _snapshot(out) == before
+    # a new run that fails in round 2 restores the previous state
+    real_fit = LightningPoolLearner.fit
+
+    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
+        if round_ == 2:
+            raise KeyboardInterrupt
+        real_fit(self, round_, labeled, init, save)
+
+    monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        main(query_args('ucm_query.yaml', out, *args, '--overwrite=true', '--seed=3'))
+    assert _snapshot(out) == before
+    monkeypatch.setattr(LightningPoolLearner, 'fit', real_fit)
+    main(query_args('ucm_query.yaml', out, *args, '--overwrite=true', '--seed=3'))
+    assert (pd.read_csv(out / 'selection.csv')['seed'] == 3).all()
+    assert not (out / '.state.previous').exists()
+
+
+def test_resume_with_other_settings_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / 'cut'
+    extra = ['--labeled_ratio=0.9', '--alpha=0.4', '--strategy=entropy']
+    real_fit = LightningPoolLearner.fit
+
+    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
+        if round_ == 2:
+            raise KeyboardInterrupt
+        real_fit(self, round_, labeled, init, save)
+
+    monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        main(query_args('ucm_query.yaml', out, *extra))
+    monkeypatch.setattr(LightningPoolLearner, 'fit', real_fit)
+    state = (out / 'state' / 'state.json').read_bytes()
+    with pytest.raises(
+        ValueError, match=r'settings differ \(trainer: max_epochs saved 1, now 2\)'
+    ):
+        main(query_args('ucm_query.yaml', out, *extra, '--resume=true',
+                        '--trainer.max_epochs=2'))  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"model: init_args.model saved 'resnet18', now 'resnet34'"
+    ):
+        main(query_args('ucm_query.yaml', out, *extra, '--resume=true',
+                        '--model.init_args.model=resnet34'))  # fmt: skip
+    assert (out / 'state' / 'state.json').read_bytes() == state
+    # run-time options (devices, progress bar) may change
+    main(query_args('ucm_query.yaml', out, *extra, '--resume=true',
+                    '--trainer.enable_progress_bar=true'))  # fmt: skip
+    assert len(np.load(out / 'selection.npy')) == 6
+
+
+def test_unwritable_output_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / 'file.txt'
+    blocker.write_text('x')
+    with pytest.raises(
+        OSError, match=r"--output '.*file\.txt/out' is not a writable folder"
+    ):
+        main(query_args('ucm_query.yaml', blocker / 'out', '--strategy=random'))

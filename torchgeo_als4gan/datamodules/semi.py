@@ -192,6 +192,8 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         check_positive('batch_size', batch_size)
         check_positive('unlabeled_batch_size', unlabeled_batch_size, optional=True)
         check_positive('steps_per_epoch', steps_per_epoch, optional=True)
+        for key in ('patch_size', 'stride', 'tile_size'):  # fail before setup
+            check_positive(key, kwargs.get(key), optional=True)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
         if labeled_ratio is not None:
             check_labeled_ratio(labeled_ratio)

@@ -142,7 +142,8 @@ def evaluate_checkpoints(
     ignore_index: int | None = model.hparams.get('ignore_index')
     results: list[dict[str, Any]] = []
     unreadable: list[dict[str, str]] = []
-    classes: tuple[str, ...] | None = None
+    datamodule.setup('validate' if split == 'val' else 'test')
+    classes = datamodule_classes(datamodule)
     for path in checkpoints:
         try:
             content = load_torch_file(path)
@@ -159,7 +160,6 @@ def evaluate_checkpoints(
                 f' {type(model).__name__}: {str(error).splitlines()[0]}'
             )
             raise ValueError(msg) from error
-        classes = classes or datamodule_classes(datamodule)
         meta = checkpoint_metadata(content) if isinstance(content, dict) else None
         _check_trained_classes(path, (meta or {}).get('classes'), classes)
         confusion = confusion_on_split(

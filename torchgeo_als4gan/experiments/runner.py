@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from ..files import atomic_write
 from ..runtime import resolve_device
@@ -28,7 +29,9 @@ RESULT_COLUMNS = (
 
 
 def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    """Digest of a YAML config's content (comments and layout do not count)."""
+    content = json.dumps(yaml.safe_load(path.read_text()), sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
