@@ -6,11 +6,13 @@ import functools
 import logging
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 __all__ = (
+    'assign_to_ranks',
     'quiet_known_warnings',
     'release_free_memory',
     'resolve_device',
@@ -92,3 +94,25 @@ def resolve_device(name: str) -> torch.device:
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     return torch.device(name)
+
+
+def assign_to_ranks(sizes: Sequence[int], world_size: int) -> list[list[int]]:
+    """Split items over ranks so that the largest total is small.
+
+    Largest first, each to the least loaded rank (ties to the lower rank), so
+    every process computes the same assignment without talking to the others.
+
+    Args:
+        sizes: work of each item (pixels of each raster).
+        world_size: number of ranks.
+
+    Returns:
+        Item indices of each rank, in input order.
+    """
+    loads = [0] * world_size
+    assigned: list[list[int]] = [[] for _ in range(world_size)]
+    for item in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        rank = min(range(world_size), key=lambda r: (loads[r], r))
+        loads[rank] += sizes[item]
+        assigned[rank].append(item)
+    return [sorted(items) for items in assigned]

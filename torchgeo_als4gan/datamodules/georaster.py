@@ -270,9 +270,12 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 bands=self.bands,
             )  # fmt: skip
             self.predict_dataset = imagery
+            trainer = self.trainer
             self.predict_sampler = RasterTileGeoSampler(
-                imagery, cast(int, self.patch_size), self.predict_overlap
-            )
+                imagery, size, overlap,
+                trainer.global_rank if trainer is not None else 0,
+                trainer.world_size if trainer is not None else 1,
+            )  # fmt: skip
             return
         footprints = self._build()
         if self.scene is None:

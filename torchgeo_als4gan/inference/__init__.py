@@ -2,6 +2,7 @@
 
 from ..samplers.tiles import TileGrid, tile_offsets
 from .callbacks import RasterPredictionWriter
+from .distributed import predict_raster_distributed
 from .geotiff import CLASS_NODATA, PredictionGeoTIFFs, output_paths
 from .labels import PatchLabels, rasterize_patch_labels
 from .model import SegmentationModel, load_segmentation_checkpoint
@@ -23,6 +24,7 @@ __all__ = (
     'load_segmentation_checkpoint',
     'output_paths',
     'predict_raster',
+    'predict_raster_distributed',
     'rasterize_patch_labels',
     'tile_offsets',
     'vectorize_classes',

@@ -16,6 +16,7 @@ from ..datasets.plotting import default_colors
 from ..files import check_output_folder
 from ..models import rescale_to_unit
 from ..samplers.tiles import RasterTileGeoSampler, TileGrid
+from .distributed import RankSummary, gather_summaries
 from .geotiff import PredictionGeoTIFFs, gdal_env, output_paths
 from .raster import RasterSource, read_valid
 from .tiling import StreamingBlender
@@ -57,7 +58,10 @@ class RasterPredictionWriter(BasePredictionWriter):
     torchgeo_als4gan.inference.RasterPredictionWriter
     --trainer.callbacks.output_dir predictions``. Outputs are the same as
     ``als4gan predict-raster`` (:class:`PredictionGeoTIFFs`), written to
-    temporary files and renamed when a raster is complete. Runs on one device.
+    temporary files and renamed when a raster is complete. With several devices
+    (``--trainer.devices N --trainer.strategy ddp``) each process predicts and
+    writes whole rasters (see :class:`RasterTileGeoSampler`) and the first one
+    logs what every process wrote.
     """
 
     def __init__(
@@ -96,9 +100,9 @@ class RasterPredictionWriter(BasePredictionWriter):
             pl_module: the task.
 
         Raises:
-            ValueError: If the predict sampler is not a RasterTileGeoSampler or
-                runs on several devices.
-            FileExistsError: If an output exists and ``overwrite`` is False.
+            ValueError: If the predict sampler is not a RasterTileGeoSampler.
+            FileExistsError: If an output of any process exists and
+                ``overwrite`` is False.
         """
         datamodule = trainer.datamodule  # type: ignore[attr-defined]
         sampler = getattr(datamodule, 'predict_sampler', None)
@@ -108,13 +112,8 @@ class RasterPredictionWriter(BasePredictionWriter):
                 ' RasterTileGeoSampler (e.g. GeoSegmentationDataModule)'
             )
             raise ValueError(msg)
-        if trainer.world_size > 1:
-            msg = (
-                'RasterPredictionWriter runs on one device (tiles must arrive in order)'
-            )
-            raise ValueError(msg)
         check_output_folder(self.output_dir, 'output_dir')
-        for path, _, _ in sampler.files:
+        for path, _, _ in sampler.all_files:  # every process checks every output
             paths = output_paths(
                 self.output_dir, Path(path).stem, self.probabilities, self.uncertainty
             )
@@ -223,6 +222,18 @@ class RasterPredictionWriter(BasePredictionWriter):
                 ' unfinished rasters were not written'
             )
             raise RuntimeError(msg)
+        if trainer.world_size > 1:
+            summary = RankSummary(
+                trainer.global_rank,
+                [
+                    (self._files[i][0], {k: os.fspath(v) for k, v in w.items()})
+                    for i, w in enumerate(self.written)
+                ],
+            )  # fmt: skip
+            summaries = gather_summaries(summary)
+            if trainer.global_rank == 0:
+                for line in (s.line() for s in summaries):
+                    print(f'[RasterPredictionWriter] {line}')
 
     def on_exception(
         self,

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import rasterio.errors
 
 from ..runtime import resolve_device
+from .distributed import predict_raster_distributed
 from .labels import rasterize_patch_labels
 from .model import load_segmentation_checkpoint
-from .raster import RasterPredictionError, predict_raster
+from .raster import RasterPrediction, RasterPredictionError, predict_raster
 
 __all__ = ('labels_main', 'predict_raster_main')
 
@@ -108,6 +109,16 @@ def predict_raster_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar'
     )
+    parser.add_argument(
+        '--devices',
+        type=int,
+        default=1,
+        help='processes per node (GPUs, or CPU processes with --device cpu); with'
+        ' more than one, whole rasters are spread over them (Lightning DDP)',
+    )
+    parser.add_argument(
+        '--num-nodes', type=int, default=1, help='nodes (with --devices, multi-node)'
+    )
     return parser  # fmt: skip
 
 
@@ -119,6 +130,14 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
     """
     parser = predict_raster_parser()
     cfg = parser.parse_args(args)
+    if cfg.devices < 1 or cfg.num_nodes < 1:
+        parser.error(
+            f'--devices and --num-nodes must be at least 1, got {cfg.devices} and'
+            f' {cfg.num_nodes}'
+        )
+    if cfg.devices * cfg.num_nodes > 1:
+        _predict_raster_distributed(cfg, parser)
+        return
     try:
         model = load_segmentation_checkpoint(
             cfg.checkpoint, resolve_device(cfg.device), cfg.mean, cfg.std
@@ -130,12 +149,41 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
+    _print_results(results, cfg.vector)
+
+
+def _predict_raster_distributed(
+    cfg: argparse.Namespace, parser: argparse.ArgumentParser
+) -> None:
+    """``predict-raster --devices N``: whole rasters spread over the processes."""
+    device = str(cfg.device)
+    accelerator = 'auto' if device == 'auto' else device.split(':')[0]
+    try:
+        done = predict_raster_distributed(
+            lambda d: load_segmentation_checkpoint(cfg.checkpoint, d, cfg.mean, cfg.std),
+            cfg.input, cfg.output, cfg.devices, cfg.num_nodes, accelerator,
+            cfg.min_area, not cfg.no_progress, patch_size=cfg.patch_size,
+            overlap=cfg.overlap, batch_size=cfg.batch_size,
+            probabilities=cfg.probabilities, uncertainty=cfg.uncertainty,
+            vector=cfg.vector, crs=cfg.crs, overwrite=cfg.overwrite, bands=cfg.bands,
+        )  # fmt: skip
+    except USER_ERRORS as error:
+        parser.error(str(error))
+    if done is None:  # not the first process: it prints nothing
+        return
+    results, summaries = done
+    _print_results(results, cfg.vector)
+    for summary in summaries:
+        print(summary.line())
+
+
+def _print_results(results: Sequence[RasterPrediction], vector: str | None) -> None:
     for result in results:
         print(f'{os.fspath(result.input)}: {result.tiles} tiles')
         for kind, path in result.outputs.items():
             print(f'  {kind:<14} {os.fspath(path)}')
         if result.vector_layer is not None:
-            print(f'  {"polygons":<14} {cfg.vector} (layer {result.vector_layer})')
+            print(f'  {"polygons":<14} {vector} (layer {result.vector_layer})')
 
 
 def labels_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """Apply a segmentation model to whole georeferenced rasters, tile by tile."""
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,16 @@ from .tiling import StreamingBlender
 from .vectorize import write_vectors
 
 __all__ = (
+    'PredictionPlan',
     'RasterPrediction',
     'RasterPredictionError',
     'RasterSource',
     'check_vector_path',
+    'plan_prediction',
     'predict_raster',
     'read_valid',
+    'run_plan',
+    'write_plan_vectors',
 )
 
 
@@ -332,6 +336,59 @@ def predict_raster(
         FileExistsError: If an output exists and ``overwrite`` is False.
         RasterPredictionError: If reading a window fails (nothing is written).
     """
+    plan = plan_prediction(
+        model, inputs, output, patch_size, overlap, batch_size, probabilities,
+        uncertainty, vector, crs, overwrite, bands,
+    )  # fmt: skip
+    results = run_plan(model, plan, range(len(plan.sources)), progress)
+    write_plan_vectors(plan, results, model.classes, min_area)
+    return results
+
+
+@dataclass
+class PredictionPlan:
+    """Checked inputs and outputs of a prediction run (see :func:`plan_prediction`).
+
+    Attributes:
+        sources: the checked input rasters.
+        grids: the tile grid of each.
+        targets: output paths of each, by kind.
+        batch_size: tiles per forward pass.
+        vector: the GeoPackage of polygons, if asked for.
+    """
+
+    sources: list[RasterSource]
+    grids: list[TileGrid]
+    targets: list[dict[str, Path]]
+    batch_size: int
+    vector: Path | None = None
+
+
+def plan_prediction(
+    model: SegmentationModel,
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    patch_size: int = 512,
+    overlap: int = 64,
+    batch_size: int = 8,
+    probabilities: bool = False,
+    uncertainty: bool = False,
+    vector: str | os.PathLike[str] | None = None,
+    crs: str | CRS | None = None,
+    overwrite: bool = False,
+    bands: Sequence[int | str] | None = None,
+) -> PredictionPlan:
+    """Check every input and output of a prediction before any tile is read.
+
+    See :func:`predict_raster` for the arguments.
+
+    Returns:
+        The plan.
+
+    Raises:
+        ValueError: For bad arguments or inputs (the message names them).
+        FileExistsError: If an output exists and ``overwrite`` is False.
+    """
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
     if not inputs:
@@ -365,34 +422,73 @@ def predict_raster(
     if existing and not overwrite:
         msg = f'{os.fspath(existing[0])!r} exists; pass --overwrite to replace it'
         raise FileExistsError(msg)
-    grids = [
-        TileGrid(s.height, s.width, patch_size, overlap) for s in sources
-    ]  # fmt: skip
+    grids = [TileGrid(s.height, s.width, patch_size, overlap) for s in sources]
+    return PredictionPlan(sources, grids, targets, batch_size, vector_path)
+
+
+def run_plan(
+    model: SegmentationModel,
+    plan: PredictionPlan,
+    indices: Iterable[int],
+    progress: bool = True,
+) -> list[RasterPrediction]:
+    """Predict the chosen rasters of a plan, one after the other.
+
+    Args:
+        model: the model.
+        plan: the checked plan.
+        indices: which of its rasters (positions in ``plan.sources``).
+        progress: show a progress bar over tiles.
+
+    Returns:
+        What was written, per raster.
+
+    Raises:
+        RasterPredictionError: If reading a window fails (the raster being
+            predicted leaves no output; finished ones stay).
+    """
+    chosen = list(indices)
     results = []
-    with (
-        gdal_env(),
-        tqdm(
-            total=sum(len(g) for g in grids), unit='tile', disable=not progress
-        ) as bar,
-    ):
-        for source, grid, paths in zip(sources, grids, targets, strict=True):
+    total = sum(len(plan.grids[i]) for i in chosen)
+    with gdal_env(), tqdm(total=total, unit='tile', disable=not progress) as bar:
+        for i in chosen:
+            source, grid = plan.sources[i], plan.grids[i]
             bar.set_description(source.stem)
             writer = PredictionGeoTIFFs(
-                paths, source.crs, source.transform, source.width, source.height,
-                model.classes, model.colors, model.discriminator is not None,
+                plan.targets[i], source.crs, source.transform, source.width,
+                source.height, model.classes, model.colors,
+                model.discriminator is not None,
             )  # fmt: skip
             try:
-                _predict_one(model, source, writer, grid, batch_size, bar)
+                _predict_one(model, source, writer, grid, plan.batch_size, bar)
             except BaseException:
                 writer.abort()
                 raise
             written = writer.commit()
             results.append(RasterPrediction(source.path, written, len(grid)))
-        if vector_path is not None:
-            layers = write_vectors(
-                vector_path, [(r.input.stem, r.outputs['classes']) for r in results],
-                model.classes, min_area,
-            )  # fmt: skip
-            for result, layer in zip(results, layers, strict=True):
-                result.vector_layer = layer
     return results
+
+
+def write_plan_vectors(
+    plan: PredictionPlan,
+    results: Sequence[RasterPrediction],
+    classes: Sequence[str],
+    min_area: float,
+) -> None:
+    """Write the polygons of the predicted class rasters, when the plan asks for them.
+
+    Args:
+        plan: the plan.
+        results: the predicted rasters (their ``vector_layer`` is set).
+        classes: class names.
+        min_area: drop polygons smaller than this many pixels.
+    """
+    if plan.vector is None:
+        return
+    with gdal_env():
+        layers = write_vectors(
+            plan.vector, [(r.input.stem, r.outputs['classes']) for r in results],
+            classes, min_area,
+        )  # fmt: skip
+    for result, layer in zip(results, layers, strict=True):
+        result.vector_layer = layer

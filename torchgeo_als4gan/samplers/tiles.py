@@ -5,8 +5,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import rasterio
+from torch.utils.data import DistributedSampler
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GeoSampler
+
+from ..runtime import assign_to_ranks
 
 __all__ = ('RasterTileGeoSampler', 'TileGrid', 'tile_offsets')
 
@@ -89,26 +92,44 @@ class TileGrid:
         return len(self.rows) * len(self.cols)
 
 
-class RasterTileGeoSampler(GeoSampler):
+class RasterTileGeoSampler(GeoSampler, DistributedSampler):  # type: ignore[type-arg]
     """Every tile of every file of a raster dataset, file by file, row-major.
 
     The order is the one :class:`~torchgeo_als4gan.inference.StreamingBlender`
     needs, so predictions of consecutive batches can be blended and written as
     they arrive. Files must be on the dataset's grid (same CRS and resolution).
+
+    With several processes (``world_size``), each yields every tile of the
+    files assigned to its ``rank`` (largest first to the least loaded, see
+    :func:`~torchgeo_als4gan.runtime.assign_to_ranks`), so whole rasters are
+    predicted per process. It counts as a ``DistributedSampler``, so that
+    Lightning does not split its tiles between processes again.
     """
 
-    def __init__(self, dataset: GeoDataset, patch: int, overlap: int) -> None:
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        patch: int,
+        overlap: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         """Initialize a new RasterTileGeoSampler.
 
         Args:
             dataset: a raster dataset (its index has the files).
             patch: tile side in pixels.
             overlap: pixels shared by neighbouring tiles.
+            rank: this process.
+            world_size: number of processes.
 
         Raises:
             ValueError: If a file is in another CRS or resolution than the dataset.
         """
-        super().__init__(dataset)
+        GeoSampler.__init__(self, dataset)
+        # what Lightning reads of a DistributedSampler
+        self.num_replicas, self.rank, self.epoch = world_size, rank, 0
+        self.shuffle, self.drop_last = False, False
         self.files: list[tuple[str, TileGrid, rasterio.Affine]] = []
         xres, yres = dataset.res
         for path in dataset.index.filepath:
@@ -128,7 +149,21 @@ class RasterTileGeoSampler(GeoSampler):
             self.files.append(
                 (path, TileGrid(height, width, patch, overlap), transform)
             )
+        #: Every file, whichever process predicts it.
+        self.all_files = list(self.files)
+        if world_size > 1:
+            sizes = [grid.height * grid.width for _, grid, _ in self.files]
+            mine = assign_to_ranks(sizes, world_size)[rank]
+            self.files = [self.files[i] for i in mine]
         _, _, self.t = dataset.bounds
+
+    def set_epoch(self, epoch: int) -> None:
+        """Nothing to reshuffle: the order is fixed.
+
+        Args:
+            epoch: the epoch.
+        """
+        self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[slice, slice, slice]]:
         """Yield the tiles.
