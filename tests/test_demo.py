@@ -55,7 +55,10 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
         ('random', 's4gan'), ('random', 'supervised'),
     ]  # fmt: skip
     assert results['labeled'].nunique() == 1
-    assert markdown_table(results) in printed  # the table comes from the real runs
+    differences = pd.read_csv(out / 'experiment' / 'differences.csv')
+    # the table comes from the real runs, with intervals and the noise sentence
+    table = markdown_table(results, differences)
+    assert table in printed and '[' in table and 'the noise' in table
     assert 'on the unseen scene' in printed
     prediction = out / 'prediction' / 'new_scene_classes.tif'
     with (

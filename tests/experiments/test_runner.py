@@ -78,7 +78,13 @@ def test_grid_is_interrupted_resumed_and_reported(
     assert (out / 'selections' / 'entropy_r0.25_s0' / 'selection.npy').is_file()
     assert (out / 'label_efficiency.png').stat().st_size > 10_000
     table = (out / 'results.md').read_text()
-    assert table == markdown_table(results)
+    differences = pd.read_csv(out / 'differences.csv')
+    assert table == markdown_table(results, differences)
+    # every s4gan cell is compared with supervised on the same selection and seed
+    assert len(differences) == 4 and (differences['reference'] == 'supervised').all()
+    assert (results['test_miou_low'] <= results['test_miou']).all()
+    assert (results['test_miou'] <= results['test_miou_high']).all()
+    assert 'Within the noise' in table or 'Outside the noise' in table
     assert '| entropy | s4gan |' in table and '25% labelled' in table
     assert table in printed
     # a third run does nothing but report
@@ -242,3 +248,32 @@ def test_experiment_output_is_quiet(tmp_path: Path) -> None:
     for noise in ("LightningCLI's args", 'LeafSpec', 'NotGeoreferencedWarning',
                   'no geotransform', 'litlogger', 'GPU available'):  # fmt: skip
         assert noise not in output, noise
+
+
+def test_every_method_gets_the_same_checkpoint_policy(tmp_path: Path) -> None:
+    import torch
+
+    path = small_grid(
+        tmp_path, methods={'supervised': 'configs/ucm_supervised.yaml',
+                           's4gan': 'configs/ucm_s4gan.yaml'},
+        trainer_args=[*FAST, '--trainer.max_epochs=3'], checkpoint_top_k=2,
+    )  # fmt: skip
+    main(['experiment', '--config', str(path)])
+    out = tmp_path / 'small'
+    results = pd.read_csv(out / 'results.csv')
+    assert results['checkpoint_policy'].unique().tolist() == [
+        'best 2 by val_miou, validated every epoch'
+    ]
+    for method in ('supervised', 's4gan'):
+        run = out / 'runs' / f'{method}_random_r0.5_s0'
+        policy = sorted((run / runner.POLICY_FOLDER).glob('*.ckpt'))
+        # 3 validations, the best 2 kept; and no other checkpoint (S4GAN's own
+        # top-3 + last, TorchGeo's last-epoch default) is written or scored
+        assert len(policy) == 2, method
+        assert sorted(run.rglob('*.ckpt')) == policy, method
+        state = torch.load(policy[0], map_location='cpu', weights_only=False)
+        [key] = [k for k in state['callbacks'] if k.startswith('ModelCheckpoint')]
+        assert "'monitor': 'val_miou'" in key
+        assert results.loc[results['method'] == method, 'checkpoint'].iloc[0] in map(
+            str, policy
+        )

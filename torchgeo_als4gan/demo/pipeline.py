@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def log(line: str) -> None:
         print(f'[demo {time.perf_counter() - start:6.0f} s] {line}', flush=True)
 
-    from ..experiments import ExperimentConfig, markdown_table, run_experiment
+    from ..experiments import ExperimentConfig, run_experiment
     from ..inference import load_segmentation_checkpoint, predict_raster
 
     make_scene(output / 'data', args.size, seed=0)
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f'\nselection x method -> test mIoU ({labelled} labelled patches of 32 x 32 each)'
     )
-    print(markdown_table(results))
+    print(written['table'].read_text())
     print(
         f'S4GAN ({chosen["strategy"]} selection) on the unseen scene'
         f' {os.fspath(new_image)}: mIoU {scores["miou"]:.3f}, pixel accuracy'

@@ -21,7 +21,13 @@ from ..models.weights import load_torch_file, state_dict_of
 from ..runtime import resolve_device
 from .scores import segmentation_scores
 
-__all__ = ('build_parser', 'evaluate_checkpoints', 'main')
+__all__ = (
+    'build_parser',
+    'confusion_on_split',
+    'evaluate_checkpoints',
+    'item_confusions',
+    'main',
+)
 
 
 def build_parser() -> LightningArgumentParser:
@@ -74,6 +80,33 @@ def _loader(datamodule: BaseDataModule, split: str) -> Any:
     )
 
 
+def item_confusions(
+    prediction: Tensor, target: Tensor, num_classes: int, ignore_index: int | None
+) -> Tensor:
+    """One confusion matrix per item of a batch.
+
+    Args:
+        prediction: class indices [B, H, W].
+        target: true classes [B, H, W]; ``ignore_index`` (and values outside the
+            classes) left out.
+        num_classes: classes.
+        ignore_index: mask value left out.
+
+    Returns:
+        [B, C, C] counts (rows: truth), as torchmetrics counts them.
+    """
+    batch = target.shape[0]
+    target = target.reshape(batch, -1).long()
+    prediction = prediction.reshape(batch, -1).long()
+    valid = (target >= 0) & (target < num_classes)
+    if ignore_index is not None:
+        valid &= target != ignore_index
+    item = torch.arange(batch, device=target.device)[:, None].expand_as(target)
+    index = (item * num_classes + target) * num_classes + prediction
+    counts = torch.bincount(index[valid], minlength=batch * num_classes**2)
+    return counts.reshape(batch, num_classes, num_classes)
+
+
 @torch.no_grad()
 def confusion_on_split(
     model: nn.Module,
@@ -82,6 +115,7 @@ def confusion_on_split(
     num_classes: int,
     ignore_index: int | None,
     device: torch.device,
+    per_item: bool = False,
 ) -> Tensor:
     """Accumulate the confusion matrix of a model over a split.
 
@@ -95,21 +129,34 @@ def confusion_on_split(
         num_classes: classes.
         ignore_index: mask value left out.
         device: where to run.
+        per_item: one matrix per item (image, patch) in loader order, for
+            bootstrap intervals, instead of their sum.
 
     Returns:
-        The [C, C] confusion matrix (rows: truth).
+        The [C, C] confusion matrix (rows: truth), or [N, C, C] per item.
     """
     model.eval().to(device)
     aug = getattr(datamodule, f'{split}_aug', None) or datamodule.aug
     total = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
+    items: list[Tensor] = []
     for batch in _loader(datamodule, split):
         batch = datamodule.transfer_batch_to_device(batch, device, 0)
         batch = aug(batch)
         logits = model(batch['image'])
+        if per_item:
+            items.append(
+                item_confusions(
+                    logits.argmax(dim=1), batch['mask'], num_classes, ignore_index
+                ).cpu()
+            )
+            continue
         total += multiclass_confusion_matrix(
             logits.argmax(dim=1), batch['mask'].long(), num_classes,
             ignore_index=ignore_index, normalize='none',
         ).long()  # fmt: skip
+    if per_item:
+        empty = torch.zeros(0, num_classes, num_classes, dtype=torch.long)
+        return torch.cat(items) if items else empty
     return total.cpu()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from ..checks import check_positive
 from ..strategies import get_strategy
 
 __all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
@@ -30,7 +31,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """Folder name of the run."""
+        """Folder name of the run (``<method>_<strategy>_r<ratio>_s<seed>``)."""
         return f'{self.method}_{self.strategy}_r{self.ratio:g}_s{self.seed}'
 
     @property
@@ -56,6 +57,16 @@ class ExperimentConfig:
         trainer_args: overrides of the trainer (fit only).
         query_args: overrides of the query only.
         device: where checkpoints are evaluated (``auto``, ``cpu``, ``cuda``).
+        checkpoint_top_k: checkpoints kept per run by validation mIoU, the
+            same for every method (the best is chosen on val, scored on test).
+        val_check_interval: validate every this many training iterations
+            (batches; one S4GAN iteration is one batch), the same for every
+            method; None: at the end of every epoch.
+        bootstrap_samples: resamples of the test items for intervals.
+        bootstrap_seed: seed of the resamples (the same for every cell, so two
+            methods are resampled identically).
+        reference: method the others are compared with (default
+            ``supervised`` when present, else the first method).
     """
 
     output: Path
@@ -69,6 +80,11 @@ class ExperimentConfig:
     trainer_args: list[str] = field(default_factory=list)
     query_args: list[str] = field(default_factory=list)
     device: str = 'auto'
+    checkpoint_top_k: int = 3
+    val_check_interval: int | None = None
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -85,6 +101,18 @@ class ExperimentConfig:
         if not self.strategies or not self.methods or not self.seeds:
             msg = 'strategies, methods and seeds must not be empty'
             raise ValueError(msg)
+        for name in ('checkpoint_top_k', 'bootstrap_samples'):
+            check_positive(name, getattr(self, name))
+        check_positive('val_check_interval', self.val_check_interval, optional=True)
+        if self.reference is None:
+            self.reference = (
+                'supervised'
+                if 'supervised' in self.methods
+                else next(iter(self.methods))
+            )
+        elif self.reference not in self.methods:
+            msg = f'reference {self.reference!r} is not one of the methods {list(self.methods)}'
+            raise ValueError(msg)
         configs = dict(self.methods)
         if any(s != 'random' for s in self.strategies):
             if self.query_config is None:
@@ -97,6 +125,16 @@ class ExperimentConfig:
                 raise ValueError(msg)
         for name, path in self.methods.items():
             _check_method_config(name, Path(path))
+
+    @property
+    def checkpoint_policy(self) -> str:
+        """The checkpoint policy every method's run gets, in words."""
+        every = (
+            'every epoch'
+            if self.val_check_interval is None
+            else f'every {self.val_check_interval} iterations'
+        )
+        return f'best {self.checkpoint_top_k} by val_miou, validated {every}'
 
     def cells(self) -> list[Cell]:
         """Every cell, ratios outermost so that early results cover all methods.

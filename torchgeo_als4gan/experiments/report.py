@@ -6,24 +6,96 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..evaluation.intervals import seed_interval
 from ..files import atomic_write
+from .compare import difference_summary
 
-__all__ = ('markdown_table', 'plot_label_efficiency', 'write_reports')
+__all__ = (
+    'markdown_table',
+    'noise_sentences',
+    'plot_label_efficiency',
+    'write_reports',
+)
 
 
 def _summary(results: pd.DataFrame) -> pd.DataFrame:
-    grouped = results.groupby(['strategy', 'method', 'ratio'])['test_miou']
-    return grouped.agg(['mean', 'std', 'min', 'max', 'count']).reset_index()
+    """Mean test mIoU per (strategy, method, ratio) and its 95 % interval.
+
+    One seed: the row's bootstrap interval over test items; several seeds: the
+    t-interval over seeds.
+    """
+    rows = []
+    for key, group in results.groupby(['strategy', 'method', 'ratio'], sort=True):
+        if len(group) == 1:
+            mean = float(group['test_miou'].iloc[0])
+            low = float(group.get('test_miou_low', pd.Series([float('nan')])).iloc[0])
+            high = float(group.get('test_miou_high', pd.Series([float('nan')])).iloc[0])
+        else:
+            mean, low, high = seed_interval(group['test_miou'].tolist())
+        rows.append((*key, mean, low, high, len(group)))
+    return pd.DataFrame(
+        rows, columns=['strategy', 'method', 'ratio', 'mean', 'low', 'high', 'count']
+    )
 
 
-def markdown_table(results: pd.DataFrame) -> str:
-    """Test mIoU per (strategy, method) and labelled ratio: mean ± std over seeds.
+def _cell(mean: float, low: float, high: float, count: int) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return f'{mean:.3f}'
+    text = f'{mean:.3f} [{low:.3f}, {high:.3f}]'
+    return text if count == 1 else f'{text} (n={count})'
+
+
+def _signed(value: float) -> str:
+    return f'{value:+.3f}'
+
+
+def noise_sentences(differences: pd.DataFrame) -> list[str]:
+    """Which differences to the reference method are outside the noise.
+
+    Args:
+        differences: rows of ``differences.csv``.
+
+    Returns:
+        Up to two sentences (outside the noise; within it).
+    """
+    summary = difference_summary(differences)
+    if summary.empty:
+        return []
+    reference = str(summary['reference'].iloc[0])
+    parts: dict[bool, list[str]] = {True: [], False: []}
+    for row in summary.itertuples():
+        parts[bool(row.outside_noise)].append(
+            f'{row.method} - {reference} with {row.strategy} at {100 * row.ratio:g}%:'
+            f' {_signed(row.difference)} [{_signed(row.low)}, {_signed(row.high)}]'
+        )
+    lines = []
+    if parts[True]:
+        lines.append(
+            'Outside the noise (the 95 % interval excludes 0): '
+            + '; '.join(parts[True])
+            + '.'
+        )
+    if parts[False]:
+        lines.append('Within the noise: ' + '; '.join(parts[False]) + '.')
+    return lines
+
+
+def markdown_table(
+    results: pd.DataFrame, differences: pd.DataFrame | None = None
+) -> str:
+    """Test mIoU per (strategy, method) and labelled ratio, with 95 % intervals.
+
+    Each cell is the mean over seeds and its interval: for one seed the
+    bootstrap interval over the test items, for several seeds the t-interval
+    over seeds (n given). Under the table: which paired differences to the
+    reference method are outside the noise.
 
     Args:
         results: rows of ``results.csv``.
+        differences: rows of ``differences.csv`` (None: no sentences).
 
     Returns:
-        A markdown table.
+        Markdown.
     """
     summary = _summary(results)
     ratios = sorted(summary['ratio'].unique())
@@ -37,23 +109,30 @@ def markdown_table(results: pd.DataFrame) -> str:
         cells = []
         for ratio in ratios:
             row = rows[rows['ratio'] == ratio]
-            if row.empty:
-                cells.append('')
-                continue
-            mean, std, count = (
-                row['mean'].iloc[0],
-                row['std'].iloc[0],
-                int(row['count'].iloc[0]),
-            )
             cells.append(
-                f'{mean:.3f}' if count == 1 else f'{mean:.3f} ± {std:.3f} (n={count})'
+                ''
+                if row.empty
+                else _cell(*(row[c].iloc[0] for c in ('mean', 'low', 'high', 'count')))
             )
         lines.append(f'| {strategy} | {method} | ' + ' | '.join(cells) + ' |')
+    counts = summary['count'].unique()
+    lines.append('')
+    lines.append(
+        'Test mIoU [95 % interval]: '
+        + (
+            'bootstrap over the test items (one seed).'
+            if list(counts) == [1]
+            else 'mean over seeds, t-interval over seeds (one seed: bootstrap over'
+            ' the test items).'
+        )
+    )
+    if differences is not None:
+        lines.extend(noise_sentences(differences))
     return '\n'.join(lines) + '\n'
 
 
 def plot_label_efficiency(results: pd.DataFrame) -> Figure:
-    """Test mIoU vs % labelled, one line per strategy/method, seed min-max band.
+    """Test mIoU vs % labelled, one line per strategy/method, 95 % interval band.
 
     Args:
         results: rows of ``results.csv``.
@@ -70,9 +149,9 @@ def plot_label_efficiency(results: pd.DataFrame) -> Figure:
         line = ax.plot(
             x, rows['mean'], style, marker='o', label=f'{strategy} / {method}'
         )[0]
-        if int(rows['count'].max()) > 1:
+        if rows['low'].notna().all():
             ax.fill_between(
-                x, rows['min'], rows['max'], color=line.get_color(), alpha=0.2
+                x, rows['low'], rows['high'], color=line.get_color(), alpha=0.15
             )
     ratios = sorted(100 * summary['ratio'].unique())
     ax.set_xscale('log')
@@ -82,17 +161,25 @@ def plot_label_efficiency(results: pd.DataFrame) -> Figure:
     ax.set_ylabel('test mIoU')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title('Label efficiency (mean over seeds, band: min-max)')
+    ax.set_title('Label efficiency (band: 95 % interval)')
     fig.tight_layout()
     return fig
 
 
-def write_reports(results: pd.DataFrame, folder: Path) -> dict[str, Path]:
+def write_reports(
+    results: pd.DataFrame,
+    folder: Path,
+    differences: pd.DataFrame | None = None,
+    reference: str | None = None,
+) -> dict[str, Path]:
     """Write ``label_efficiency.png`` and ``results.md`` atomically.
 
     Args:
         results: rows of ``results.csv``.
         folder: the experiment folder.
+        differences: rows of ``differences.csv``, for the sentences under the
+            table.
+        reference: the method compared against (for the record).
 
     Returns:
         ``plot`` and ``table`` paths (empty when there is no result yet).
@@ -105,5 +192,5 @@ def write_reports(results: pd.DataFrame, folder: Path) -> dict[str, Path]:
         figure.savefig(tmp, dpi=120, format='png')
     plt.close(figure)
     with atomic_write(table) as tmp:
-        tmp.write_text(markdown_table(results))
+        tmp.write_text(markdown_table(results, differences))
     return {'plot': plot, 'table': table}

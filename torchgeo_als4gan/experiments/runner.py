@@ -11,11 +11,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 import yaml
 
+from ..evaluation.intervals import bootstrap_miou
+from ..evaluation.scores import segmentation_scores
 from ..files import atomic_write
+from ..models.weights import read_state_dict
 from ..runtime import resolve_device
+from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .report import write_reports
 
@@ -24,8 +30,15 @@ __all__ = ('RESULT_COLUMNS', 'run_experiment')
 #: Columns of ``results.csv``.
 RESULT_COLUMNS = (
     'ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_miou',
-    'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'seconds', 'settings',
+    'test_miou_low', 'test_miou_high', 'test_items', 'test_pixel_accuracy',
+    'test_fw_iou', 'checkpoint', 'checkpoint_policy', 'seconds', 'settings',
 )  # fmt: skip
+
+#: Folder of a run's checkpoints written under the experiment's policy.
+POLICY_FOLDER = 'policy_checkpoints'
+
+#: Per-item confusion matrices of a run's chosen checkpoint on test.
+TEST_CONFUSION = 'test_confusion.npy'
 
 
 def _file_digest(path: Path) -> str:
@@ -53,6 +66,7 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
         'data_args': list(config.data_args),
         'model_args': list(config.model_args),
         'trainer_args': list(config.trainer_args),
+        'checkpoint_policy': config.checkpoint_policy,
     }
     if cell.strategy != 'random':
         assert config.query_config is not None
@@ -155,8 +169,45 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     ]
 
 
+def policy_args(config: ExperimentConfig, run: Path) -> list[str]:
+    """Trainer arguments that give every method the same checkpoint policy.
+
+    Whatever the method config says: the scores of
+    :class:`~torchgeo_als4gan.evaluation.SegmentationScores` (``val_miou`` by
+    one code path for every task, TorchGeo's included) and one
+    ``ModelCheckpoint`` on ``val_miou`` keeping the best
+    ``checkpoint_top_k`` in the run's own folder, validated at the same interval.
+    Only these checkpoints are scored.
+
+    Args:
+        config: the experiment.
+        run: the run folder.
+
+    Returns:
+        ``--trainer.*`` overrides.
+    """
+    interval = (
+        ['--trainer.check_val_every_n_epoch=1']
+        if config.val_check_interval is None
+        else [
+            f'--trainer.val_check_interval={config.val_check_interval}',
+            '--trainer.check_val_every_n_epoch=null',
+        ]
+    )
+    return [
+        '--trainer.enable_checkpointing=true',
+        '--trainer.callbacks+=torchgeo_als4gan.evaluation.SegmentationScores',
+        '--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint',
+        f'--trainer.callbacks.dirpath={run / POLICY_FOLDER}',
+        '--trainer.callbacks.monitor=val_miou', '--trainer.callbacks.mode=max',
+        f'--trainer.callbacks.save_top_k={config.checkpoint_top_k}',
+        '--trainer.callbacks.filename={epoch}-{step}-{val_miou:.4f}',
+        '--trainer.callbacks.auto_insert_metric_name=false', *interval,
+    ]  # fmt: skip
+
+
 def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -> int:
-    """Train one cell with ``als4gan fit`` into ``run``.
+    """Train one cell with ``als4gan fit`` into ``run``, under the experiment's policy.
 
     Args:
         config: the experiment.
@@ -171,7 +222,7 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
 
     cli = run_lightning_cli([
         'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-        *data, *config.model_args, *config.trainer_args,
+        *data, *config.model_args, *config.trainer_args, *policy_args(config, run),
         f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}',
     ])  # fmt: skip
     return len(getattr(cli.datamodule, 'labeled_ids', []))
@@ -182,8 +233,11 @@ def evaluate_cell(
 ) -> dict[str, Any]:
     """Choose the run's checkpoint on val by mIoU and score it on test.
 
-    Both methods are scored by the same code (a confusion matrix over the split,
-    mIoU over the classes present), whatever their training logs.
+    Every method is scored by the same code (a confusion matrix over the split,
+    mIoU over the classes present), whatever its training logs, on the
+    checkpoints of the experiment's policy only. The test mIoU comes with a
+    bootstrap interval over the test items, whose confusion matrices are kept
+    in ``test_confusion.npy`` for paired comparisons.
 
     Args:
         config: the experiment.
@@ -197,11 +251,14 @@ def evaluate_cell(
     Raises:
         FileNotFoundError: If the run wrote no checkpoint.
     """
-    from ..evaluation.cli import build_parser, evaluate_checkpoints
+    from ..evaluation.cli import build_parser, confusion_on_split, evaluate_checkpoints
 
-    checkpoints = sorted(run.rglob('*.ckpt'))
+    checkpoints = sorted((run / POLICY_FOLDER).glob('*.ckpt'))
     if not checkpoints:
-        msg = f'run {os.fspath(run)!r} wrote no checkpoint'
+        msg = (
+            f'run {os.fspath(run)!r} wrote no checkpoint under the experiment policy'
+            ' (did validation run? it saves by val_miou)'
+        )
         raise FileNotFoundError(msg)
     parser = build_parser()
     cfg = parser.parse_args([
@@ -212,14 +269,25 @@ def evaluate_cell(
     device = resolve_device(config.device)
     val = evaluate_checkpoints(init.model, init.data, checkpoints, 'val', device)
     best = Path(val['best']['checkpoint'])
-    test = evaluate_checkpoints(init.model, init.data, [best], 'test', device)
-    scores = test['checkpoints'][0]
+    model = init.model
+    model.load_state_dict(read_state_dict(best), strict=True)
+    per_item = confusion_on_split(
+        model, init.data, 'test', model.hparams['num_classes'],
+        model.hparams.get('ignore_index'), device, per_item=True,
+    ).numpy()  # fmt: skip
+    with atomic_write(run / TEST_CONFUSION) as tmp, tmp.open('wb') as f:
+        np.save(f, per_item)
+    scores = segmentation_scores(torch.from_numpy(per_item.sum(axis=0)))
+    miou, low, high = bootstrap_miou(
+        per_item, config.bootstrap_samples, config.bootstrap_seed
+    )
     return {
         'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
-        'seed': cell.seed,
-        'val_miou': val['best']['miou'], 'test_miou': scores['miou'],
+        'seed': cell.seed, 'val_miou': val['best']['miou'], 'test_miou': miou,
+        'test_miou_low': low, 'test_miou_high': high, 'test_items': len(per_item),
         'test_pixel_accuracy': scores['pixel_accuracy'],
         'test_fw_iou': scores['fw_iou'], 'checkpoint': os.fspath(best),
+        'checkpoint_policy': config.checkpoint_policy,
     }  # fmt: skip
 
 
@@ -317,5 +385,14 @@ def run_experiment(
             results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
             with atomic_write(csv) as tmp:
                 results[list(RESULT_COLUMNS)].to_csv(tmp, index=False)
-            log(f'{tag}: test mIoU {row["test_miou"]:.4f} ({labeled} labelled)')
-    return {'results': csv, **write_reports(results, output)}
+            log(
+                f'{tag}: test mIoU {row["test_miou"]:.4f}'
+                f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}]'
+                f' ({labeled} labelled)'
+            )
+    differences = paired_differences(config, results)
+    differences_csv = output / 'differences.csv'
+    with atomic_write(differences_csv) as tmp:
+        differences.to_csv(tmp, index=False)
+    reports = write_reports(results, output, differences, config.reference)
+    return {'results': csv, 'differences': differences_csv, **reports}

@@ -1,54 +1,32 @@
 """S4GAN: semi-supervised segmentation with an image-level discriminator."""
 
 import os
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any, Literal
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from matplotlib.figure import Figure
 from torch import Tensor
 from torch.optim import SGD, Adam
 from torch.optim.lr_scheduler import LambdaLR
-from torchgeo.datasets import RGBBandsMissingError
-from torchgeo.trainers import SemanticSegmentationTask
-from torchmetrics.classification import MulticlassConfusionMatrix
 
-from ..datamodules.metadata import datamodule_classes
-from ..evaluation.scores import segmentation_scores
 from ..losses import (
-    check_mask_values,
     discriminator_loss,
     feature_matching_loss,
     one_hot_mask,
     self_training_loss,
 )
 from ..models import DeepLabV2, S4GANDiscriminator, rescale_to_unit
-from .generator import denormalize, is_local_weights, load_generator_weights
+from .generator import is_local_weights, load_generator_weights
 from .schedules import backbone_head_groups, poly_decay, total_iterations
+from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('S4GANTask',)
-
-#: Arguments of SemanticSegmentationTask that S4GANTask fixes. LightningCLI saves
-#: only the arguments of the class it builds as hyperparameters, so these are added.
-FIXED_HPARAMS = {
-    'task': 'multiclass',
-    'num_labels': None,
-    'num_filters': 3,
-    'loss': 'ce',
-    'patience': 10,
-    'freeze_decoder': False,
-}
 
 #: Loss terms checked for NaN/inf before every update, in the order reported.
 LOSS_TERMS = ('loss_ce', 'loss_fm', 'loss_st', 'loss_d')
 
 
-class S4GANTask(SemanticSegmentationTask):
+class S4GANTask(SemiSupervisedSegmentationTask):
     """S4GAN (Mittal et al., 2019) as used by ALS4GAN, on TorchGeo's segmentation task.
 
     The generator G is any TorchGeo segmentation model (``deeplabv3+`` by default)
@@ -69,17 +47,12 @@ class S4GANTask(SemanticSegmentationTask):
     as a constant, so one forward pass of D and one backward pass give exactly the
     gradients of the usual alternating G step and D step taken from the same
     state (see :meth:`compute_losses`). G uses SGD (head at ``head_lr_mult`` x ``lr``), D Adam, both with poly
-    decay over the training length. Validation, test and prediction are
-    TorchGeo's, plus mIoU over present classes and per-class IoU; the best
-    checkpoint is chosen on validation mIoU.
-
-    Every random draw of an iteration (dropout) is seeded from ``seed``, the
-    iteration and the process rank, so a run resumed from a checkpoint continues
-    exactly like an uninterrupted one.
+    decay over the training length. Validation, test, checkpoints, figures and
+    per-iteration seeding are the shared ones of
+    :class:`SemiSupervisedSegmentationTask` (mIoU over present classes and
+    per-class IoU; the best checkpoint is chosen on validation mIoU; a resumed
+    run continues exactly like an uninterrupted one).
     """
-
-    monitor = 'val_miou'
-    mode = 'max'
 
     def __init__(
         self,
@@ -167,9 +140,7 @@ class S4GANTask(SemanticSegmentationTask):
             if value < 0:
                 msg = f'{name} must not be negative, got {value!r}'
                 raise ValueError(msg)
-        self.weights_report: Any = None
-        self.class_names: tuple[str, ...] | None = None
-        self._checked_batches = False
+        self._init_semi()
         super().__init__(
             model=model, backbone=backbone, weights=weights,  # type: ignore[arg-type]
             in_channels=in_channels, num_classes=num_classes,
@@ -180,8 +151,7 @@ class S4GANTask(SemanticSegmentationTask):
 
     def configure_models(self) -> None:
         """Create the generator (loading local weights) and the discriminator."""
-        for key, value in FIXED_HPARAMS.items():
-            self.hparams.setdefault(key, value)
+        self._fix_hparams()
         weights = self.weights
         local = is_local_weights(weights)
         name: str = self.hparams['model']
@@ -208,31 +178,6 @@ class S4GANTask(SemanticSegmentationTask):
             self.hparams['d_dropout'],
         )
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save only S4GANTask's own arguments as hyperparameters.
-
-        The fixed arguments of the parent task (:data:`FIXED_HPARAMS`) are not
-        arguments of this class: LightningCLI re-applies a checkpoint's
-        hyperparameters (``predict``/``test --ckpt_path``) and would refuse them.
-
-        Args:
-            checkpoint: the checkpoint being saved.
-        """
-        hparams = checkpoint.get('hyper_parameters')
-        if isinstance(hparams, dict):
-            for key in FIXED_HPARAMS:
-                hparams.pop(key, None)
-
-    def configure_metrics(self) -> None:
-        """TorchGeo's metrics plus confusion matrices for mIoU and per-class IoU."""
-        super().configure_metrics()
-        kwargs = {
-            'num_classes': self.hparams['num_classes'],
-            'ignore_index': self.hparams['ignore_index'],
-        }
-        self.val_confusion = MulticlassConfusionMatrix(**kwargs)
-        self.test_confusion = MulticlassConfusionMatrix(**kwargs)
-
     def configure_optimizers(self) -> Any:
         """SGD for G, Adam for D, both with polynomial decay per iteration.
 
@@ -256,73 +201,10 @@ class S4GANTask(SemanticSegmentationTask):
         decay = poly_decay(total, self.hparams['poly_power'])
         return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
 
-    def configure_callbacks(self) -> list[Callback]:
-        """Keep the best checkpoints by validation mIoU, and the last one.
-
-        This replaces the trainer's default ``ModelCheckpoint`` (which keeps only
-        the latest epoch). A ``ModelCheckpoint`` with a monitor given in the
-        trainer configuration is kept, and nothing is added when checkpointing is
-        disabled.
-
-        Returns:
-            The callbacks.
-        """
-        trainer = self._trainer
-        existing = trainer.checkpoint_callbacks if trainer is not None else []
-        if not existing or any(getattr(cb, 'monitor', None) for cb in existing):
-            return []
-        return [
-            ModelCheckpoint(
-                monitor=self.monitor, mode=self.mode, save_top_k=3, save_last=True,
-                filename='{epoch}-{step}-{val_miou:.4f}', auto_insert_metric_name=False,
-            )
-        ]  # fmt: skip
-
     def _optimizer_pair(self) -> tuple[Any, Any]:
         optimizers = self.optimizers()
         assert isinstance(optimizers, list)
         return optimizers[0], optimizers[1]
-
-    @property
-    def iteration(self) -> int:
-        """Training iterations done (G updates; restored on resume)."""
-        if self._trainer is None:
-            return 0
-        schedulers = self.lr_schedulers()
-        if isinstance(schedulers, list):
-            return int(schedulers[0].last_epoch)
-        return 0
-
-    @contextmanager
-    def _iteration_rng(self, iteration: int) -> Iterator[None]:
-        """Seed torch's RNG for one iteration, restoring the global state after."""
-        rank = self.global_rank if self._trainer is not None else 0
-        state = np.random.SeedSequence([self.hparams['seed'], iteration, rank])
-        devices = [self.device] if self.device.type == 'cuda' else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(state.generate_state(1)[0]))
-            yield
-
-    def on_fit_start(self) -> None:
-        """Check the datamodule's classes against ``num_classes``.
-
-        Raises:
-            ValueError: If the class count differs or the labelled set is empty.
-        """
-        datamodule = getattr(self.trainer, 'datamodule', None)
-        classes = datamodule_classes(datamodule)
-        n: int = self.hparams['num_classes']
-        if classes is not None and len(classes) != n:
-            msg = (
-                f'num_classes is {n} but the datamodule has {len(classes)} classes'
-                f' {list(classes)}: set model num_classes to {len(classes)}'
-            )
-            raise ValueError(msg)
-        labeled = getattr(datamodule, 'labeled_dataset', None)
-        if labeled is not None and len(labeled) == 0:
-            msg = 'The labelled set is empty: S4GAN needs at least one labelled image'
-            raise ValueError(msg)
-        self.class_names = classes
 
     def compute_losses(
         self, x_l: Tensor, y_l: Tensor, x_u: Tensor, iteration: int
@@ -439,26 +321,11 @@ class S4GANTask(SemanticSegmentationTask):
             ValueError: If the labelled batch is empty or a mask value is not
                 a class (checked on the first batch).
         """
-        labeled = batch['labeled'] if 'labeled' in batch else batch
-        unlabeled = batch.get('unlabeled') if 'labeled' in batch else None
+        labeled, unlabeled = self.split_batch(batch)
         x_l, y_l = labeled['image'], labeled['mask'].long()
-        if x_l.shape[0] == 0:
-            msg = 'The labelled batch is empty: S4GAN needs labelled images'
-            raise ValueError(msg)
-        if not self._checked_batches:
-            check_mask_values(
-                y_l, self.hparams['num_classes'], self.hparams['ignore_index']
-            )
-            if unlabeled is None:
-                warnings.warn(
-                    'S4GAN got no unlabelled batch: the labelled images are used as'
-                    ' unlabelled ones (set the datamodule unlabeled: true)',
-                    stacklevel=2,
-                )
-            self._checked_batches = True
         x_u = unlabeled['image'] if unlabeled is not None else x_l
         iteration = self.iteration
-        with self._iteration_rng(iteration):
+        with self.iteration_rng(iteration):
             losses = self.compute_losses(x_l, y_l, x_u, iteration)
         self._check_finite(losses, iteration)
         opt_g, opt_d = self._optimizer_pair()
@@ -503,106 +370,17 @@ class S4GANTask(SemanticSegmentationTask):
             self.log(f'lr_{group.get("name", "g")}', group['lr'], batch_size=batch_size)
         self.log('lr_d', opt_d.param_groups[0]['lr'], batch_size=batch_size)
 
-    def _evaluation_step(self, batch: Any, stage: Literal['val', 'test']) -> Tensor:
-        x, y = batch['image'], batch['mask'].long()
-        logits: Tensor = self(x)
-        metrics = self.val_metrics if stage == 'val' else self.test_metrics
-        metrics(logits, y)
-        self.log_dict(metrics, batch_size=x.shape[0])
-        self.log(f'{stage}_loss', self.criterion(logits, y), batch_size=x.shape[0])
-        confusion = self.val_confusion if stage == 'val' else self.test_confusion
-        confusion.update(logits.argmax(dim=1), y)
-        return logits
-
-    def validation_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        """Validation loss, metrics, confusion matrix and figures.
+    def figure_title(self, batch: dict[str, Tensor], logits: Tensor) -> str | None:
+        """D's score of the first validation prediction, as the figure title.
 
         Args:
-            batch: the batch.
-            batch_idx: batch index.
-            dataloader_idx: loader index.
-        """
-        logits = self._evaluation_step(batch, 'val')
-        experiment = getattr(self.logger, 'experiment', None)
-        if batch_idx < self.hparams['plot_batches'] and hasattr(
-            experiment, 'add_figure'
-        ):
-            figure = self.validation_figure(batch, logits)
-            if figure is not None:
-                assert experiment is not None
-                experiment.add_figure(f'image/{batch_idx}', figure, self.global_step)
-                plt.close(figure)
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Test loss, metrics and confusion matrix.
-
-        Args:
-            batch: the batch.
-            batch_idx: batch index.
-            dataloader_idx: loader index.
-        """
-        self._evaluation_step(batch, 'test')
-
-    def _log_scores(self, confusion: MulticlassConfusionMatrix, stage: str) -> None:
-        scores = segmentation_scores(confusion.compute(), self.class_names_or_indices)
-        confusion.reset()
-        values = {
-            f'{stage}_{k}': scores[k]
-            for k in ('miou', 'pixel_accuracy', 'mean_accuracy', 'fw_iou')
-        }
-        per_class = scores['per_class_iou']
-        assert isinstance(per_class, dict)
-        values.update(
-            {f'{stage}_iou/{k}': v for k, v in per_class.items() if v is not None}
-        )
-        # Equal on every process (the confusion matrix is synced): the mean is a no-op
-        self.log_dict(values, sync_dist=True)  # type: ignore[arg-type]
-
-    @property
-    def class_names_or_indices(self) -> list[str]:
-        """Class names from the datamodule, else ``"0"``, ``"1"``, ..."""
-        n: int = self.hparams['num_classes']
-        names = self.class_names
-        return list(names) if names and len(names) == n else [str(i) for i in range(n)]
-
-    def on_validation_epoch_end(self) -> None:
-        """Log mIoU over present classes and per-class IoU."""
-        self._log_scores(self.val_confusion, 'val')
-
-    def on_test_epoch_end(self) -> None:
-        """Log mIoU over present classes and per-class IoU."""
-        self._log_scores(self.test_confusion, 'test')
-
-    @torch.no_grad()
-    def validation_figure(
-        self, batch: dict[str, Tensor], logits: Tensor
-    ) -> Figure | None:
-        """Image, ground truth, prediction and D's score of the first sample.
-
-        Args:
-            batch: a normalized validation batch.
+            batch: the normalized validation batch.
             logits: the generator's logits on it.
 
         Returns:
-            The figure, or None when the datamodule cannot plot.
+            The title.
         """
-        datamodule = getattr(self.trainer, 'datamodule', None)
-        if datamodule is None or not hasattr(datamodule, 'plot'):
-            return None
         prob = logits[:1].float().softmax(dim=1)
-        logit, _ = self.discriminator(prob, rescale_to_unit(batch['image'][:1]))
-        score = float(logit.float().sigmoid())
-        sample = {
-            'image': denormalize(batch['image'][:1].float(), datamodule)[0].cpu(),
-            'mask': batch['mask'][0].cpu(),
-            'prediction': logits[0].argmax(dim=0).cpu(),
-        }
-        try:
-            figure: Figure | None = datamodule.plot(sample)
-        except RGBBandsMissingError:
-            return None
-        if figure is not None:
-            figure.suptitle(f'discriminator score of the prediction: {score:.3f}')
-        return figure
+        with torch.no_grad():
+            logit, _ = self.discriminator(prob, rescale_to_unit(batch['image'][:1]))
+        return f'discriminator score of the prediction: {float(logit.float().sigmoid()):.3f}'
