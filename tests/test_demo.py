@@ -51,15 +51,21 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
     printed = capsys.readouterr().out
     results = pd.read_csv(out / 'experiment' / 'results.csv')
     assert sorted(zip(results['strategy'], results['method'], strict=True)) == [
-        ('entropy', 's4gan'), ('entropy', 'supervised'),
-        ('random', 's4gan'), ('random', 'supervised'),
+        ('all', 'supervised'),  # the ceiling: every training patch labelled
+        ('entropy', 's4gan'), ('entropy', 'self_training'), ('entropy', 'supervised'),
+        ('random', 's4gan'), ('random', 'self_training'), ('random', 'supervised'),
     ]  # fmt: skip
-    assert results['labeled'].nunique() == 1
+    few = results[results['strategy'] != 'all']
+    assert few['labeled'].nunique() == 1
+    assert int(results.loc[results['strategy'] == 'all', 'labeled'].iloc[0]) > 3 * int(
+        few['labeled'].iloc[0]
+    )
     differences = pd.read_csv(out / 'experiment' / 'differences.csv')
     # the table comes from the real runs, with intervals and the noise sentence
     table = markdown_table(results, differences)
     assert table in printed and '[' in table and 'the noise' in table
-    assert 'on the unseen scene' in printed
+    assert 'best on val) on the unseen scene' in printed
+    assert 'Ceiling (supervised on every training item)' in table
     prediction = out / 'prediction' / 'new_scene_classes.tif'
     with (
         rasterio.open(prediction) as p,

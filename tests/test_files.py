@@ -29,3 +29,31 @@ def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path: Path) -> None
         write_half_then_fail()
     assert target.read_text() == '{"round": 1}'
     assert [p.name for p in tmp_path.iterdir()] == ['state.json']
+
+
+def test_folder_lock(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from torchgeo_als4gan.files import folder_lock
+
+    with folder_lock(tmp_path, 'als4gan experiment'):
+        assert (tmp_path / '.lock').read_text().split()[0] == str(os.getpid())
+        # a second writer is refused while the first runs
+        with (
+            pytest.raises(
+                FileExistsError, match=r'als4gan experiment is already running'
+            ),
+            folder_lock(tmp_path, 'als4gan experiment'),
+        ):
+            pass
+    assert not (tmp_path / '.lock').exists()
+    # a lock left by a process that has ended is taken over
+    done = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    import socket
+
+    (tmp_path / '.lock').write_text(f'{done.stdout.strip()} {socket.gethostname()}\n')
+    with folder_lock(tmp_path, 'x'):
+        assert (tmp_path / '.lock').read_text().split()[0] == str(os.getpid())

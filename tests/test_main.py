@@ -15,7 +15,7 @@ DATA = ROOT / 'tests' / 'data'
 FIXTURES = {
     f'{name}_{method}{variant}.yaml': DATA_ARGS[name]
     for name in ('ucm', 'deepglobe', 'raster')
-    for method in ('supervised', 's4gan')
+    for method in ('supervised', 's4gan', 'self_training')
     for variant in ('', '_selection')
 }
 FIXTURES['tile_folder_supervised.yaml'] = DATA_ARGS['tile_folder']

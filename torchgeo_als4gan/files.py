@@ -2,11 +2,12 @@
 
 import contextlib
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ('atomic_path', 'atomic_write', 'check_output_folder')
+__all__ = ('atomic_path', 'atomic_write', 'check_output_folder', 'folder_lock')
 
 
 def atomic_path(path: Path) -> Path:
@@ -66,3 +67,56 @@ def check_output_folder(folder: str | os.PathLike[str], name: str = '--output') 
         msg = f'{name} {os.fspath(path)!r} is not a writable folder: {error}'
         raise OSError(msg) from error
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, what: str) -> Iterator[None]:
+    """Let one process at a time write into a folder (a lock file with its pid).
+
+    A lock left by a process that no longer runs on this host is taken over.
+
+    Args:
+        folder: the folder.
+        what: the command, for the message.
+
+    Yields:
+        Nothing; the lock is held meanwhile.
+
+    Raises:
+        FileExistsError: If another live process holds the lock.
+    """
+    lock = folder / '.lock'
+    host = socket.gethostname()
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            owner = lock.read_text().split()
+            pid = int(owner[0]) if owner and owner[0].isdigit() else -1
+            same_host = len(owner) < 2 or owner[1] == host
+            if pid > 0 and (not same_host or _alive(pid)):
+                msg = (
+                    f'{what} is already running on {os.fspath(folder)!r} (pid {pid}'
+                    f' on {owner[1] if len(owner) > 1 else host}); wait for it, or'
+                    f' remove {os.fspath(lock)!r} if it is not running'
+                )
+                raise FileExistsError(msg) from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, 'w') as f:
+            f.write(f'{os.getpid()} {host}\n')
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

@@ -28,6 +28,8 @@ KNOWN_NOISE: tuple[tuple[str, type[Warning]], ...] = (
     (r'.*Dataset has no geotransform, gcps, or rpcs.*', Warning),
     # our loaders run in the main process by default on purpose (num_workers 0)
     (r'.*does not have many workers.*', UserWarning),
+    # Lightning's hint that it logs to CSV without tensorboard, once per run
+    (r'.*tensorboardX. has been removed as a dependency.*', Warning),
 )
 
 

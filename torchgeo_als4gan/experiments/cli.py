@@ -48,6 +48,8 @@ def main(args: Sequence[str] | None = None) -> None:
         parser.error(str(error))
     try:
         written = run_experiment(config, rerun_changed=cfg.rerun_changed)
+    except FileExistsError as error:
+        parser.error(str(error))
     except ValueError as error:
         if 'were run with other settings' not in str(error):
             raise

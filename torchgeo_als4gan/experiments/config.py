@@ -67,6 +67,9 @@ class ExperimentConfig:
             methods are resampled identically).
         reference: method the others are compared with (default
             ``supervised`` when present, else the first method).
+        ceiling: also train the reference method on the whole train split
+            (strategy ``all``, ratio 1) per seed: the ceiling that shows how
+            much of the gap each method recovers.
     """
 
     output: Path
@@ -85,6 +88,7 @@ class ExperimentConfig:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     reference: str | None = None
+    ceiling: bool = False
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -96,6 +100,9 @@ class ExperimentConfig:
             msg = f'ratios must be a non-empty list in (0, 1], got {self.ratios}'
             raise ValueError(msg)
         for name in self.strategies:
+            if name == 'all':
+                msg = "strategy 'all' is the ceiling: set ceiling: true instead"
+                raise ValueError(msg)
             if name != 'random':
                 get_strategy(name, 'strategies entry')
         if not self.strategies or not self.methods or not self.seeds:
@@ -140,15 +147,19 @@ class ExperimentConfig:
         """Every cell, ratios outermost so that early results cover all methods.
 
         Returns:
-            The cells in run order.
+            The cells in run order (the ceiling last).
         """
-        return [
+        cells = [
             Cell(ratio, strategy, method, seed)
             for ratio in self.ratios
             for seed in self.seeds
             for strategy in self.strategies
             for method in self.methods
         ]
+        if self.ceiling:
+            assert self.reference is not None
+            cells += [Cell(1.0, 'all', self.reference, seed) for seed in self.seeds]
+        return cells
 
 
 #: Top-level keys of an ``als4gan query`` config that a fit config never has.

@@ -80,6 +80,33 @@ def noise_sentences(differences: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _gap_sentences(summary: pd.DataFrame) -> list[str]:
+    """Share of the gap between the reference and the ceiling each method recovers."""
+    ceiling = summary[summary['strategy'] == 'all']
+    if ceiling.empty:
+        return []
+    reference = str(ceiling['method'].iloc[0])
+    top = float(ceiling['mean'].iloc[0])
+    parts = []
+    rest = summary[summary['strategy'] != 'all']
+    for (strategy, ratio), rows in rest.groupby(['strategy', 'ratio'], sort=True):
+        base = rows[rows['method'] == reference]
+        if base.empty or top - float(base['mean'].iloc[0]) <= 0:
+            continue
+        gap = top - float(base['mean'].iloc[0])
+        for row in rows[rows['method'] != reference].itertuples():
+            share = (float(row.mean) - float(base['mean'].iloc[0])) / gap
+            parts.append(
+                f'{row.method} with {strategy} at {100 * ratio:g}%: {100 * share:+.0f} %'
+            )
+    if not parts:
+        return []
+    return [
+        f'Ceiling ({reference} on every training item): {top:.3f}. Share of the gap'
+        f' between {reference} and the ceiling recovered: ' + '; '.join(parts) + '.'
+    ]
+
+
 def markdown_table(
     results: pd.DataFrame, differences: pd.DataFrame | None = None
 ) -> str:
@@ -128,6 +155,7 @@ def markdown_table(
     )
     if differences is not None:
         lines.extend(noise_sentences(differences))
+    lines.extend(_gap_sentences(summary))
     return '\n'.join(lines) + '\n'
 
 

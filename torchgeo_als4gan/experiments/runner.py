@@ -18,7 +18,7 @@ import yaml
 
 from ..evaluation.intervals import bootstrap_miou
 from ..evaluation.scores import segmentation_scores
-from ..files import atomic_write
+from ..files import atomic_write, folder_lock
 from ..models.weights import read_state_dict
 from ..runtime import resolve_device
 from .compare import paired_differences
@@ -68,7 +68,7 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
         'trainer_args': list(config.trainer_args),
         'checkpoint_policy': config.checkpoint_policy,
     }
-    if cell.strategy != 'random':
+    if cell.strategy not in ('random', 'all'):
         assert config.query_config is not None
         settings['query_config'] = _file_digest(config.query_config)
         settings['query_args'] = list(config.query_args)
@@ -92,14 +92,16 @@ def _changed_keys(saved: Any, settings: dict[str, Any]) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
-    """Hide Lightning's per-run info lines (devices, tips) during the grid."""
-    logger = logging.getLogger('lightning.pytorch')
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    """Hide Lightning's per-run info lines (devices, tips, seeds) during the grid."""
+    loggers = [logging.getLogger(n) for n in ('lightning.pytorch', 'lightning.fabric')]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -140,6 +142,8 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     seed = f'--data.init_args.seed={cell.seed}'
     if cell.strategy == 'random':
         return [f'--data.init_args.labeled_ratio={cell.ratio}', seed]
+    if cell.strategy == 'all':  # the ceiling: every train item labelled
+        return ['--data.init_args.labeled_ratio=null', seed]
     folder = (
         config.output / 'selections' / f'{cell.strategy}_r{cell.ratio:g}_s{cell.seed}'
     )
@@ -338,9 +342,19 @@ def run_experiment(
     Raises:
         ValueError: If finished cells were run with other settings and
             ``rerun_changed`` is False (the message lists them).
+        FileExistsError: If another ``als4gan experiment`` is running on the
+            same output folder (a lock file holds its pid).
     """
     output = config.output
     output.mkdir(parents=True, exist_ok=True)
+    with folder_lock(output, 'als4gan experiment'):
+        return _run_cells(config, log, rerun_changed)
+
+
+def _run_cells(
+    config: ExperimentConfig, log: Callable[[str], None], rerun_changed: bool
+) -> dict[str, Path]:
+    output = config.output
     csv = output / 'results.csv'
     results = read_results(csv)
     changed = _changed_cells(config, results)

@@ -14,7 +14,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 from ..datamodules.metadata import checkpoint_metadata
 from ..datasets.plotting import default_colors
 from ..models import S4GANDiscriminator, rescale_to_unit
-from ..trainers import S4GANTask
+from ..trainers import S4GANTask, SelfTrainingTask
 
 __all__ = ('SegmentationModel', 'load_segmentation_checkpoint')
 
@@ -125,6 +125,8 @@ class SegmentationModel:
 def _task_class(state: dict[str, Tensor]) -> type[SemanticSegmentationTask]:
     if any(key.startswith('discriminator.') for key in state):
         return S4GANTask
+    if any(key.startswith('teacher.') for key in state):
+        return SelfTrainingTask
     return SemanticSegmentationTask
 
 
@@ -163,7 +165,10 @@ def load_segmentation_checkpoint(
     std: float | Sequence[float] | None = None,
     classes: Sequence[str] | None = None,
 ) -> SegmentationModel:
-    """Load a segmentation task checkpoint (S4GANTask or SemanticSegmentationTask).
+    """Load a segmentation task checkpoint (S4GAN, self-training or TorchGeo's task).
+
+    A self-training checkpoint gives its teacher (or student, as its
+    ``eval_model`` says), the network its validation scores come from.
 
     Normalization, class names and colours come from the checkpoint (saved by
     this package's datamodules); ``mean``/``std``/``classes`` override them and
@@ -210,8 +215,9 @@ def load_segmentation_checkpoint(
         msg = f'{path}: the model predicts {num_classes} classes but {len(names)} names were given'
         raise ValueError(msg)
     discriminator = getattr(task, 'discriminator', None)
+    inference = getattr(task, 'inference_network', None)
     model = SegmentationModel(
-        network=task.model,
+        network=inference() if callable(inference) else task.model,
         classes=tuple(names),
         in_channels=int(hparams.get('in_channels', 3)),
         mean=torch.as_tensor(meta['mean'] if mean is None else mean),

@@ -1,5 +1,13 @@
 """Loss terms of the semi-supervised trainers."""
 
+from .pseudo_labels import (
+    entropy_drop_share,
+    entropy_filter,
+    pixel_entropy,
+    pseudo_labels,
+    ramp,
+    weighted_cross_entropy,
+)
 from .s4gan import (
     check_mask_values,
     discriminator_loss,
@@ -11,7 +19,13 @@ from .s4gan import (
 __all__ = (
     'check_mask_values',
     'discriminator_loss',
+    'entropy_drop_share',
+    'entropy_filter',
     'feature_matching_loss',
     'one_hot_mask',
+    'pixel_entropy',
+    'pseudo_labels',
+    'ramp',
     'self_training_loss',
+    'weighted_cross_entropy',
 )

@@ -1,6 +1,7 @@
 """Training and scoring the classifier with Lightning, for the pool loop."""
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,13 @@ class LightningPoolLearner:
         trainer = self.make_trainer(f'round{round_:03d}_fit', [])
         if trainer.is_global_zero:
             print(f'[als4gan query] round {round_}: training on {len(labeled)} items')
-        trainer.fit(model, self.make_datamodule(round_, labeled, []))
+        with warnings.catch_warnings():
+            # the classifier trains on the pool without validation, by design
+            warnings.filterwarnings(
+                'ignore',
+                message='.*defined a `validation_step` but have no `val_dataloader`',
+            )
+            trainer.fit(model, self.make_datamodule(round_, labeled, []))
         tmp = atomic_path(save)
         trainer.save_checkpoint(tmp)
         if trainer.is_global_zero:

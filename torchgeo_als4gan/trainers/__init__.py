@@ -2,6 +2,12 @@
 
 from .active_learner import ActiveLearnerTask
 from .s4gan import S4GANTask
+from .self_training import SelfTrainingTask
 from .semi import SemiSupervisedSegmentationTask
 
-__all__ = ('ActiveLearnerTask', 'S4GANTask', 'SemiSupervisedSegmentationTask')
+__all__ = (
+    'ActiveLearnerTask',
+    'S4GANTask',
+    'SelfTrainingTask',
+    'SemiSupervisedSegmentationTask',
+)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from torch.optim import SGD, Adam
+from torch.optim import Adam
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..losses import (
@@ -15,9 +15,8 @@ from ..losses import (
     one_hot_mask,
     self_training_loss,
 )
-from ..models import DeepLabV2, S4GANDiscriminator, rescale_to_unit
-from .generator import is_local_weights, load_generator_weights
-from .schedules import backbone_head_groups, poly_decay, total_iterations
+from ..models import S4GANDiscriminator, rescale_to_unit
+from .schedules import check_optimizer, generator_optimizer, lr_factor, total_iterations
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('S4GANTask',)
@@ -66,9 +65,10 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         ignore_index: int | None = 255,
         class_weights: Tensor | Sequence[float] | None = None,
         lr: float = 2.5e-4,
-        head_lr_mult: float = 10.0,
+        head_lr_mult: float | None = None,
         momentum: float = 0.9,
-        weight_decay: float = 5e-4,
+        weight_decay: float | None = None,
+        optimizer: Literal['sgd', 'adamw'] = 'sgd',
         d_lr: float = 1e-4,
         d_betas: tuple[float, float] = (0.9, 0.99),
         d_width: int = 64,
@@ -100,9 +100,14 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             ignore_index: mask value of unlabelled pixels.
             class_weights: per-class weights of the cross-entropy.
             lr: generator (backbone) learning rate.
-            head_lr_mult: factor of the decoder / head learning rate.
+            head_lr_mult: factor of the decoder / head learning rate (None: 10
+                for SGD, 1 for AdamW).
             momentum: SGD momentum of the generator.
-            weight_decay: SGD weight decay of the generator.
+            weight_decay: weight decay of the generator (None: 5e-4 for SGD,
+                1e-2 for AdamW).
+            optimizer: ``sgd`` (the paper's, with poly decay) or ``adamw``
+                (TorchGeo's baseline optimizer, constant rate), so that a
+                comparison with the baseline can hold the optimizer fixed.
             d_lr: discriminator learning rate (Adam).
             d_betas: Adam betas of the discriminator.
             d_width: filters of D's first convolution.
@@ -131,11 +136,13 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         if num_classes < 2:
             msg = f'num_classes must be at least 2, got {num_classes!r}'
             raise ValueError(msg)
+        check_optimizer(optimizer)
         for name, value in (
             ('lambda_fm', lambda_fm),
             ('lambda_st', lambda_st),
             ('st_warmup', st_warmup),
-            ('head_lr_mult', head_lr_mult),
+            ('head_lr_mult', head_lr_mult or 0.0),
+            ('weight_decay', weight_decay or 0.0),
         ):
             if value < 0:
                 msg = f'{name} must not be negative, got {value!r}'
@@ -151,26 +158,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
 
     def configure_models(self) -> None:
         """Create the generator (loading local weights) and the discriminator."""
-        self._fix_hparams()
-        weights = self.weights
-        local = is_local_weights(weights)
-        name: str = self.hparams['model']
-        if name == 'deeplabv2':
-            self.model = DeepLabV2(
-                self.hparams['backbone'],
-                self.hparams['in_channels'],
-                self.hparams['num_classes'],
-                pretrained=weights is True,
-            )
-            if self.hparams['freeze_backbone']:
-                self.model.encoder.requires_grad_(False)
-        else:
-            self.weights = None if local else weights
-            super().configure_models()
-            self.weights = weights
-        if local:
-            assert isinstance(weights, str | os.PathLike)
-            self.weights_report = load_generator_weights(self.model, weights)
+        self.configure_generator()
         self.discriminator = S4GANDiscriminator(
             self.hparams['num_classes'],
             self.hparams['in_channels'],
@@ -179,27 +167,27 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         )
 
     def configure_optimizers(self) -> Any:
-        """SGD for G, Adam for D, both with polynomial decay per iteration.
+        """G: SGD with poly decay (the paper's) or AdamW (TorchGeo's); D: Adam.
+
+        With SGD both rates decay polynomially per iteration; with AdamW both
+        stay constant, as TorchGeo's baseline does within these runs.
 
         Returns:
             The two optimizers and their schedulers (stepped by the task).
         """
-        lr: float = self.hparams['lr']
-        groups = backbone_head_groups(self.model, lr, self.hparams['head_lr_mult'])
-        opt_g = SGD(
-            groups,
-            lr=lr,
-            momentum=self.hparams['momentum'],
-            weight_decay=self.hparams['weight_decay'],
-        )
+        name: str = self.hparams['optimizer']
+        opt_g = generator_optimizer(
+            self.model, name, self.hparams['lr'], self.hparams['momentum'],
+            self.hparams['weight_decay'], self.hparams['head_lr_mult'],
+        )  # fmt: skip
         opt_d = Adam(
             self.discriminator.parameters(),
             lr=self.hparams['d_lr'],
             betas=tuple(self.hparams['d_betas']),
         )
         total = self.hparams['max_iterations'] or total_iterations(self.trainer, 2)
-        decay = poly_decay(total, self.hparams['poly_power'])
-        return [opt_g, opt_d], [LambdaLR(opt_g, decay), LambdaLR(opt_d, decay)]
+        factor = lr_factor(name, total, self.hparams['poly_power'])
+        return [opt_g, opt_d], [LambdaLR(opt_g, factor), LambdaLR(opt_d, factor)]
 
     def _optimizer_pair(self) -> tuple[Any, Any]:
         optimizers = self.optimizers()

@@ -1,5 +1,6 @@
 """What every semi-supervised segmentation task of this package shares."""
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ from torchgeo.trainers import SemanticSegmentationTask
 from ..datamodules.metadata import datamodule_classes
 from ..evaluation import SegmentationScores
 from ..losses import check_mask_values
-from .generator import denormalize
+from ..models import DeepLabV2
+from .generator import denormalize, is_local_weights, load_generator_weights
 
 __all__ = ('FIXED_HPARAMS', 'SemiSupervisedSegmentationTask')
 
@@ -67,6 +69,44 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
     def _fix_hparams(self) -> None:
         for key, value in FIXED_HPARAMS.items():
             self.hparams.setdefault(key, value)
+
+    def configure_generator(self) -> None:
+        """Create ``self.model``: a TorchGeo model or ``deeplabv2``, local weights loaded.
+
+        ``weights`` may be a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
+        backbone; the report of loaded and missing keys is kept in
+        :attr:`weights_report`), True for ImageNet weights (download), a
+        TorchGeo weight name, or None.
+        """
+        self._fix_hparams()
+        weights = self.weights
+        local = is_local_weights(weights)
+        name: str = self.hparams['model']
+        if name == 'deeplabv2':
+            self.model = DeepLabV2(
+                self.hparams['backbone'],
+                self.hparams['in_channels'],
+                self.hparams['num_classes'],
+                pretrained=weights is True,
+            )
+            if self.hparams['freeze_backbone']:
+                self.model.encoder.requires_grad_(False)
+        else:
+            self.weights = None if local else weights
+            super().configure_models()
+            self.weights = weights
+        if local:
+            assert isinstance(weights, str | os.PathLike)
+            self.weights_report = load_generator_weights(self.model, weights)
+
+    def inference_network(self) -> torch.nn.Module:
+        """The network that validation, test, prediction and export use.
+
+        Returns:
+            ``self.model`` here; tasks with a teacher may return it instead.
+        """
+        network: torch.nn.Module = self.model
+        return network
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Save only the task's own arguments as hyperparameters.

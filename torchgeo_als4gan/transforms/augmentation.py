@@ -22,7 +22,9 @@ class SegmentationAugmentation(nn.Module):
     global RNG.
 
     The module takes and returns a batch dict; keys other than ``image`` and
-    ``mask`` (ids, labels) pass through unchanged.
+    ``mask`` (ids, labels) pass through unchanged. A batch without ``mask``
+    (unlabelled images) gets ``valid`` [B, H, W], False where pixels entered the
+    frame from outside, so pseudo-labels are not learnt there.
     """
 
     def __init__(
@@ -97,6 +99,8 @@ class SegmentationAugmentation(nn.Module):
         image = self.normalize(batch['image'].float())
         if self.geometric is None:
             out['image'] = image
+            if 'mask' not in batch:
+                out['valid'] = torch.ones_like(image[:, 0], dtype=torch.bool)
             return out
         mask: Tensor | None = batch.get('mask')
         # Shift labels by one so that zero marks pixels coming from outside the frame.
@@ -113,4 +117,6 @@ class SegmentationAugmentation(nn.Module):
         if mask is not None:
             restored = shifted.squeeze(1).round().long() - 1
             out['mask'] = restored.masked_fill(restored < 0, self.ignore_index)
+        else:
+            out['valid'] = shifted.squeeze(1) > 0.5
         return out

@@ -1,0 +1,140 @@
+"""Pseudo-labels of a teacher and the unsupervised loss, as small pure functions."""
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+__all__ = (
+    'entropy_drop_share',
+    'entropy_filter',
+    'pixel_entropy',
+    'pseudo_labels',
+    'ramp',
+    'weighted_cross_entropy',
+)
+
+
+def pseudo_labels(
+    prob: Tensor,
+    mode: Literal['threshold', 'soft'] = 'threshold',
+    threshold: float = 0.95,
+    gamma: float = 2.0,
+) -> tuple[Tensor, Tensor]:
+    """Hard pseudo-labels of class probabilities and the weight of each pixel.
+
+    ``threshold`` (FixMatch, UniMatch): weight 1 where the confidence
+    ``max p`` reaches ``threshold``, else 0. ``soft`` (STAL): weight
+    ``(max p) ** gamma`` everywhere.
+
+    Args:
+        prob: class probabilities [B, C, H, W] (the teacher's, on the weak view).
+        mode: ``threshold`` or ``soft``.
+        threshold: confidence needed in ``threshold`` mode.
+        gamma: exponent of the confidence in ``soft`` mode.
+
+    Returns:
+        ``argmax p`` [B, H, W] and the weights [B, H, W] in [0, 1].
+    """
+    confidence, labels = prob.max(dim=1)
+    if mode == 'threshold':
+        weights = (confidence >= threshold).to(prob.dtype)
+    else:
+        weights = confidence**gamma
+    return labels, weights
+
+
+def pixel_entropy(prob: Tensor) -> Tensor:
+    """Entropy of each pixel's class distribution, ``-sum p log p`` (nats).
+
+    Args:
+        prob: [B, C, H, W] probabilities.
+
+    Returns:
+        [B, H, W] entropies.
+    """
+    return -(prob * prob.clamp_min(1e-12).log()).sum(dim=1)
+
+
+def entropy_drop_share(iteration: int, total: int, start: float = 0.2) -> float:
+    """Share of unlabelled pixels the entropy filter drops: ``start`` to 0, linearly.
+
+    Args:
+        iteration: the iteration.
+        total: iterations of training.
+        start: share dropped at the first iteration (U2PL: 20 %).
+
+    Returns:
+        The share in [0, start].
+    """
+    return start * max(0.0, 1.0 - iteration / max(total, 1))
+
+
+def entropy_filter(prob: Tensor, valid: Tensor, drop: float) -> Tensor:
+    """Keep all but the highest-entropy ``drop`` share of the valid pixels.
+
+    As in U2PL (the most uncertain predictions are the least reliable
+    pseudo-labels, so they are left out); STAL's released code masks the
+    *lowest*-entropy pixels instead, which we do not follow. Exactly
+    ``round(drop * valid pixels)`` pixels are dropped (ties broken by position).
+
+    Args:
+        prob: [B, C, H, W] probabilities.
+        valid: [B, H, W] bool, pixels that can be used at all.
+        drop: share of the valid pixels to drop, in [0, 1).
+
+    Returns:
+        [B, H, W] bool, the pixels kept (a subset of ``valid``).
+    """
+    keep = valid.clone()
+    n = int(valid.sum())
+    k = round(drop * n)
+    if k <= 0 or n == 0:
+        return keep
+    values = pixel_entropy(prob.float())[valid]
+    order = torch.argsort(values, stable=True)
+    kept = torch.zeros_like(values, dtype=torch.bool)
+    kept[order[: n - k]] = True  # the n - k lowest entropies
+    keep[valid] = kept
+    return keep
+
+
+def weighted_cross_entropy(
+    logits: Tensor, labels: Tensor, weights: Tensor, valid: Tensor
+) -> Tensor:
+    """Cross-entropy of each pixel times its weight, averaged over valid pixels.
+
+    The mean is over the valid pixels (not only the kept ones), as in UniMatch,
+    so the loss shrinks when few pseudo-labels are confident.
+
+    Args:
+        logits: [B, C, H, W] student logits (on the strong view).
+        labels: [B, H, W] pseudo-labels.
+        weights: [B, H, W] weights.
+        valid: [B, H, W] bool, pixels inside the image.
+
+    Returns:
+        The loss (0 when no pixel is valid).
+    """
+    per_pixel = F.cross_entropy(logits.float(), labels.long(), reduction='none')
+    total = (per_pixel * weights * valid).sum()
+    return total / valid.sum().clamp_min(1)
+
+
+def ramp(iteration: int, warmup: int, rampup: int) -> float:
+    """Weight factor of the unsupervised loss: 0 during warm-up, then a linear ramp.
+
+    Args:
+        iteration: the iteration.
+        warmup: supervised-only iterations.
+        rampup: iterations of the linear rise from 0 to 1 after the warm-up.
+
+    Returns:
+        The factor in [0, 1].
+    """
+    if iteration < warmup:
+        return 0.0
+    if rampup <= 0:
+        return 1.0
+    return min(1.0, (iteration - warmup + 1) / rampup)

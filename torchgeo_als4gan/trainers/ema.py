@@ -1,0 +1,84 @@
+"""Exponential moving averages of networks (the teachers of self-training)."""
+
+import contextlib
+import copy
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ('ema_momentum', 'ema_update', 'evaluating', 'frozen_copy')
+
+
+@contextlib.contextmanager
+def evaluating(network: nn.Module) -> Iterator[nn.Module]:
+    """Run a network in eval mode (BatchNorm statistics, no dropout), then restore.
+
+    Args:
+        network: the network (e.g. a teacher).
+
+    Yields:
+        The network, in eval mode.
+    """
+    modes = [m.training for m in network.modules()]
+    network.eval()
+    try:
+        yield network
+    finally:
+        for module, mode in zip(network.modules(), modes, strict=True):
+            module.training = mode
+
+
+def ema_momentum(iteration: int, decay: float) -> float:
+    """Momentum of the EMA after ``iteration`` updates: ``min(1 - 1/(t+1), decay)``.
+
+    Early on the average follows the student closely (0 at the first update:
+    the teacher becomes a copy), then the momentum reaches ``decay``.
+
+    Args:
+        iteration: updates done before this one (t, from 0).
+        decay: the largest momentum, in [0, 1).
+
+    Returns:
+        The momentum.
+    """
+    return min(1.0 - 1.0 / (iteration + 1), decay)
+
+
+def frozen_copy(network: nn.Module) -> nn.Module:
+    """A copy of a network that never receives gradients.
+
+    Run it inside :func:`evaluating` so that it predicts in eval mode whatever
+    mode the trainer sets.
+
+    Args:
+        network: the student.
+
+    Returns:
+        The copy.
+    """
+    teacher = copy.deepcopy(network)
+    return teacher.requires_grad_(False)
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
+    """``teacher = momentum * teacher + (1 - momentum) * student``, buffers included.
+
+    Floating-point parameters and buffers (BatchNorm running statistics) are
+    averaged; integer buffers (``num_batches_tracked``) are copied.
+
+    Args:
+        teacher: the average (updated in place).
+        student: the network being trained.
+        momentum: weight of the old average.
+    """
+    for average, current in zip(
+        teacher.parameters(), student.parameters(), strict=True
+    ):
+        average.mul_(momentum).add_(current.detach(), alpha=1.0 - momentum)
+    for buffer, value in zip(teacher.buffers(), student.buffers(), strict=True):
+        if buffer.dtype.is_floating_point:
+            buffer.mul_(momentum).add_(value.detach(), alpha=1.0 - momentum)
+        else:
+            buffer.copy_(value)

@@ -1,0 +1,435 @@
+"""Self-training with an EMA teacher and weak-to-strong consistency (FixMatch family)."""
+
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from ..losses import (
+    entropy_drop_share,
+    entropy_filter,
+    pseudo_labels,
+    ramp,
+    weighted_cross_entropy,
+)
+from ..models import perturbed_forward, supports_feature_perturbation
+from ..transforms import StrongAugmentation, apply_cutmix, cutmix_boxes
+from .ema import ema_momentum, ema_update, evaluating, frozen_copy
+from .schedules import check_optimizer, generator_optimizer, lr_factor, total_iterations
+from .semi import SemiSupervisedSegmentationTask
+
+__all__ = ('SelfTrainingTask',)
+
+
+class SelfTrainingTask(SemiSupervisedSegmentationTask):
+    """Semi-supervised segmentation by a student and its EMA teacher.
+
+    The recipe of FixMatch / UniMatch with STAL's teacher (one network trained,
+    its exponential moving average labels the unlabelled images):
+
+    1. the teacher, ``m = min(1 - 1/(t+1), ema_decay)`` times itself plus the
+       rest of the student after every update (buffers included), predicts
+       ``p`` on the *weak* view of each unlabelled image (the datamodule's
+       geometric augmentation): pseudo-labels ``argmax p`` with weight 1 where
+       ``max p >= threshold`` (``pseudo_label: threshold``) or ``(max p) **
+       gamma`` (``soft``, STAL). With ``entropy_filter`` the highest-entropy
+       share of the unlabelled pixels is dropped as well, 20 % at first and
+       none at the end (U2PL; STAL's released code masks the *lowest*-entropy
+       pixels instead, which we do not follow).
+    2. the student learns those pseudo-labels on a *strong* view: photometric
+       changes (:class:`StrongAugmentation`: colour jitter for RGB, per-band
+       brightness / contrast / noise for other band counts) and CutMix between
+       unlabelled images (box 2-40 % of the area, p = 0.5), the pseudo-labels
+       and weights mixed with the same boxes. Optionally a second strong view
+       (``strong_views: 2``) and UniMatch's feature perturbation
+       (``lambda_fp``: dropout on the encoder features of the weak view).
+    3. ``L = L_sup + lambda_u(t) L_unsup (+ lambda_fp(t) L_fp)``, with
+       ``lambda_u(t)`` 0 during ``unsup_warmup`` supervised-only iterations (a
+       teacher trained from scratch is confident about nothing at first), then
+       rising linearly over ``unsup_rampup`` iterations.
+
+    Validation, test and prediction use the teacher (``eval_model``), through
+    the shared evaluation of :class:`SemiSupervisedSegmentationTask`. The
+    optimizer is TorchGeo's AdamW by default (the supervised baseline's, so a
+    comparison holds it fixed) or SGD with poly decay as in the papers. Every
+    random draw of an iteration is seeded from ``seed``, the iteration and the
+    rank, and the teacher is part of the checkpoint, so a resumed run
+    continues exactly like an uninterrupted one.
+
+    Logged per step: ``train_loss``, ``train_loss_sup``, ``train_loss_unsup``
+    (and ``train_loss_fp``), ``train_lambda_u``, ``train_kept_fraction`` (of the
+    valid unlabelled pixels, weighted), ``train_confidence``,
+    ``train_entropy_drop`` and, every ``monitor_every`` iterations,
+    ``train_pseudo_label_accuracy``: the teacher's pixel accuracy on the
+    labelled images, where the truth is known.
+    """
+
+    requires_unlabeled = True
+
+    def __init__(
+        self,
+        model: Literal[
+            'unet', 'deeplabv3+', 'deeplabv2', 'fcn', 'upernet', 'segformer', 'dpt'
+        ] = 'deeplabv3+',
+        backbone: str = 'resnet50',
+        weights: str | os.PathLike[str] | bool | None = None,
+        in_channels: int = 3,
+        num_classes: int = 2,
+        ignore_index: int | None = 255,
+        class_weights: Tensor | Sequence[float] | None = None,
+        lr: float = 1e-3,
+        optimizer: Literal['adamw', 'sgd'] = 'adamw',
+        momentum: float = 0.9,
+        weight_decay: float | None = None,
+        head_lr_mult: float | None = None,
+        poly_power: float = 0.9,
+        max_iterations: int | None = None,
+        ema_decay: float = 0.99,
+        pseudo_label: Literal['threshold', 'soft'] = 'threshold',
+        threshold: float = 0.95,
+        gamma: float = 2.0,
+        entropy_filter: bool = False,
+        entropy_drop: float = 0.2,
+        lambda_u: float = 1.0,
+        unsup_warmup: int = 0,
+        unsup_rampup: int = 0,
+        strong_augmentation: Literal['auto', 'rgb', 'bands'] = 'auto',
+        strong_strength: float = 1.0,
+        blur_p: float = 0.5,
+        grayscale_p: float = 0.2,
+        strong_views: int = 1,
+        cutmix_p: float = 0.5,
+        cutmix_area: tuple[float, float] = (0.02, 0.4),
+        lambda_fp: float = 0.0,
+        eval_model: Literal['teacher', 'student'] = 'teacher',
+        monitor_every: int = 10,
+        freeze_backbone: bool = False,
+        plot_batches: int = 2,
+        seed: int = 0,
+    ) -> None:
+        """Initialize a new SelfTrainingTask.
+
+        Args:
+            model: the network: a TorchGeo segmentation model name or ``deeplabv2``.
+            backbone: encoder name (timm / smp; a timm ResNet for ``deeplabv2``).
+            weights: a local ``.pt``/``.pth``/``.ckpt`` file, True for ImageNet
+                weights (download), a TorchGeo weight name, or None.
+            in_channels: input bands.
+            num_classes: segmentation classes (without the ignore index).
+            ignore_index: mask value of unlabelled pixels.
+            class_weights: per-class weights of the supervised cross-entropy.
+            lr: learning rate (of the backbone with SGD).
+            optimizer: ``adamw`` (TorchGeo's baseline, constant rate) or ``sgd``
+                (momentum, poly decay).
+            momentum: SGD momentum.
+            weight_decay: weight decay (None: 1e-2 for AdamW, 5e-4 for SGD).
+            head_lr_mult: factor of the head's rate (None: 1 for AdamW, 10 for
+                SGD).
+            poly_power: exponent of SGD's poly decay.
+            max_iterations: iterations of the decay and the entropy filter's
+                schedule (default: the trainer's training length).
+            ema_decay: largest EMA momentum of the teacher, in [0, 1).
+            pseudo_label: ``threshold`` (hard confidence threshold) or ``soft``
+                (weight ``confidence ** gamma``).
+            threshold: confidence needed in ``threshold`` mode, in [0, 1].
+            gamma: exponent of ``soft`` weights, not negative.
+            entropy_filter: drop the highest-entropy unlabelled pixels (U2PL).
+            entropy_drop: share dropped at the start, decaying linearly to 0,
+                in [0, 1).
+            lambda_u: weight of the unsupervised loss.
+            unsup_warmup: supervised-only iterations first.
+            unsup_rampup: iterations of the linear rise of ``lambda_u`` after the
+                warm-up.
+            strong_augmentation: ``rgb`` (colour jitter), ``bands`` (per-band
+                brightness, contrast, noise) or ``auto`` (``rgb`` for 3 bands).
+            strong_strength: factor of every photometric change of the strong
+                view (1: FixMatch's colour jitter 0.5 / hue 0.25, or per-band
+                brightness 0.5, contrast 0.5, noise 0.1 std).
+            blur_p: probability of a Gaussian blur (sigma 0.1-2 pixels) in the
+                strong view; 0 keeps objects a few pixels wide.
+            grayscale_p: probability of a grayscale strong view (RGB).
+            strong_views: 1 or 2 strong views per unlabelled image.
+            cutmix_p: probability of a CutMix box per unlabelled image.
+            cutmix_area: range of the box's share of the image.
+            lambda_fp: weight of UniMatch's feature-perturbation stream (0: off).
+            eval_model: network used for validation, test and prediction.
+            monitor_every: iterations between measurements of the teacher's
+                pseudo-label accuracy on labelled images.
+            freeze_backbone: train only the decoder / head.
+            plot_batches: validation batches drawn as figures per epoch.
+            seed: seed of the random draws of each iteration.
+
+        Raises:
+            ValueError: If an argument is out of range (the message names it).
+        """
+        _check_arguments(locals())
+        self._init_semi()
+        super().__init__(
+            model=model, backbone=backbone, weights=weights,  # type: ignore[arg-type]
+            in_channels=in_channels, num_classes=num_classes,
+            class_weights=class_weights, ignore_index=ignore_index, lr=lr,
+            freeze_backbone=freeze_backbone,
+        )  # fmt: skip
+
+    def configure_models(self) -> None:
+        """Create the student, its frozen EMA copy and the strong augmentation."""
+        self.configure_generator()
+        self.teacher = frozen_copy(self.model)
+        k: float = self.hparams['strong_strength']
+        self.strong = StrongAugmentation(
+            self.hparams['in_channels'], self.hparams['strong_augmentation'],
+            brightness=0.5 * k, contrast=0.5 * k, saturation=0.5 * k,
+            hue=min(0.25 * k, 0.5), noise=0.1 * k, blur_p=self.hparams['blur_p'],
+            grayscale_p=self.hparams['grayscale_p'],
+        )  # fmt: skip
+        if self.hparams['lambda_fp'] > 0 and not supports_feature_perturbation(
+            self.model
+        ):
+            msg = (
+                f'lambda_fp > 0 needs a model with an encoder and a segmentation head'
+                f' (smp models such as unet or deeplabv3+, deeplabv2), not'
+                f' {self.hparams["model"]!r}'
+            )
+            raise ValueError(msg)
+
+    def inference_network(self) -> nn.Module:
+        """The teacher (``eval_model: teacher``) or the student.
+
+        Returns:
+            The network used for validation, test and prediction.
+        """
+        if self.hparams['eval_model'] == 'teacher':
+            return self.teacher
+        network: nn.Module = self.model
+        return network
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Logits of the student while training, else of :meth:`inference_network`.
+
+        Args:
+            *args: the images.
+            **kwargs: passed to the network.
+
+        Returns:
+            The logits.
+        """
+        if self.training:
+            return self.model(*args, **kwargs)
+        with evaluating(self.inference_network()) as network:
+            return network(*args, **kwargs)
+
+    def configure_optimizers(self) -> Any:
+        """AdamW (constant rate) or SGD (poly decay), stepped every iteration.
+
+        Returns:
+            The optimizer and its per-step scheduler.
+        """
+        name: str = self.hparams['optimizer']
+        optimizer = generator_optimizer(
+            self.model, name, self.hparams['lr'], self.hparams['momentum'],
+            self.hparams['weight_decay'], self.hparams['head_lr_mult'],
+        )  # fmt: skip
+        factor = lr_factor(name, self.total_iterations, self.hparams['poly_power'])
+        scheduler = LambdaLR(optimizer, factor)
+        return {
+            'optimizer': optimizer,
+            'lr_scheduler': {'scheduler': scheduler, 'interval': 'step'},
+        }
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations of training (``max_iterations`` or the trainer's length)."""
+        given: int | None = self.hparams['max_iterations']
+        return given or total_iterations(self.trainer, 1)
+
+    def _strong_view(
+        self, x: Tensor, labels: Tensor, weights: Tensor, valid: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Photometric strong view, then CutMix of all four with the same boxes."""
+        strong = self.strong(x)
+        boxes = cutmix_boxes(
+            x.shape[0], x.shape[2], x.shape[3], self.hparams['cutmix_p'],
+            tuple(self.hparams['cutmix_area']),
+        )  # fmt: skip
+        partner = torch.randperm(x.shape[0], device=x.device)
+        mixed = apply_cutmix(
+            [strong, labels, weights, valid.to(weights.dtype)], boxes, partner
+        )
+        return mixed[0], mixed[1], mixed[2], mixed[3] > 0.5
+
+    def compute_losses(
+        self, x_l: Tensor, y_l: Tensor, x_u: Tensor, valid: Tensor, iteration: int
+    ) -> dict[str, Tensor]:
+        """Every loss term and statistic of one iteration.
+
+        Args:
+            x_l: labelled images [B, C, H, W] (normalized, augmented).
+            y_l: their masks [B, H, W].
+            x_u: unlabelled images [B', C, H, W]: the weak view.
+            valid: [B', H, W] pixels of the weak view inside the image.
+            iteration: the iteration (for the schedules).
+
+        Returns:
+            ``loss`` (to backpropagate) and detached terms and statistics.
+        """
+        with torch.no_grad(), evaluating(self.teacher) as teacher:
+            prob = teacher(x_u).float().softmax(dim=1)
+        labels, weights = pseudo_labels(
+            prob, self.hparams['pseudo_label'], self.hparams['threshold'],
+            self.hparams['gamma'],
+        )  # fmt: skip
+        drop = 0.0
+        if self.hparams['entropy_filter']:
+            drop = entropy_drop_share(
+                iteration, self.total_iterations, self.hparams['entropy_drop']
+            )
+            weights = weights * entropy_filter(prob, valid, drop)
+        weights = weights * valid
+        views = [
+            self._strong_view(x_u, labels, weights, valid)
+            for _ in range(self.hparams['strong_views'])
+        ]
+        logits = self.model(torch.cat([x_l, *(v[0] for v in views)]))
+        logits_l = logits[: x_l.shape[0]]
+        loss_sup: Tensor = self.criterion(logits_l, y_l)
+        chunks = logits[x_l.shape[0] :].chunk(len(views))
+        loss_unsup = torch.stack([
+            weighted_cross_entropy(chunk, v[1], v[2], v[3])
+            for chunk, v in zip(chunks, views, strict=True)
+        ]).mean()  # fmt: skip
+        factor = ramp(
+            iteration, self.hparams['unsup_warmup'], self.hparams['unsup_rampup']
+        )
+        lambda_u = self.hparams['lambda_u'] * factor
+        loss = loss_sup + lambda_u * loss_unsup
+        out = {'loss_fp': torch.zeros((), device=x_l.device)}
+        if self.hparams['lambda_fp'] > 0:
+            fp_logits = perturbed_forward(self.model, x_u)
+            out['loss_fp'] = weighted_cross_entropy(fp_logits, labels, weights, valid)
+            loss = loss + self.hparams['lambda_fp'] * factor * out['loss_fp']
+        valid_count = valid.sum().clamp_min(1)
+        out.update(
+            loss=loss,
+            loss_sup=loss_sup.detach(),
+            loss_unsup=loss_unsup.detach(),
+            lambda_u=torch.tensor(lambda_u),
+            kept_fraction=(weights.sum() / valid_count).detach(),
+            confidence=(prob.max(dim=1).values * valid).sum() / valid_count,
+            entropy_drop=torch.tensor(drop),
+            logits_l=logits_l.detach(),
+        )
+        return out
+
+    def training_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """One iteration on a ``{'labeled', 'unlabeled'}`` batch.
+
+        Args:
+            batch: the batch.
+            batch_idx: batch index.
+            dataloader_idx: loader index.
+
+        Returns:
+            The loss.
+        """
+        labeled, unlabeled = self.split_batch(batch)
+        assert unlabeled is not None
+        x_l, y_l = labeled['image'], labeled['mask'].long()
+        x_u = unlabeled['image']
+        valid = unlabeled.get('valid')
+        if valid is None:
+            valid = torch.ones_like(x_u[:, 0], dtype=torch.bool)
+        iteration = self.iteration
+        with self.iteration_rng(iteration):
+            losses = self.compute_losses(x_l, y_l, x_u, valid, iteration)
+        self._log_iteration(losses, labeled, iteration)
+        loss: Tensor = losses['loss']
+        return loss
+
+    def _log_iteration(
+        self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int
+    ) -> None:
+        batch_size = labeled['image'].shape[0]
+        self.train_metrics(losses['logits_l'], labeled['mask'].long())
+        self.log_dict(self.train_metrics, batch_size=batch_size)
+        names = ('loss', 'loss_sup', 'loss_unsup', 'lambda_u', 'kept_fraction',
+                 'confidence', 'entropy_drop')  # fmt: skip
+        logged = {f'train_{k}': losses[k].detach().float() for k in names}
+        if self.hparams['lambda_fp'] > 0:
+            logged['train_loss_fp'] = losses['loss_fp'].detach()
+        if iteration % self.hparams['monitor_every'] == 0:
+            logged['train_pseudo_label_accuracy'] = self._teacher_accuracy(labeled)
+        self.log_dict(logged, batch_size=batch_size)
+
+    @torch.no_grad()
+    def _teacher_accuracy(self, labeled: dict[str, Tensor]) -> Tensor:
+        """Pixel accuracy of the teacher's labels on labelled images."""
+        y = labeled['mask'].long()
+        known = y != self.hparams['ignore_index']
+        with evaluating(self.teacher) as teacher:
+            prediction: Tensor = teacher(labeled['image']).argmax(dim=1)
+        correct = ((prediction == y) & known).sum()
+        accuracy: Tensor = correct / known.sum().clamp_min(1)
+        return accuracy.float()
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Step the student, then update the teacher.
+
+        Here rather than in ``on_train_batch_end``: callbacks (checkpoints) see
+        the batch end first and must find the teacher already updated.
+
+        Args:
+            *args: Lightning's ``optimizer_step`` arguments.
+            **kwargs: Lightning's ``optimizer_step`` arguments.
+        """
+        super().optimizer_step(*args, **kwargs)
+        # updates before this one: the scheduler has not stepped yet
+        momentum = ema_momentum(self.iteration, self.hparams['ema_decay'])
+        ema_update(self.teacher, self.model, momentum)
+
+
+def _check_arguments(args: dict[str, Any]) -> None:
+    """Refuse out-of-range arguments of :class:`SelfTrainingTask`, naming them."""
+    check_optimizer(args['optimizer'])
+    if not 0 <= args['threshold'] <= 1:
+        msg = f'threshold must be in [0, 1], got {args["threshold"]!r}'
+        raise ValueError(msg)
+    if not 0 <= args['ema_decay'] < 1:
+        msg = f'ema_decay must be in [0, 1), got {args["ema_decay"]!r}'
+        raise ValueError(msg)
+    if not 0 <= args['entropy_drop'] < 1:
+        msg = f'entropy_drop must be in [0, 1), got {args["entropy_drop"]!r}'
+        raise ValueError(msg)
+    for name in ('cutmix_p', 'blur_p', 'grayscale_p'):
+        if not 0 <= args[name] <= 1:
+            msg = f'{name} must be in [0, 1], got {args[name]!r}'
+            raise ValueError(msg)
+    low, high = args['cutmix_area']
+    if not 0 < low <= high <= 1:
+        msg = f'cutmix_area must be (low, high) with 0 < low <= high <= 1, got {args["cutmix_area"]!r}'
+        raise ValueError(msg)
+    for name in ('lambda_u', 'lambda_fp', 'unsup_warmup', 'unsup_rampup', 'gamma',
+                 'weight_decay', 'head_lr_mult', 'strong_strength'):  # fmt: skip
+        value = args[name]
+        if value is not None and value < 0:
+            msg = f'{name} must not be negative, got {value!r}'
+            raise ValueError(msg)
+    for name, allowed in (('pseudo_label', ('threshold', 'soft')),
+                          ('eval_model', ('teacher', 'student')),
+                          ('strong_augmentation', ('auto', 'rgb', 'bands'))):  # fmt: skip
+        if args[name] not in allowed:
+            msg = f'{name} must be one of {allowed}, got {args[name]!r}'
+            raise ValueError(msg)
+    if args['strong_views'] not in (1, 2):
+        msg = f'strong_views must be 1 or 2, got {args["strong_views"]!r}'
+        raise ValueError(msg)
+    if args['num_classes'] < 2:
+        msg = f'num_classes must be at least 2, got {args["num_classes"]!r}'
+        raise ValueError(msg)
+    if args['monitor_every'] < 1:
+        msg = f'monitor_every must be at least 1, got {args["monitor_every"]!r}'
+        raise ValueError(msg)
