@@ -122,8 +122,9 @@ def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> f
     return statistics.median(timer.times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_arguments(description: str) -> argparse.Namespace:
+    """The options shared by the step benchmarks (network, batch, device)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--model', default='deeplabv3+')
     parser.add_argument('--backbone', default='resnet50')
     parser.add_argument('--batch', type=int, default=4)
@@ -136,6 +137,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == 'auto':
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return args
+
+
+def main() -> None:
+    args = step_arguments(__doc__.splitlines()[0])
     common = {
         'model': args.model,
         'backbone': args.backbone,

@@ -15,16 +15,15 @@ target ratio <= 2.5 with one strong view.
         --batch 4 --size 256 --classes 17 --steps 5 --warmup 2 --device auto]
 """
 
-import argparse
-
 import torch
-from s4gan_step import PlainSegmentation, time_steps
+from s4gan_step import PlainSegmentation, step_arguments, time_steps
 
 from torchgeo_als4gan.trainers import SelfTrainingTask
 
 #: Variants timed: name -> SelfTrainingTask arguments.
 VARIANTS = {
     'one strong view': {},
+    'one view, two passes': {'joint_batch_norm': False},
     'two strong views': {'strong_views': 2},
     'one view + entropy filter': {'entropy_filter': True},
     'one view + feature perturbation': {'lambda_fp': 0.5},
@@ -32,19 +31,7 @@ VARIANTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model', default='deeplabv3+')
-    parser.add_argument('--backbone', default='resnet50')
-    parser.add_argument('--batch', type=int, default=4)
-    parser.add_argument('--size', type=int, default=256)
-    parser.add_argument('--classes', type=int, default=17)
-    parser.add_argument('--steps', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--precision', default='32-true')
-    parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
-    args = parser.parse_args()
-    if args.device == 'auto':
-        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    args = step_arguments(__doc__.splitlines()[0])
     common = {
         'model': args.model,
         'backbone': args.backbone,

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -74,6 +75,17 @@ def test_ucm_query_outputs_and_determinism(tmp_path: Path) -> None:
     assert sorted(datamodule.labeled_ids) == sorted(ids.tolist())
 
 
+def _crashing_fit(real_fit: Any, at_round: int) -> Any:
+    """A LightningPoolLearner.fit that is interrupted (Ctrl-C) in one round."""
+
+    def fit(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
+        if round_ == at_round:
+            raise KeyboardInterrupt
+        real_fit(self, round_, labeled, init, save)
+
+    return fit
+
+
 def test_interrupted_query_resumes_to_same_selection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,12 +93,7 @@ def test_interrupted_query_resumes_to_same_selection(
     main(query_args('ucm_query.yaml', tmp_path / 'full', *extra))
 
     real_fit = LightningPoolLearner.fit
-
-    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
-        if round_ == 2:
-            raise KeyboardInterrupt
-        real_fit(self, round_, labeled, init, save)
-
+    crash_in_round_2 = _crashing_fit(real_fit, 2)
     monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
     with pytest.raises(KeyboardInterrupt):
         main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra))
@@ -270,12 +277,7 @@ def test_overwrite_keeps_the_old_selection_until_the_new_one_is_done(
     assert _snapshot(out) == before
     # a new run that fails in round 2 restores the previous state
     real_fit = LightningPoolLearner.fit
-
-    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
-        if round_ == 2:
-            raise KeyboardInterrupt
-        real_fit(self, round_, labeled, init, save)
-
+    crash_in_round_2 = _crashing_fit(real_fit, 2)
     monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
     with pytest.raises(KeyboardInterrupt):
         main(query_args('ucm_query.yaml', out, *args, '--overwrite=true', '--seed=3'))
@@ -292,12 +294,7 @@ def test_resume_with_other_settings_is_refused(
     out = tmp_path / 'cut'
     extra = ['--labeled_ratio=0.9', '--alpha=0.4', '--strategy=entropy']
     real_fit = LightningPoolLearner.fit
-
-    def crash_in_round_2(self, round_, labeled, init, save):  # type: ignore[no-untyped-def]
-        if round_ == 2:
-            raise KeyboardInterrupt
-        real_fit(self, round_, labeled, init, save)
-
+    crash_in_round_2 = _crashing_fit(real_fit, 2)
     monkeypatch.setattr(LightningPoolLearner, 'fit', crash_in_round_2)
     with pytest.raises(KeyboardInterrupt):
         main(query_args('ucm_query.yaml', out, *extra))

@@ -20,7 +20,7 @@ from torchgeo_als4gan.evaluation import segmentation_scores
 from torchgeo_als4gan.evaluation.cli import confusion_on_split
 from torchgeo_als4gan.trainers import SelfTrainingTask
 
-from .test_s4gan import Scenes
+from .test_s4gan import Interrupt, Scenes
 
 
 class LabelScarceScenes(LightningDataModule):
@@ -192,15 +192,6 @@ def test_pseudo_labels_logged_and_teacher_evaluated(tmp_path: Path) -> None:
     assert tiny_task(eval_model='student').inference_network() is not None
 
 
-class Interrupt(Callback):
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_train_batch_start(self, trainer: Trainer, *args: Any) -> None:
-        if trainer.current_epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     def run(
         folder: Path, ckpt: str | None = None, stop: int | None = None
@@ -229,6 +220,17 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert expected.keys() == got.keys() and any(k.startswith('teacher.') for k in got)
     for key in expected:
         assert torch.equal(expected[key], got[key]), key
+
+
+@pytest.mark.parametrize(('joint', 'sizes'), [(True, [8]), (False, [4, 4])])
+def test_joint_batch_norm_decides_the_student_passes(
+    tmp_path: Path, joint: bool, sizes: list[int]
+) -> None:
+    task = tiny_task(joint_batch_norm=joint, threshold=0.5)
+    seen: list[int] = []
+    task.model.register_forward_hook(lambda m, args, out: seen.append(len(args[0])))
+    trainer(tmp_path, max_steps=1).fit(task, LabelScarceScenes())
+    assert seen == sizes  # labelled (4) and strong (4) batches, together or apart
 
 
 def test_bf16_and_clipping(tmp_path: Path) -> None:

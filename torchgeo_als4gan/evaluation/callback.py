@@ -76,7 +76,7 @@ class SegmentationScores(Callback):
     def on_validation_epoch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule
     ) -> None:
-        """Start a confusion matrix.
+        """Start a confusion matrix (also at the start of testing).
 
         Args:
             trainer: the trainer.
@@ -93,7 +93,7 @@ class SegmentationScores(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        """Add a batch to the confusion matrix.
+        """Add a batch to the confusion matrix (validation and test).
 
         Args:
             trainer: the trainer.
@@ -119,37 +119,9 @@ class SegmentationScores(Callback):
         elif self.confusion is not None:
             self.confusion.reset()
 
-    def on_test_epoch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule
-    ) -> None:
-        """Start a confusion matrix.
-
-        Args:
-            trainer: the trainer.
-            pl_module: the task.
-        """
-        self._start(trainer, pl_module)
-
-    def on_test_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        """Add a batch to the confusion matrix.
-
-        Args:
-            trainer: the trainer.
-            pl_module: the task.
-            outputs: the task's logits, or anything else (then it is run).
-            batch: the batch.
-            batch_idx: its index.
-            dataloader_idx: the loader.
-        """
-        self._update(pl_module, outputs, batch)
+    # test batches are scored exactly like validation batches
+    on_test_epoch_start = on_validation_epoch_start
+    on_test_batch_end = on_validation_batch_end
 
     def on_test_epoch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule

@@ -87,24 +87,37 @@ def _gap_sentences(summary: pd.DataFrame) -> list[str]:
         return []
     reference = str(ceiling['method'].iloc[0])
     top = float(ceiling['mean'].iloc[0])
-    parts = []
+    parts, above = [], []
     rest = summary[summary['strategy'] != 'all']
     for (strategy, ratio), rows in rest.groupby(['strategy', 'ratio'], sort=True):
         base = rows[rows['method'] == reference]
-        if base.empty or top - float(base['mean'].iloc[0]) <= 0:
+        if base.empty:
             continue
         gap = top - float(base['mean'].iloc[0])
+        if gap <= 0:
+            above.append(f'{strategy} at {100 * ratio:g}%')
+            continue
         for row in rows[rows['method'] != reference].itertuples():
             share = (float(row.mean) - float(base['mean'].iloc[0])) / gap
             parts.append(
                 f'{row.method} with {strategy} at {100 * ratio:g}%: {100 * share:+.0f} %'
             )
-    if not parts:
-        return []
-    return [
-        f'Ceiling ({reference} on every training item): {top:.3f}. Share of the gap'
-        f' between {reference} and the ceiling recovered: ' + '; '.join(parts) + '.'
-    ]
+    lines = [f'Ceiling ({reference} on every training item): {top:.3f}.']
+    if parts:
+        lines.append(
+            f'Share of the gap between {reference} and the ceiling recovered: '
+            + '; '.join(parts)
+            + '.'
+        )
+    if above:
+        lines.append(
+            f'{reference} with '
+            + ', '.join(above)
+            + ' scores at or above the ceiling (in the same number of iterations,'
+            ' the selected items show the rare classes more often than the whole'
+            ' pool does).'
+        )
+    return [' '.join(lines)]
 
 
 def markdown_table(

@@ -285,7 +285,7 @@ def _predict_one(
 
 def predict_raster(
     model: SegmentationModel,
-    inputs: Sequence[str | os.PathLike[str]],
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
     patch_size: int = 512,
     overlap: int = 64,

@@ -104,6 +104,7 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         cutmix_p: float = 0.5,
         cutmix_area: tuple[float, float] = (0.02, 0.4),
         lambda_fp: float = 0.0,
+        joint_batch_norm: bool = True,
         eval_model: Literal['teacher', 'student'] = 'teacher',
         monitor_every: int = 10,
         freeze_backbone: bool = False,
@@ -155,6 +156,11 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
             cutmix_p: probability of a CutMix box per unlabelled image.
             cutmix_area: range of the box's share of the image.
             lambda_fp: weight of UniMatch's feature-perturbation stream (0: off).
+            joint_batch_norm: run the labelled batch and the strong views in one
+                forward pass, so BatchNorm normalizes them together (chosen on
+                the demo's validation split: 0.637 / 0.827 val mIoU against
+                0.616 / 0.816); False runs two passes, which on a CPU costs less
+                (a batch of 2B costs more than two of B there).
             eval_model: network used for validation, test and prediction.
             monitor_every: iterations between measurements of the teacher's
                 pseudo-label accuracy on labelled images.
@@ -292,10 +298,15 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
             self._strong_view(x_u, labels, weights, valid)
             for _ in range(self.hparams['strong_views'])
         ]
-        logits = self.model(torch.cat([x_l, *(v[0] for v in views)]))
-        logits_l = logits[: x_l.shape[0]]
+        strong = [v[0] for v in views]
+        if self.hparams['joint_batch_norm']:  # one pass: shared BatchNorm statistics
+            logits = self.model(torch.cat([x_l, *strong]))
+            logits_l = logits[: x_l.shape[0]]
+            chunks = logits[x_l.shape[0] :].chunk(len(views))
+        else:  # two passes (UniMatch's): cheaper on CPUs, where 2B costs > 2 x B
+            logits_l = self.model(x_l)
+            chunks = self.model(torch.cat(strong)).chunk(len(views))
         loss_sup: Tensor = self.criterion(logits_l, y_l)
-        chunks = logits[x_l.shape[0] :].chunk(len(views))
         loss_unsup = torch.stack([
             weighted_cross_entropy(chunk, v[1], v[2], v[3])
             for chunk, v in zip(chunks, views, strict=True)
