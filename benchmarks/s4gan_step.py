@@ -19,6 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchgeo.trainers import SemanticSegmentationTask
 
 from torchgeo_als4gan.models import DeepLabV2
+from torchgeo_als4gan.runtime import quiet_known_warnings, quiet_lightning
 from torchgeo_als4gan.trainers import S4GANTask
 
 
@@ -109,15 +111,16 @@ class StepTimer(Callback):
 def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> float:
     timer = StepTimer(args.warmup)
     root = tempfile.mkdtemp(prefix='s4gan_step_')  # nothing written into the checkout
-    trainer = Trainer(
-        default_root_dir=root,
-        accelerator='gpu' if args.device == 'cuda' else 'cpu', devices=1,
-        max_epochs=1, limit_train_batches=args.warmup + args.steps,
-        limit_val_batches=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-        precision=args.precision,
-    )  # fmt: skip
-    trainer.fit(task, Tiles(args, semi))
+    with quiet_lightning():  # only the timings are printed
+        trainer = Trainer(
+            default_root_dir=root,
+            accelerator='gpu' if args.device == 'cuda' else 'cpu', devices=1,
+            max_epochs=1, limit_train_batches=args.warmup + args.steps,
+            limit_val_batches=0, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+            precision=args.precision,
+        )  # fmt: skip
+        trainer.fit(task, Tiles(args, semi))
     shutil.rmtree(root, ignore_errors=True)
     return statistics.median(timer.times)
 
@@ -135,6 +138,8 @@ def step_arguments(description: str) -> argparse.Namespace:
     parser.add_argument('--precision', default='32-true')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     args = parser.parse_args()
+    quiet_known_warnings()  # timings only: no validation is run on purpose
+    warnings.filterwarnings('ignore', message='.*no `val_dataloader`.*')
     if args.device == 'auto':
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     return args

@@ -1,12 +1,13 @@
 """Process-level helpers for long streaming runs (pool scoring, raster prediction)."""
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -14,6 +15,7 @@ import torch
 __all__ = (
     'assign_to_ranks',
     'quiet_known_warnings',
+    'quiet_lightning',
     'release_free_memory',
     'resolve_device',
     'show_package_logs',
@@ -37,6 +39,20 @@ def quiet_known_warnings() -> None:
     """Hide :data:`KNOWN_NOISE` so that our progress lines and real warnings show."""
     for pattern, category in KNOWN_NOISE:
         warnings.filterwarnings('ignore', message=pattern, category=category)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's per-run info lines (devices, tips, seeds) while runs follow one another."""
+    loggers = [logging.getLogger(n) for n in ('lightning.pytorch', 'lightning.fabric')]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def show_package_logs(level: int = logging.INFO) -> None:

@@ -1,13 +1,11 @@
 """Run an experiment grid cell by cell; finished cells are skipped on resume."""
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from ..evaluation.intervals import bootstrap_miou
 from ..evaluation.scores import segmentation_scores
 from ..files import atomic_write, folder_lock
 from ..models.weights import read_state_dict
-from ..runtime import resolve_device
+from ..runtime import quiet_lightning, resolve_device
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .report import write_reports
@@ -88,20 +86,6 @@ def _changed_keys(saved: Any, settings: dict[str, Any]) -> list[str]:
         return ['(unreadable)']
     keys = sorted(set(old) | set(settings))
     return [k for k in keys if old.get(k) != settings.get(k)]
-
-
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Hide Lightning's per-run info lines (devices, tips, seeds) during the grid."""
-    loggers = [logging.getLogger(n) for n in ('lightning.pytorch', 'lightning.fabric')]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -378,7 +362,7 @@ def _run_cells(
         results = results[[not s for s in stale]].reset_index(drop=True)
     cells = config.cells()
     done = _done(results)
-    with _quiet_lightning():
+    with quiet_lightning():
         for number, cell in enumerate(cells, start=1):
             tag = f'[{number}/{len(cells)}] {cell.name}'
             if cell.key in done:
