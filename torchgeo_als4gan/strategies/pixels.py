@@ -109,17 +109,22 @@ def region_impurity(
     num_classes = probs.shape[1]
     weight = mask.unsqueeze(1).to(probs.dtype)
     onehot = F.one_hot(probs.argmax(dim=1), num_classes).permute(0, 3, 1, 2)
-    window = {'kernel_size': 2 * k + 1, 'stride': 1, 'padding': k}
+
+    def window(values: Tensor) -> Tensor:  # mean over each (2k+1)^2 window
+        return F.avg_pool2d(values, 2 * k + 1, stride=1, padding=k)
+
     # sums over the window of the valid pixels only (divisor cancels out)
-    counts = F.avg_pool2d(onehot.to(probs.dtype) * weight, **window)
-    total = F.avg_pool2d(weight, **window)
+    counts = window(onehot.to(probs.dtype) * weight)
+    total = window(weight)
     share = counts / total.clamp_min(_EPS)
     impurity = -(share * share.clamp_min(_EPS).log()).sum(dim=1) / math.log(num_classes)
-    entropy = F.avg_pool2d(_entropy_map(probs).unsqueeze(1) * weight, **window)
+    entropy = window(_entropy_map(probs).unsqueeze(1) * weight)
     uncertainty = (entropy / total.clamp_min(_EPS)).squeeze(1)
     score = (impurity * uncertainty).masked_fill(~mask, -1).flatten(1)
     count = mask.flatten(1).sum(dim=1)
-    out = torch.full((probs.shape[0],), torch.nan, dtype=probs.dtype, device=probs.device)
+    out = torch.full(
+        (probs.shape[0],), torch.nan, dtype=probs.dtype, device=probs.device
+    )
     for b in range(probs.shape[0]):  # top share of each patch's valid pixels
         n = int(count[b])
         if n:
