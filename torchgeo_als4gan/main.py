@@ -54,6 +54,12 @@ def _run_labels(args: list[str]) -> None:
     labels_main(args)
 
 
+def _run_loop(args: list[str]) -> None:
+    from .loop.cli import main as loop_main
+
+    loop_main(args)
+
+
 def _run_experiment(args: list[str]) -> None:
     from .experiments.cli import main as experiment_main
 
@@ -64,6 +70,7 @@ COMMANDS['demo'] = _run_demo
 COMMANDS['evaluate'] = _run_evaluate
 COMMANDS['experiment'] = _run_experiment
 COMMANDS['labels'] = _run_labels
+COMMANDS['loop'] = _run_loop
 COMMANDS['predict-raster'] = _run_predict_raster
 COMMANDS['query'] = _run_query
 
@@ -114,8 +121,8 @@ def main(args: ArgsType = None) -> None:
 
     Our commands: ``demo``, ``query`` (active learning), ``evaluate`` (score a
     folder of checkpoints), ``predict-raster`` (apply a checkpoint to rasters)
-    ``labels`` (drawn polygons in queried patches -> labelled patches) and
-    ``experiment`` (the label-efficiency grid).
+    ``labels`` (drawn polygons in queried patches -> labelled patches),
+    ``experiment`` (the label-efficiency grid) and ``loop`` (STAL's rounds).
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).

@@ -117,15 +117,21 @@ class QueryPool:
 class PoolItems(Dataset[dict[str, Any]]):
     """Pool items as classifier samples: ``image``, ``label`` and ``index``."""
 
-    def __init__(self, dataset: Dataset[dict[str, Any]], label_key: str) -> None:
+    def __init__(
+        self, dataset: Dataset[dict[str, Any]], label_key: str, pixels: bool = False
+    ) -> None:
         """Initialize a new PoolItems.
 
         Args:
             dataset: the pool dataset.
             label_key: ``label`` (multi-class) or ``label_multi`` (multi-label).
+            pixels: also return ``pixels``, the pixels with data (not every band
+                0: the padding of off-size tiles and the fill outside a raster),
+                for per-pixel scores.
         """
         self.dataset = dataset
         self.label_key = label_key
+        self.pixels = pixels
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Return one classifier sample.
@@ -138,6 +144,8 @@ class PoolItems(Dataset[dict[str, Any]]):
         """
         sample = self.dataset[index]
         out = {'image': sample['image'], 'index': torch.tensor(index)}
+        if self.pixels:
+            out['pixels'] = (sample['image'] != 0).any(dim=0)
         if self.label_key in sample:
             # integer targets, as TorchGeo's metrics expect (the bce loss casts)
             out['label'] = sample[self.label_key].long()
@@ -170,6 +178,7 @@ class PoolDataModule(LightningDataModule):
         predict_batch_size: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
+        pixels: bool = False,
     ) -> None:
         """Initialize a new PoolDataModule.
 
@@ -182,6 +191,7 @@ class PoolDataModule(LightningDataModule):
             predict_batch_size: scoring batch size (default ``batch_size``).
             num_workers: data loading workers.
             seed: seed of the batch order and the augmentation.
+            pixels: items also carry ``pixels`` (see :class:`PoolItems`).
         """
         super().__init__()
         self.pool = pool
@@ -192,7 +202,7 @@ class PoolDataModule(LightningDataModule):
         self.predict_batch_size = predict_batch_size or batch_size
         self.num_workers = num_workers
         self.seed = seed
-        self.items = PoolItems(pool.dataset, label_key)
+        self.items = PoolItems(pool.dataset, label_key, pixels)
         self.train_aug = SegmentationAugmentation(
             pool.mean, pool.std, scale=None, hflip=True, vflip=True, seed=seed
         )

@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,13 @@ def policy_args(config: ExperimentConfig, run: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -> int:
+def fit_cell(
+    config: ExperimentConfig,
+    cell: Cell,
+    data: list[str],
+    run: Path,
+    extra: Sequence[str] = (),
+) -> int:
     """Train one cell with ``als4gan fit`` into ``run``, under the experiment's policy.
 
     Args:
@@ -202,6 +208,7 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
         cell: the cell.
         data: selection arguments.
         run: the run folder (logs and checkpoints).
+        extra: more arguments, after the policy's (e.g. a warm-start callback).
 
     Returns:
         The number of labelled items the run trained on.
@@ -211,7 +218,7 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
     cli = run_lightning_cli([
         'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,
         *data, *config.model_args, *config.trainer_args, *policy_args(config, run),
-        f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}',
+        f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}', *extra,
     ])  # fmt: skip
     return len(getattr(cli.datamodule, 'labeled_ids', []))
 
@@ -234,7 +241,8 @@ def evaluate_cell(
         run: the run folder.
 
     Returns:
-        The result row (without timing).
+        The result row (without timing), with ``test_class_iou`` (class index
+        -> IoU or None), which ``results.csv`` leaves out.
 
     Raises:
         FileNotFoundError: If the run wrote no checkpoint.
@@ -276,6 +284,7 @@ def evaluate_cell(
         'test_pixel_accuracy': scores['pixel_accuracy'],
         'test_fw_iou': scores['fw_iou'], 'checkpoint': os.fspath(best),
         'checkpoint_policy': config.checkpoint_policy,
+        'test_class_iou': scores['per_class_iou'],
     }  # fmt: skip
 
 
@@ -377,6 +386,7 @@ def _run_cells(
                 shutil.rmtree(run)  # an interrupted (or replaced) attempt
             labeled = fit_cell(config, cell, data, run)
             row = evaluate_cell(config, cell, data, run)
+            row.pop('test_class_iou')
             row['labeled'] = labeled
             row['seconds'] = round(time.perf_counter() - start, 1)
             row['settings'] = _settings_text(cell_settings(config, cell))

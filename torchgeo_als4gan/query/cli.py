@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torchgeo.datamodules import BaseDataModule
 
 from ..checks import check_positive
+from ..datamodules.groups import pool_groups
 from ..datamodules.pool import PoolDataModule, QueryPool
 from ..datamodules.selection import check_labeled_ratio
 from ..files import check_output_folder
@@ -41,6 +42,9 @@ QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
     ('seed_in_selection', bool, True, 'the seed pool is part of the selection (ALS4GAN: false)'),
     ('uncertainty', str | None, None, 'diversity only: pre-filter candidates by this strategy'),
     ('candidates_factor', int, 10, 'with uncertainty: keep factor x round size candidates'),
+    ('stratify_by', str | None, None, 'quotas per group: scene, source, file or region'),
+    ('regions', str | None, None, 'stratify_by region: vector file of the regions'),
+    ('region_column', str | None, None, 'stratify_by region: its column naming the region'),
     ('label_key', str, 'label', 'label (multi-class) or label_multi (multi-label)'),
     ('batch_size', int, 16, 'classifier training batch size'),
     ('predict_batch_size', int | None, None, 'scoring batch size (default batch_size)'),
@@ -220,6 +224,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         raise TypeError(msg)
     pool: QueryPool = data.query_pool()
     _check_classes(model, pool, cfg.label_key)
+    groups = pool_groups(pool, cfg.stratify_by, cfg.regions, cfg.region_column)
     budget = QueryBudget(
         len(pool), cfg.labeled_ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
     )
@@ -251,6 +256,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,
         cfg.candidates_factor, lambda: _global_rank() == 0, run_settings(cfg),
+        groups,
     )  # fmt: skip
     if cfg.resume:
         loop.load_state()  # refuses other settings before any training

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ..datamodules.selection import random_selection
 from ..files import atomic_write
 from .budget import QueryBudget
+from .quotas import stratified_top
 from .registry import QueryStrategy
 from .selection import k_center_greedy, rank_items
 
@@ -136,6 +137,7 @@ class PoolLoop:
         candidates_factor: int = 10,
         is_writer: Callable[[], bool] = lambda: True,
         extra_settings: dict[str, Any] | None = None,
+        groups: Sequence[str] | None = None,
     ) -> None:
         """Initialize a new PoolLoop.
 
@@ -153,6 +155,10 @@ class PoolLoop:
                 processes, e.g. DDP, only the first one does).
             extra_settings: more settings a resume must match (the model, data
                 and trainer of the query command), JSON-comparable.
+            groups: group of every pool item (``stratify_by``): each round's
+                picks are split among the groups in proportion to their
+                unlabelled items (:func:`~torchgeo_als4gan.strategies.stratified_top`);
+                uncertainty strategies only.
 
         Raises:
             ValueError: If the budget does not match the pool or
@@ -164,6 +170,13 @@ class PoolLoop:
         if uncertainty is not None and uncertainty.score is None:
             msg = f'uncertainty must be a scoring strategy, got {uncertainty.name!r}'
             raise ValueError(msg)
+        if groups is not None and len(groups) != len(ids):
+            msg = f'{len(groups)} groups for a pool of {len(ids)} items'
+            raise ValueError(msg)
+        if groups is not None and strategy.score is None:
+            msg = f'stratify_by needs an uncertainty strategy, not {strategy.name!r}'
+            raise ValueError(msg)
+        self.groups = list(groups) if groups is not None else None
         self.learner = learner
         self.ids = list(ids)
         self.budget = budget
@@ -189,6 +202,9 @@ class PoolLoop:
             'beta': self.budget.beta,
             'seed_in_selection': self.budget.seed_in_selection,
             'seed': self.seed,
+            'groups_sha256': None
+            if self.groups is None
+            else hashlib.sha256('\n'.join(self.groups).encode()).hexdigest(),
             **self.extra_settings,
         }
 
@@ -278,6 +294,13 @@ class PoolLoop:
         scores = result.scores
         if not self.strategy.diversity:
             assert scores is not None
+            if self.groups is not None:
+                groups = [self.groups[i] for i in indices]
+                k = min(k, int((~np.isnan(scores)).sum()))
+                order = stratified_top(
+                    scores, groups, k, self.strategy.largest, indices
+                )
+                return indices[order].tolist(), scores[order].tolist()
             order = rank_items(scores, self.strategy.largest, indices)[:k]
             return indices[order].tolist(), scores[order].tolist()
         assert result.embeddings is not None

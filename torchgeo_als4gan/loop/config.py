@@ -1,0 +1,191 @@
+"""The ``als4gan loop`` YAML: budgets, method, scorer, strata and policy."""
+
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..checks import check_fraction, check_positive
+from ..datamodules.groups import STRATIFY_BY
+from ..experiments.config import ExperimentConfig, _check_method_config
+from .scoring import SEGMENTER_SCORERS
+
+__all__ = ('SCORERS', 'LoopConfig', 'load_loop')
+
+#: What ``scorer`` accepts: the segmenter's scores, or a random draw.
+SCORERS = (*SEGMENTER_SCORERS, 'random')
+
+
+@dataclass
+class LoopConfig:
+    """An ``als4gan loop`` run (STAL: train, score the pool, label, retrain).
+
+    The loop simulates the labelling: the masks of the whole pool are on disk
+    and the chosen items' masks are used from one round on (benchmarks,
+    papers, choosing a scorer before a labelling campaign).
+
+    Attributes:
+        output: folder of the rounds, results and selection.
+        method: fit config of the segmentation method (self-training by
+            default in the shipped configs; S4GAN or supervised work too).
+        budgets: labelled fractions of the train pool after each round,
+            strictly increasing in (0, 1], e.g. ``[0.01, 0.022, 0.05]``.
+        scorer: ``pixel_entropy`` (STAL), ``pixel_margin``,
+            ``region_impurity`` (RIPU) or ``random`` (the same rounds with
+            random increments: the control).
+        stratify_by: per-group quotas: ``scene``, ``source``, ``file`` or
+            ``region`` (with ``regions`` and ``region_column``), or None.
+        regions: vector file of regions for ``stratify_by: region``.
+        region_column: its column naming the region.
+        warm_start: start each round from the previous round's chosen
+            checkpoint (teacher included) instead of fresh weights (STAL's
+            released code starts fresh).
+        seed: seed of the first random draw and of every fit.
+        data_args: overrides of the datamodule for every step.
+        model_args: overrides of the model (fit, evaluation and scoring).
+        trainer_args: overrides of the trainer (fit only).
+        device: where checkpoints are evaluated and the pool scored.
+        score_devices: devices of pool scoring (several: DDP).
+        score_batch_size: pool scoring batch size.
+        region_k: window radius of ``region_impurity``.
+        region_top: share of pixels averaged by ``region_impurity``.
+        checkpoint_top_k: checkpoints kept per round by val mIoU.
+        val_check_interval: validate every this many iterations (None: every
+            epoch), as in ``als4gan experiment``.
+        bootstrap_samples: resamples of the test items for intervals.
+        bootstrap_seed: seed of the resamples.
+    """
+
+    output: Path
+    method: Path
+    budgets: list[float]
+    scorer: str = 'pixel_entropy'
+    stratify_by: str | None = None
+    regions: Path | None = None
+    region_column: str | None = None
+    warm_start: bool = False
+    seed: int = 0
+    data_args: list[str] = field(default_factory=list)
+    model_args: list[str] = field(default_factory=list)
+    trainer_args: list[str] = field(default_factory=list)
+    device: str = 'auto'
+    score_devices: int = 1
+    score_batch_size: int = 16
+    region_k: int = 1
+    region_top: float = 0.1
+    checkpoint_top_k: int = 3
+    val_check_interval: int | None = None
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the settings.
+
+        Raises:
+            ValueError: If a budget, scorer, mode or other option is invalid.
+        """
+        budgets = self.budgets
+        if not budgets or any(
+            not isinstance(b, int | float) or not 0 < b <= 1 for b in budgets
+        ):
+            msg = f'budgets must be a non-empty list of fractions in (0, 1], got {budgets}'
+            raise ValueError(msg)
+        if any(b >= a for b, a in itertools.pairwise(budgets)):
+            msg = f'budgets must be strictly increasing, got {budgets}'
+            raise ValueError(msg)
+        if self.scorer not in SCORERS:
+            msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
+            raise ValueError(msg)
+        if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
+            msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
+            raise ValueError(msg)
+        for name in ('checkpoint_top_k', 'bootstrap_samples', 'score_batch_size',
+                     'score_devices'):  # fmt: skip
+            check_positive(name, getattr(self, name))
+        check_positive('val_check_interval', self.val_check_interval, optional=True)
+        check_fraction('region_top', self.region_top, low_open=True)
+        if not isinstance(self.region_k, int) or self.region_k < 0:
+            msg = f'region_k must be an integer >= 0, got {self.region_k!r}'
+            raise ValueError(msg)
+        if not Path(self.method).is_file():
+            msg = f'method: config {os.fspath(self.method)!r} does not exist'
+            raise ValueError(msg)
+        _check_method_config('method', Path(self.method))
+
+    def experiment(self) -> ExperimentConfig:
+        """The experiment runner's settings for one method: its fit policy.
+
+        Every round trains and is scored exactly as a cell of
+        ``als4gan experiment`` (same checkpoint policy and evaluation code), so
+        a loop's rows compare with an experiment's.
+
+        Returns:
+            An experiment config with the method ``loop``.
+        """
+        return ExperimentConfig(
+            output=self.output, ratios=list(self.budgets), strategies=['random'],
+            methods={'loop': self.method}, seeds=[self.seed],
+            data_args=list(self.data_args), model_args=list(self.model_args),
+            trainer_args=list(self.trainer_args), device=self.device,
+            checkpoint_top_k=self.checkpoint_top_k,
+            val_check_interval=self.val_check_interval,
+            bootstrap_samples=self.bootstrap_samples, bootstrap_seed=self.bootstrap_seed,
+        )  # fmt: skip
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed loop must share with the interrupted one.
+
+        Returns:
+            Every option but where things run, with the method config's content
+            instead of its path.
+        """
+        values = asdict(self)
+        for key in ('output', 'device', 'score_devices', 'score_batch_size'):
+            values.pop(key)
+        values['method'] = yaml.safe_load(Path(self.method).read_text())
+        values['regions'] = None if self.regions is None else os.fspath(self.regions)
+        return values
+
+
+def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopConfig:
+    """Read an ``als4gan loop`` YAML file.
+
+    Args:
+        path: the YAML file (paths inside are relative to the current folder).
+        extra: additional ``data_args``.
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it has unknown keys or invalid values.
+    """
+    file = Path(path)
+    if not file.is_file():
+        msg = f'--config {os.fspath(file)!r} does not exist'
+        raise FileNotFoundError(msg)
+    raw = yaml.safe_load(file.read_text()) or {}
+    known = set(LoopConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
+        raise ValueError(msg)
+    for key in ('method', 'budgets'):
+        if key not in raw:
+            msg = f'{os.fspath(file)}: {key!r} is required'
+            raise ValueError(msg)
+    raw['output'] = Path(raw.get('output', f'output/loop/{file.stem}'))
+    raw['method'] = Path(raw['method'])
+    if raw.get('regions') is not None:
+        raw['regions'] = Path(raw['regions'])
+    raw['data_args'] = [*raw.get('data_args', []), *extra]
+    try:
+        return LoopConfig(**raw)
+    except TypeError as error:
+        msg = f'{os.fspath(file)}: {error}'
+        raise ValueError(msg) from error

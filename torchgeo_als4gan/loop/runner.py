@@ -1,0 +1,383 @@
+"""The STAL loop: train, choose on val, score on test, let the segmenter pick, repeat.
+
+Each round is a folder ``round_XX/`` with its own ``state.json``, written after
+every stage (``selected`` -> ``trained`` -> ``evaluated`` -> ``scored`` ->
+``done``); a resumed loop redoes only the unfinished stage (a training stage
+from the start: every fit is seeded, so the result is the same as without the
+interruption).
+"""
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..datamodules.groups import pool_groups
+from ..datamodules.metadata import datamodule_classes
+from ..datamodules.pool import QueryPool
+from ..datamodules.selection import labeled_count, random_selection
+from ..experiments.config import Cell
+from ..experiments.runner import evaluate_cell, fit_cell
+from ..files import atomic_write, folder_lock
+from ..models.weights import read_state_dict
+from ..runtime import quiet_lightning, resolve_device
+from ..strategies.quotas import stratified_top
+from ..strategies.selection import rank_items
+from .config import LoopConfig
+from .report import write_loop_reports
+from .scoring import check_scorer, score_pool
+
+__all__ = ('STAGES', 'RoundState', 'run_loop')
+
+#: Stages of a round, in order.
+STAGES = ('selected', 'trained', 'evaluated', 'scored', 'done')
+
+#: The loop's settings, checked on resume.
+SETTINGS_FILE = 'loop_settings.json'
+
+
+@dataclass
+class RoundState:
+    """Progress of one round, saved after every stage."""
+
+    #: Round number (0: the random start).
+    round: int
+    #: Labelled fraction of the pool this round trains on.
+    budget: float
+    #: Pool indices labelled for this round (cumulative), in choice order.
+    selected: list[int]
+    #: Round in which each of ``selected`` was chosen.
+    rounds: list[int]
+    #: Score of each when chosen (NaN: random picks).
+    scores: list[float]
+    #: Last finished stage.
+    stage: str = 'selected'
+    #: The round's result row once evaluated.
+    result: dict[str, Any] | None = None
+    #: Seconds spent on each finished stage.
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically.
+
+        Args:
+            path: the state file.
+        """
+        data = asdict(self)
+        data['scores'] = [None if np.isnan(s) else s for s in self.scores]
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1, default=str))
+
+    @classmethod
+    def load(cls, path: Path) -> 'RoundState':
+        """Read a state file.
+
+        Args:
+            path: the state file.
+
+        Returns:
+            The state.
+        """
+        data = json.loads(path.read_text())
+        data['scores'] = [np.nan if s is None else s for s in data['scores']]
+        return cls(**data)
+
+    def reached(self, stage: str) -> bool:
+        """Whether ``stage`` is finished.
+
+        Args:
+            stage: one of :data:`STAGES`.
+
+        Returns:
+            True when it is.
+        """
+        return STAGES.index(self.stage) >= STAGES.index(stage)
+
+
+class _Loop:
+    """One ``als4gan loop`` run; see :func:`run_loop`."""
+
+    def __init__(self, config: LoopConfig, log: Callable[[str], None]) -> None:
+        self.config = config
+        self.log = log
+        self.experiment = config.experiment()
+        self.method = config.method.stem
+        self.pool = self._pool()
+        self.ids = list(self.pool.ids)
+        self.groups = pool_groups(
+            self.pool, config.stratify_by, config.regions, config.region_column
+        )
+        self.counts = [labeled_count(b, len(self.ids)) for b in config.budgets]
+        steps = np.diff([0, *self.counts])
+        if (steps < 1).any():
+            msg = (
+                f'budgets {config.budgets} give {self.counts} of {len(self.ids)} pool'
+                ' items: every round must add at least one item'
+            )
+            raise ValueError(msg)
+
+    # -- building blocks -----------------------------------------------------------
+    def _instantiate(self, data: list[str]) -> Any:
+        from ..evaluation.cli import build_parser
+
+        config = self.config
+        parser = build_parser()
+        cfg = parser.parse_args([
+            '--config', os.fspath(config.method), *config.data_args, *data,
+            *config.model_args, f'--checkpoints={config.output}',
+        ])  # fmt: skip
+        return parser.instantiate_classes(cfg)
+
+    def _pool(self) -> QueryPool:
+        data = self._instantiate(['--data.init_args.labeled_ratio=null'])
+        if not hasattr(data.data, 'query_pool'):
+            msg = f'data class {type(data.data).__name__} cannot provide a pool'
+            raise TypeError(msg)
+        pool: QueryPool = data.data.query_pool()
+        names = datamodule_classes(data.data) or getattr(pool.dataset, 'classes', None)
+        self.classes = [str(c) for c in names or ()]
+        return pool
+
+    def folder(self, round_: int) -> Path:
+        return self.config.output / f'round_{round_:02d}'
+
+    def data_args(self, round_: int) -> list[str]:
+        return [
+            f'--data.init_args.selection_file={self.folder(round_) / "selection.npy"}',
+            '--data.init_args.labeled_ratio=null',
+            f'--data.init_args.seed={self.config.seed}',
+        ]
+
+    def _write_selection(self, state: RoundState) -> None:
+        folder = self.folder(state.round)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_write(folder / 'selection.npy') as tmp, tmp.open('wb') as f:
+            np.save(f, np.asarray([self.ids[i] for i in state.selected]))
+        state.save(folder / 'state.json')
+
+    # -- stages --------------------------------------------------------------------
+    def first_round(self) -> RoundState:
+        chosen = random_selection(self.ids, self.config.budgets[0], self.config.seed)
+        position = {pid: i for i, pid in enumerate(self.ids)}
+        selected = [position[c] for c in chosen]
+        state = RoundState(
+            0, self.config.budgets[0], selected, [0] * len(selected),
+            [np.nan] * len(selected),
+        )  # fmt: skip
+        self._write_selection(state)
+        return state
+
+    def train(self, state: RoundState) -> None:
+        config, folder = self.config, self.folder(state.round)
+        run = folder / 'run'
+        if run.exists():
+            shutil.rmtree(run)  # an interrupted fit starts again (seeded)
+        extra: list[str] = []
+        if config.warm_start and state.round > 0:
+            previous = self.folder(state.round - 1) / 'state.json'
+            best = RoundState.load(previous).result
+            assert best is not None
+            extra = [
+                '--trainer.callbacks+=torchgeo_als4gan.loop.InitialWeights',
+                f'--trainer.callbacks.checkpoint={best["checkpoint"]}',
+            ]
+        cell = Cell(state.budget, config.scorer, 'loop', config.seed)
+        self.log(
+            f'round {state.round}: training {self.method} on {len(state.selected)}'
+            f' labelled items ({100 * state.budget:g} %)'
+        )
+        fit_cell(self.experiment, cell, self.data_args(state.round), run, extra)
+
+    def evaluate(self, state: RoundState) -> None:
+        config, folder = self.config, self.folder(state.round)
+        cell = Cell(state.budget, config.scorer, 'loop', config.seed)
+        row = evaluate_cell(
+            self.experiment, cell, self.data_args(state.round), folder / 'run'
+        )
+        per_class = row.pop('test_class_iou')
+        row.update({
+            'round': state.round, 'method': self.method, 'labeled': len(state.selected),
+            'labeled_percent': 100 * len(state.selected) / len(self.ids),
+        })  # fmt: skip
+        for index, value in per_class.items():
+            i = int(index)
+            name = self.classes[i] if i < len(self.classes) else index
+            row[f'iou_{name}'] = value
+        state.result = row
+        self.log(
+            f'round {state.round}: test mIoU {row["test_miou"]:.4f}'
+            f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}],'
+            f' val {row["val_miou"]:.4f}'
+        )
+
+    def score(self, state: RoundState) -> None:
+        config, folder = self.config, self.folder(state.round)
+        chosen = set(state.selected)
+        items = [i for i in range(len(self.ids)) if i not in chosen]
+        if config.scorer == 'random':
+            rng = np.random.default_rng([config.seed, state.round])
+            values = rng.random(len(items))
+        else:
+            assert state.result is not None
+            init = self._instantiate(self.data_args(state.round))
+            model = init.model
+            model.load_state_dict(
+                read_state_dict(state.result['checkpoint']), strict=True
+            )
+            self._check_bands(model)
+            device = resolve_device(config.device)
+            self.log(
+                f'round {state.round}: scoring {len(items)} pool items ({config.scorer})'
+            )
+            options: dict[str, Any] = (
+                {'k': config.region_k, 'top': config.region_top}
+                if config.scorer == 'region_impurity'
+                else {}
+            )
+            result = score_pool(
+                model, self.pool, items, config.scorer, folder, 'pool',
+                accelerator='gpu' if device.type == 'cuda' else 'cpu',
+                devices=config.score_devices, batch_size=config.score_batch_size,
+                **options,
+            )  # fmt: skip
+            assert result.scores is not None
+            by_index = dict(
+                zip(result.indices.tolist(), result.scores.tolist(), strict=True)
+            )
+            values = np.asarray([by_index[i] for i in items])
+        table = pd.DataFrame({
+            'id': [self.ids[i] for i in items], 'score': values,
+            'group': [self.groups[i] for i in items] if self.groups else None,
+        })  # fmt: skip
+        with atomic_write(folder / 'scores.csv') as tmp:
+            table.to_csv(tmp, index=False)
+
+    def _check_bands(self, model: Any) -> None:
+        expected = model.hparams.get('in_channels')
+        bands = int(self.pool.dataset[0]['image'].shape[0])
+        if expected is not None and int(expected) != bands:
+            msg = (
+                f'the scorer checkpoint takes {expected} band(s) but the pool'
+                f' items have {bands}'
+            )
+            raise ValueError(msg)
+
+    def next_round(self, state: RoundState) -> RoundState:
+        config, folder = self.config, self.folder(state.round)
+        table = pd.read_csv(folder / 'scores.csv', dtype={'id': str, 'group': str})
+        position = {pid: i for i, pid in enumerate(self.ids)}
+        items = np.asarray([position[i] for i in table['id']], dtype=np.int64)
+        values = table['score'].to_numpy(dtype=np.float64)
+        k = self.counts[state.round + 1] - self.counts[state.round]
+        largest = True if config.scorer == 'random' else check_scorer(config.scorer)[1]
+        if self.groups is not None:
+            groups = [self.groups[i] for i in items]
+            order = stratified_top(values, groups, k, largest, items)
+        else:
+            finite = ~np.isnan(values)
+            rows = np.flatnonzero(finite)
+            order = rows[rank_items(values[finite], largest, items[finite])[:k]]
+        picks = items[order].tolist()
+        scored = [
+            np.nan if config.scorer == 'random' else float(v) for v in values[order]
+        ]
+        nxt = RoundState(
+            state.round + 1, config.budgets[state.round + 1],
+            state.selected + picks, state.rounds + [state.round + 1] * len(picks),
+            state.scores + scored,
+        )  # fmt: skip
+        self._write_selection(nxt)
+        return nxt
+
+
+def _check_settings(config: LoopConfig, resume: bool) -> None:
+    output = config.output
+    file = output / SETTINGS_FILE
+    settings = json.loads(json.dumps(config.settings(), default=str))
+    if file.is_file():
+        if not resume:
+            msg = (
+                f'{os.fspath(output)!r} already holds a loop run: pass --resume to'
+                ' continue it, or choose another output'
+            )
+            raise FileExistsError(msg)
+        saved = json.loads(file.read_text())
+        keys = sorted(
+            k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
+        )
+        if keys:
+            msg = (
+                f'Cannot resume {os.fspath(output)!r}: it was run with other settings'
+                f' ({", ".join(keys)} differ); use another output to run these'
+            )
+            raise ValueError(msg)
+        return
+    with atomic_write(file) as tmp:
+        tmp.write_text(json.dumps(settings, indent=1, sort_keys=True))
+
+
+def run_loop(
+    config: LoopConfig, resume: bool = False, log: Callable[[str], None] = print
+) -> dict[str, Path]:
+    """Run (or resume) the loop until the last budget's round is evaluated.
+
+    Args:
+        config: the loop.
+        resume: continue a run in ``config.output``.
+        log: where progress lines go.
+
+    Returns:
+        The written files by name (``results``, ``table``, ``plot``, the
+        cumulative selection files).
+
+    Raises:
+        FileExistsError: If the output holds a run and ``resume`` is False, or
+            another loop is writing it.
+        ValueError: If a resumed run used other settings (the keys are listed)
+            or the budgets are too small for the pool.
+    """
+    output = config.output
+    output.mkdir(parents=True, exist_ok=True)
+    with folder_lock(output, 'als4gan loop'), quiet_lightning():
+        _check_settings(config, resume)
+        loop = _Loop(config, lambda line: log(f'[als4gan loop] {line}'))
+        first = loop.folder(0) / 'state.json'
+        state = RoundState.load(first) if first.is_file() else loop.first_round()
+        last = len(config.budgets) - 1
+        while True:
+            folder = loop.folder(state.round)
+            stages: list[tuple[str, Callable[[RoundState], None]]] = [
+                ('trained', loop.train), ('evaluated', loop.evaluate),
+            ]  # fmt: skip
+            if state.round < last:
+                stages.append(('scored', loop.score))
+            for stage, run in stages:
+                if not state.reached(stage):
+                    start = time.perf_counter()
+                    run(state)
+                    state.seconds[stage] = round(time.perf_counter() - start, 1)
+                    state.stage = stage
+                    state.save(folder / 'state.json')
+            if state.round == last:
+                state.stage = 'done'
+                state.save(folder / 'state.json')
+                break
+            following = loop.folder(state.round + 1) / 'state.json'
+            if following.is_file():
+                nxt = RoundState.load(following)
+            else:
+                nxt = loop.next_round(state)
+            state.stage = 'done'
+            state.save(folder / 'state.json')
+            state = nxt
+        rounds = [
+            RoundState.load(loop.folder(r) / 'state.json') for r in range(last + 1)
+        ]
+        return write_loop_reports(output, rounds, loop.pool, config)
