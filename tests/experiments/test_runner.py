@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -277,3 +278,22 @@ def test_every_method_gets_the_same_checkpoint_policy(tmp_path: Path) -> None:
         assert results.loc[results['method'] == method, 'checkpoint'].iloc[0] in map(
             str, policy
         )
+
+
+def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
+    path = small_grid(
+        tmp_path, strategies=['random', 'stal'], loop_fractions=[0.5, 1.0]
+    )
+    main(['experiment', '--config', str(path)])
+    out = tmp_path / 'small'
+    results = pd.read_csv(out / 'results.csv').set_index('strategy')
+    # the loop labels 2 then 3 of the 6 train tiles: as many as the random cell
+    assert results.loc['stal', 'labeled'] == results.loc['random', 'labeled'] == 3
+    loop = pd.read_csv(out / 'loops' / 'supervised_stal_r0.5_s0' / 'results.csv')
+    assert loop['labeled'].tolist() == [2, 3]
+    assert results.loc['stal', 'test_miou'] == pytest.approx(loop['test_miou'].iloc[-1])
+    kept = np.load(out / 'runs' / 'supervised_stal_r0.5_s0' / 'test_confusion.npy')
+    assert kept.sum() > 0  # the last round's per-item confusions, for comparisons
+    assert '| stal | supervised |' in (out / 'results.md').read_text()
+    with pytest.raises(ValueError, match='loop_fractions must increase'):
+        load_experiment(small_grid(tmp_path, strategies=['stal'], loop_fractions=[0.5]))

@@ -176,3 +176,31 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown keys \['budget'\]"):
         load_loop(path)
     assert isinstance(load_loop(loop_file(tmp_path)), LoopConfig)
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_stal_config_is_tested() -> None:
+    shipped = {p.name for p in (ROOT / 'configs').glob('*_stal.yaml')}
+    assert shipped == {f'{name}_stal.yaml' for name in ('ucm', 'deepglobe', 'raster')}
+
+
+@pytest.mark.parametrize('name', ['ucm', 'deepglobe', 'raster'])
+def test_shipped_stal_configs_run(tmp_path: Path, name: str) -> None:
+    config = yaml.safe_load((ROOT / 'configs' / f'{name}_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS[name], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20,
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    assert results['round'].tolist() == [0, 1]
+    assert len(ids) == results['labeled'].iloc[-1] > results['labeled'].iloc[0]
+    if name == 'raster':  # georeferenced pools also get the footprints
+        assert (tmp_path / 'loop' / 'selection' / 'selection.gpkg').is_file()

@@ -324,3 +324,12 @@ def test_unwritable_output_is_named(tmp_path: Path) -> None:
         OSError, match=r"--output '.*file\.txt/out' is not a writable folder"
     ):
         main(query_args('ucm_query.yaml', blocker / 'out', '--strategy=random'))
+
+
+def test_stratified_query_per_scene(tmp_path: Path) -> None:
+    extra = ['--labeled_ratio=0.9', '--alpha=0.4', '--strategy=entropy']
+    main(query_args('ucm_query.yaml', tmp_path / 'a', *extra, '--stratify_by=scene'))
+    chosen = pd.read_csv(tmp_path / 'a' / 'selection.csv')
+    assert len(chosen) == 6  # every train tile, in an order set by the quotas
+    with pytest.raises(ValueError, match="stratify_by 'file' does not apply"):
+        main(query_args('ucm_query.yaml', tmp_path / 'b', *extra, '--stratify_by=file'))

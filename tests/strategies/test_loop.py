@@ -13,6 +13,7 @@ from torchgeo_als4gan.strategies import (
     RoundScores,
     get_strategy,
     score_probabilities,
+    stratified_quotas,
 )
 
 N = 12
@@ -202,3 +203,40 @@ def test_bad_loop_arguments(tmp_path: Path) -> None:
         make_loop(
             tmp_path, FakeLearner('diversity'), uncertainty=get_strategy('random')
         )
+
+
+def test_stratified_rounds_follow_the_quotas(tmp_path: Path) -> None:
+    # items 0-5 in group 'low' (less uncertain), 6-11 in 'high' (more uncertain)
+    groups = ['low'] * 6 + ['high'] * 6
+    plain = make_loop(tmp_path / 'plain', FakeLearner('entropy')).run()
+    learner = FakeLearner('entropy')
+    loop = make_loop(tmp_path / 'strata', learner, groups=groups)
+    state = loop.run()
+    seed = [i for i, r in zip(state.selected, state.rounds, strict=True) if r == 0]
+    assert seed == [
+        i for i, r in zip(plain.selected, plain.rounds, strict=True) if r == 0
+    ]
+    for round_, items in learner.scored:
+        picks = [
+            i for i, r in zip(state.selected, state.rounds, strict=True) if r == round_
+        ]
+        left = {g: sum(groups[i] == g for i in items) for g in ('low', 'high')}
+        quotas = stratified_quotas(len(picks), left)
+        assert {g: sum(groups[i] == g for i in picks) for g in left} == quotas
+        for group in ('low', 'high'):  # the most uncertain of each group
+            mine = sorted(i for i in items if groups[i] == group)[::-1]
+            assert sorted(p for p in picks if groups[p] == group) == sorted(
+                mine[: quotas[group]]
+            )
+    # without strata, entropy would only ever pick the 'high' items
+    later = [i for i, r in zip(plain.selected, plain.rounds, strict=True) if r > 0]
+    assert all(groups[i] == 'high' for i in later)
+    assert any(
+        groups[i] == 'low'
+        for i, r in zip(state.selected, state.rounds, strict=True)
+        if r > 0
+    )
+    with pytest.raises(ValueError, match='3 groups for a pool of 12'):
+        make_loop(tmp_path / 'bad', FakeLearner('entropy'), groups=['a'] * 3)
+    with pytest.raises(ValueError, match='needs an uncertainty strategy'):
+        make_loop(tmp_path / 'random', FakeLearner('random'), groups=groups)

@@ -1,5 +1,6 @@
 """The grid of an experiment: labelled ratios x strategies x methods x seeds."""
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,10 @@ class ExperimentConfig:
     Attributes:
         output: folder of selections, runs and results.
         ratios: labelled fractions, e.g. ``[0.02, 0.05, 0.125]`` (ALS4GAN).
-        strategies: ``random`` and/or query strategies (entropy, margin, ...).
+        strategies: ``random``, query strategies (entropy, margin, ...) and/or
+            ``stal``: the ``als4gan loop`` of the method itself, whose budgets
+            are ``loop_fractions`` of the cell's ratio (so it ends with as many
+            labels as the one-shot selections).
         methods: method name -> fit config (e.g. ``supervised``, ``s4gan``).
         seeds: seeds of each cell.
         query_config: config of ``als4gan query`` (needed unless all strategies
@@ -70,6 +74,9 @@ class ExperimentConfig:
         ceiling: also train the reference method on the whole train split
             (strategy ``all``, ratio 1) per seed: the ceiling that shows how
             much of the gap each method recovers.
+        loop_fractions: budgets of a ``stal`` cell as fractions of its ratio,
+            strictly increasing, the last 1.
+        loop_scorer: the ``stal`` cells' scorer (``als4gan loop``'s ``scorer``).
     """
 
     output: Path
@@ -89,6 +96,8 @@ class ExperimentConfig:
     bootstrap_seed: int = 0
     reference: str | None = None
     ceiling: bool = False
+    loop_fractions: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
+    loop_scorer: str = 'pixel_entropy'
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -103,7 +112,7 @@ class ExperimentConfig:
             if name == 'all':
                 msg = "strategy 'all' is the ceiling: set ceiling: true instead"
                 raise ValueError(msg)
-            if name != 'random':
+            if name not in ('random', 'stal'):
                 get_strategy(name, 'strategies entry')
         if not self.strategies or not self.methods or not self.seeds:
             msg = 'strategies, methods and seeds must not be empty'
@@ -120,8 +129,10 @@ class ExperimentConfig:
         elif self.reference not in self.methods:
             msg = f'reference {self.reference!r} is not one of the methods {list(self.methods)}'
             raise ValueError(msg)
+        if 'stal' in self.strategies:
+            self._check_loop()
         configs = dict(self.methods)
-        if any(s != 'random' for s in self.strategies):
+        if any(s not in ('random', 'stal') for s in self.strategies):
             if self.query_config is None:
                 msg = 'query_config is needed for strategies other than random'
                 raise ValueError(msg)
@@ -132,6 +143,27 @@ class ExperimentConfig:
                 raise ValueError(msg)
         for name, path in self.methods.items():
             _check_method_config(name, Path(path))
+
+    def _check_loop(self) -> None:
+        from ..loop.config import SCORERS
+
+        fractions = self.loop_fractions
+        if (
+            not fractions
+            or any(not 0 < f <= 1 for f in fractions)
+            or any(b >= a for b, a in itertools.pairwise(fractions))
+            or fractions[-1] != 1
+        ):
+            msg = (
+                'loop_fractions must increase strictly in (0, 1] and end with 1,'
+                f' got {fractions}'
+            )
+            raise ValueError(msg)
+        if self.loop_scorer not in SCORERS:
+            msg = (
+                f'loop_scorer must be one of {list(SCORERS)}, got {self.loop_scorer!r}'
+            )
+            raise ValueError(msg)
 
     @property
     def checkpoint_policy(self) -> str:

@@ -66,7 +66,9 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
         'trainer_args': list(config.trainer_args),
         'checkpoint_policy': config.checkpoint_policy,
     }
-    if cell.strategy not in ('random', 'all'):
+    if cell.strategy == 'stal':
+        settings['loop'] = [list(config.loop_fractions), config.loop_scorer]
+    elif cell.strategy not in ('random', 'all'):
         assert config.query_config is not None
         settings['query_config'] = _file_digest(config.query_config)
         settings['query_args'] = list(config.query_args)
@@ -288,6 +290,49 @@ def evaluate_cell(
     }  # fmt: skip
 
 
+def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
+    """Run a ``stal`` cell: ``als4gan loop`` of the cell's method, up to its ratio.
+
+    The loop's budgets are ``loop_fractions`` of the ratio; its rounds go to
+    ``loops/<cell>/`` (an interrupted attempt starts again), and its last round
+    is the cell's result (its test confusions are copied into ``run`` for the
+    paired comparisons).
+
+    Args:
+        config: the experiment.
+        cell: the cell.
+        run: the cell's run folder.
+
+    Returns:
+        The result row.
+    """
+    from ..loop import LoopConfig, run_loop
+
+    folder = config.output / 'loops' / cell.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    loop = LoopConfig(
+        output=folder, method=config.methods[cell.method],
+        budgets=[round(f * cell.ratio, 9) for f in config.loop_fractions],
+        scorer=config.loop_scorer, seed=cell.seed, data_args=list(config.data_args),
+        model_args=list(config.model_args), trainer_args=list(config.trainer_args),
+        device=config.device, checkpoint_top_k=config.checkpoint_top_k,
+        val_check_interval=config.val_check_interval,
+        bootstrap_samples=config.bootstrap_samples, bootstrap_seed=config.bootstrap_seed,
+    )  # fmt: skip
+    written = run_loop(loop, log=print)
+    last = pd.read_csv(written['results']).iloc[-1]
+    run.mkdir(parents=True, exist_ok=True)
+    final = folder / f'round_{int(last["round"]):02d}' / 'run' / TEST_CONFUSION
+    shutil.copyfile(final, run / TEST_CONFUSION)
+    row = {c: last[c] for c in RESULT_COLUMNS if c in last.index}
+    row.update({
+        'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
+        'seed': cell.seed, 'labeled': int(last['labeled']),
+    })  # fmt: skip
+    return row
+
+
 def _changed_cells(
     config: ExperimentConfig, results: pd.DataFrame
 ) -> dict[tuple[float, str, str, int], list[str]]:
@@ -380,14 +425,17 @@ def _run_cells(
             reason = 'settings changed, rerunning' if cell.key in changed else 'running'
             log(f'{tag}: {reason}')
             start = time.perf_counter()
-            data = selection_args(config, cell)
             run = output / 'runs' / cell.name
             if run.exists():
                 shutil.rmtree(run)  # an interrupted (or replaced) attempt
-            labeled = fit_cell(config, cell, data, run)
-            row = evaluate_cell(config, cell, data, run)
-            row.pop('test_class_iou')
-            row['labeled'] = labeled
+            if cell.strategy == 'stal':
+                row = loop_cell(config, cell, run)
+            else:
+                data = selection_args(config, cell)
+                labeled = fit_cell(config, cell, data, run)
+                row = evaluate_cell(config, cell, data, run)
+                row.pop('test_class_iou')
+                row['labeled'] = labeled
             row['seconds'] = round(time.perf_counter() - start, 1)
             row['settings'] = _settings_text(cell_settings(config, cell))
             results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
