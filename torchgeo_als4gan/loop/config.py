@@ -48,8 +48,8 @@ class LoopConfig:
         data_args: overrides of the datamodule for every step.
         model_args: overrides of the model (fit, evaluation and scoring).
         trainer_args: overrides of the trainer (fit only).
-        device: where checkpoints are evaluated and the pool scored.
-        score_devices: devices of pool scoring (several: DDP).
+        device: where checkpoints are evaluated and the pool scored (one
+            device; the fits use the method config's trainer).
         score_batch_size: pool scoring batch size.
         region_k: window radius of ``region_impurity``.
         region_top: share of pixels averaged by ``region_impurity``.
@@ -73,7 +73,6 @@ class LoopConfig:
     model_args: list[str] = field(default_factory=list)
     trainer_args: list[str] = field(default_factory=list)
     device: str = 'auto'
-    score_devices: int = 1
     score_batch_size: int = 16
     region_k: int = 1
     region_top: float = 0.1
@@ -103,8 +102,7 @@ class LoopConfig:
         if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
             msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
             raise ValueError(msg)
-        for name in ('checkpoint_top_k', 'bootstrap_samples', 'score_batch_size',
-                     'score_devices'):  # fmt: skip
+        for name in ('checkpoint_top_k', 'bootstrap_samples', 'score_batch_size'):
             check_positive(name, getattr(self, name))
         check_positive('val_check_interval', self.val_check_interval, optional=True)
         check_fraction('region_top', self.region_top, low_open=True)
@@ -144,7 +142,7 @@ class LoopConfig:
             instead of its path.
         """
         values = asdict(self)
-        for key in ('output', 'device', 'score_devices', 'score_batch_size'):
+        for key in ('output', 'device', 'score_batch_size'):
             values.pop(key)
         values['method'] = yaml.safe_load(Path(self.method).read_text())
         values['regions'] = None if self.regions is None else os.fspath(self.regions)

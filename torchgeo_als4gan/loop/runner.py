@@ -244,7 +244,7 @@ class _Loop:
             result = score_pool(
                 model, self.pool, items, config.scorer, folder, 'pool',
                 accelerator='gpu' if device.type == 'cuda' else 'cpu',
-                devices=config.score_devices, batch_size=config.score_batch_size,
+                batch_size=config.score_batch_size,
                 **options,
             )  # fmt: skip
             assert result.scores is not None
