@@ -204,3 +204,21 @@ def test_shipped_stal_configs_run(tmp_path: Path, name: str) -> None:
     assert len(ids) == results['labeled'].iloc[-1] > results['labeled'].iloc[0]
     if name == 'raster':  # georeferenced pools also get the footprints
         assert (tmp_path / 'loop' / 'selection' / 'selection.gpkg').is_file()
+
+
+def test_a_loop_that_cannot_start_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = loop_file(tmp_path, budgets=[0.3], stratify_by='region')
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(bad)])
+    assert "stratify_by 'region' needs a georeferenced pool" in capsys.readouterr().err
+    missing = loop_file(
+        tmp_path, budgets=[0.3], data_args=['--data.init_args.root=/nonexistent']
+    )
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(missing)])
+    assert 'Dataset not found' in capsys.readouterr().err
+    # the same output starts afresh (no --resume needed): nothing was recorded
+    main(['loop', '--config', str(loop_file(tmp_path, budgets=[0.3]))])
+    assert (tmp_path / 'loop' / 'results.csv').is_file()

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from ..files import check_output_folder
 from .config import load_loop
-from .runner import run_loop
+from .runner import LoopSetupError, run_loop
 
 __all__ = ('main',)
 
@@ -49,11 +49,7 @@ def main(args: Sequence[str] | None = None) -> None:
         parser.error(str(error))
     try:
         written = run_loop(config, resume=cfg.resume)
-    except FileExistsError as error:
-        parser.error(str(error))
-    except ValueError as error:
-        if 'other settings' not in str(error) and 'budgets' not in str(error):
-            raise
+    except (FileExistsError, LoopSetupError) as error:
         parser.error(str(error))
     print(written['table'].read_text())
     for name, path in written.items():

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torchgeo.datasets import DatasetNotFoundError
 
 from ..datamodules.groups import pool_groups
 from ..datamodules.metadata import datamodule_classes
@@ -34,13 +35,17 @@ from .config import LoopConfig
 from .report import write_loop_reports
 from .scoring import check_scorer, score_pool
 
-__all__ = ('STAGES', 'RoundState', 'run_loop')
+__all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
 
 #: Stages of a round, in order.
 STAGES = ('selected', 'trained', 'evaluated', 'scored', 'done')
 
 #: The loop's settings, checked on resume.
 SETTINGS_FILE = 'loop_settings.json'
+
+
+class LoopSetupError(ValueError):
+    """The loop cannot start: its settings, data, pool or budgets are wrong."""
 
 
 @dataclass
@@ -297,30 +302,34 @@ class _Loop:
         return nxt
 
 
-def _check_settings(config: LoopConfig, resume: bool) -> None:
+def _check_settings(config: LoopConfig, resume: bool) -> dict[str, Any] | None:
+    """Refuse an existing run (without resume) or one with other settings.
+
+    Returns:
+        The settings to record, for a new run (None: resuming).
+    """
     output = config.output
     file = output / SETTINGS_FILE
-    settings = json.loads(json.dumps(config.settings(), default=str))
-    if file.is_file():
-        if not resume:
-            msg = (
-                f'{os.fspath(output)!r} already holds a loop run: pass --resume to'
-                ' continue it, or choose another output'
-            )
-            raise FileExistsError(msg)
-        saved = json.loads(file.read_text())
-        keys = sorted(
-            k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
+    settings: dict[str, Any] = json.loads(json.dumps(config.settings(), default=str))
+    if not file.is_file():
+        return settings
+    if not resume:
+        msg = (
+            f'{os.fspath(output)!r} already holds a loop run: pass --resume to'
+            ' continue it, or choose another output'
         )
-        if keys:
-            msg = (
-                f'Cannot resume {os.fspath(output)!r}: it was run with other settings'
-                f' ({", ".join(keys)} differ); use another output to run these'
-            )
-            raise ValueError(msg)
-        return
-    with atomic_write(file) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1, sort_keys=True))
+        raise FileExistsError(msg)
+    saved = json.loads(file.read_text())
+    keys = sorted(
+        k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
+    )
+    if keys:
+        msg = (
+            f'Cannot resume {os.fspath(output)!r}: it was run with other settings'
+            f' ({", ".join(keys)} differ); use another output to run these'
+        )
+        raise ValueError(msg)
+    return None
 
 
 def run_loop(
@@ -340,14 +349,21 @@ def run_loop(
     Raises:
         FileExistsError: If the output holds a run and ``resume`` is False, or
             another loop is writing it.
-        ValueError: If a resumed run used other settings (the keys are listed)
-            or the budgets are too small for the pool.
+        LoopSetupError: If a resumed run used other settings (the keys are
+            listed), the data cannot be read, the pool cannot be grouped as
+            ``stratify_by`` asks, or the budgets are too small for the pool.
     """
     output = config.output
     output.mkdir(parents=True, exist_ok=True)
     with folder_lock(output, 'als4gan loop'), quiet_lightning():
-        _check_settings(config, resume)
-        loop = _Loop(config, lambda line: log(f'[als4gan loop] {line}'))
+        try:  # everything checked before anything is written
+            new = _check_settings(config, resume)
+            loop = _Loop(config, lambda line: log(f'[als4gan loop] {line}'))
+        except (ValueError, TypeError, DatasetNotFoundError) as error:
+            raise LoopSetupError(str(error)) from error
+        if new is not None:
+            with atomic_write(output / SETTINGS_FILE) as tmp:
+                tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
         first = loop.folder(0) / 'state.json'
         state = RoundState.load(first) if first.is_file() else loop.first_round()
         last = len(config.budgets) - 1
