@@ -297,3 +297,12 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
     assert '| stal | supervised |' in (out / 'results.md').read_text()
     with pytest.raises(ValueError, match='loop_fractions must increase'):
         load_experiment(small_grid(tmp_path, strategies=['stal'], loop_fractions=[0.5]))
+
+
+@pytest.mark.parametrize(
+    'name', ['ucm_als4gan.yaml', 'deepglobe_als4gan.yaml']
+)
+def test_shipped_grids_load(name: str) -> None:
+    config = load_experiment(Path('configs/experiments') / name)
+    assert len(config.seeds) >= 3 and config.ceiling
+    assert {'supervised', 's4gan', 'self_training'} <= set(config.methods)
