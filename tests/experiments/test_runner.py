@@ -299,9 +299,7 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
         load_experiment(small_grid(tmp_path, strategies=['stal'], loop_fractions=[0.5]))
 
 
-@pytest.mark.parametrize(
-    'name', ['ucm_als4gan.yaml', 'deepglobe_als4gan.yaml']
-)
+@pytest.mark.parametrize('name', ['ucm_als4gan.yaml', 'deepglobe_als4gan.yaml'])
 def test_shipped_grids_load(name: str) -> None:
     config = load_experiment(Path('configs/experiments') / name)
     assert len(config.seeds) >= 3 and config.ceiling
