@@ -273,8 +273,13 @@ def test_every_method_gets_the_same_checkpoint_policy(tmp_path: Path) -> None:
         assert len(policy) == 2, method
         assert sorted(run.rglob('*.ckpt')) == policy, method
         state = torch.load(policy[0], map_location='cpu', weights_only=False)
-        [key] = [k for k in state['callbacks'] if k.startswith('ModelCheckpoint')]
-        assert "'monitor': 'val_miou'" in key
+        assert 'state_dict' in state and 'optimizer_states' not in state
+        [saved] = run.rglob('config.yaml')
+        callbacks = yaml.safe_load(saved.read_text())['trainer']['callbacks']
+        [policy_callback] = [c['init_args'] for c in callbacks
+                             if c['class_path'].endswith('ModelCheckpoint')]  # fmt: skip
+        assert policy_callback['monitor'] == 'val_miou'
+        assert policy_callback['save_top_k'] == 2
         assert results.loc[results['method'] == method, 'checkpoint'].iloc[0] in map(
             str, policy
         )

@@ -166,8 +166,8 @@ def policy_args(config: ExperimentConfig, run: Path) -> list[str]:
     :class:`~torchgeo_als4gan.evaluation.SegmentationScores` (``val_miou`` by
     one code path for every task, TorchGeo's included) and one
     ``ModelCheckpoint`` on ``val_miou`` keeping the best
-    ``checkpoint_top_k`` in the run's own folder, validated at the same interval.
-    Only these checkpoints are scored.
+    ``checkpoint_top_k`` in the run's own folder, validated at the same interval,
+    weights only. Only these checkpoints are scored.
 
     Args:
         config: the experiment.
@@ -191,6 +191,9 @@ def policy_args(config: ExperimentConfig, run: Path) -> list[str]:
         f'--trainer.callbacks.dirpath={run / POLICY_FOLDER}',
         '--trainer.callbacks.monitor=val_miou', '--trainer.callbacks.mode=max',
         f'--trainer.callbacks.save_top_k={config.checkpoint_top_k}',
+        # scored, never resumed (an interrupted cell starts again): no optimizer
+        # state, which would double every file (0.23 GB per demo checkpoint)
+        '--trainer.callbacks.save_weights_only=true',
         '--trainer.callbacks.filename={epoch}-{step}-{val_miou:.4f}',
         '--trainer.callbacks.auto_insert_metric_name=false', *interval,
     ]  # fmt: skip
