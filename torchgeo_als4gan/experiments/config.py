@@ -3,15 +3,16 @@
 import itertools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ..checks import check_positive
 from ..strategies import get_strategy
 
-__all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
+__all__ = ('Cell', 'ExperimentConfig', 'load_experiment', 'read_config_file')
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,32 @@ def _check_method_config(name: str, path: Path) -> None:
         raise ValueError(msg)
 
 
+def read_config_file(file: Path, kind: type) -> dict[str, Any]:
+    """Read a YAML config of a dataclass, refusing keys it does not have.
+
+    Args:
+        file: the YAML file.
+        kind: the dataclass the keys belong to.
+
+    Returns:
+        The raw values by key.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it has unknown keys.
+    """
+    if not file.is_file():
+        msg = f'--config {os.fspath(file)!r} does not exist'
+        raise FileNotFoundError(msg)
+    raw: dict[str, Any] = yaml.safe_load(file.read_text()) or {}
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
+        raise ValueError(msg)
+    return raw
+
+
 def load_experiment(
     path: str | os.PathLike[str], extra: Sequence[str] = ()
 ) -> ExperimentConfig:
@@ -243,15 +270,7 @@ def load_experiment(
         ValueError: If it has unknown keys or invalid values.
     """
     file = Path(path)
-    if not file.is_file():
-        msg = f'--config {os.fspath(file)!r} does not exist'
-        raise FileNotFoundError(msg)
-    raw = yaml.safe_load(file.read_text()) or {}
-    known = set(ExperimentConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
-        raise ValueError(msg)
+    raw = read_config_file(file, ExperimentConfig)
     raw['output'] = Path(raw.get('output', f'output/experiments/{file.stem}'))
     raw['methods'] = {str(k): Path(v) for k, v in (raw.get('methods') or {}).items()}
     if raw.get('query_config') is not None:

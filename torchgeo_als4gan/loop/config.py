@@ -11,7 +11,11 @@ import yaml
 
 from ..checks import check_fraction, check_positive
 from ..datamodules.groups import STRATIFY_BY
-from ..experiments.config import ExperimentConfig, _check_method_config
+from ..experiments.config import (
+    ExperimentConfig,
+    _check_method_config,
+    read_config_file,
+)
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('SCORERS', 'LoopConfig', 'load_loop')
@@ -164,15 +168,7 @@ def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopCo
         ValueError: If it has unknown keys or invalid values.
     """
     file = Path(path)
-    if not file.is_file():
-        msg = f'--config {os.fspath(file)!r} does not exist'
-        raise FileNotFoundError(msg)
-    raw = yaml.safe_load(file.read_text()) or {}
-    known = set(LoopConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
-        raise ValueError(msg)
+    raw = read_config_file(file, LoopConfig)
     for key in ('method', 'budgets'):
         if key not in raw:
             msg = f'{os.fspath(file)}: {key!r} is required'

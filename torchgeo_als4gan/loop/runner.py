@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..experiments.runner import evaluate_cell, fit_cell
 from ..files import atomic_write, folder_lock
 from ..models.weights import read_state_dict
 from ..runtime import quiet_lightning, resolve_device
+from ..strategies.loop import read_state, save_state
 from ..strategies.quotas import stratified_top
 from ..strategies.selection import rank_items
 from .config import LoopConfig
@@ -75,10 +76,7 @@ class RoundState:
         Args:
             path: the state file.
         """
-        data = asdict(self)
-        data['scores'] = [None if np.isnan(s) else s for s in self.scores]
-        with atomic_write(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, default=str))
+        save_state(self, path)
 
     @classmethod
     def load(cls, path: Path) -> 'RoundState':
@@ -90,9 +88,7 @@ class RoundState:
         Returns:
             The state.
         """
-        data = json.loads(path.read_text())
-        data['scores'] = [np.nan if s is None else s for s in data['scores']]
-        return cls(**data)
+        return cls(**read_state(path))
 
     def reached(self, stage: str) -> bool:
         """Whether ``stage`` is finished.

@@ -22,7 +22,14 @@ from .quotas import stratified_top
 from .registry import QueryStrategy
 from .selection import k_center_greedy, rank_items
 
-__all__ = ('PoolLearner', 'PoolLoop', 'QueryState', 'RoundScores')
+__all__ = (
+    'PoolLearner',
+    'PoolLoop',
+    'QueryState',
+    'RoundScores',
+    'read_state',
+    'save_state',
+)
 
 
 @dataclass
@@ -49,6 +56,33 @@ class PoolLearner(Protocol):
         """Score ``items`` with the classifier saved at ``checkpoint``."""
 
 
+def save_state(state: Any, path: Path) -> None:
+    """Write a dataclass with per-item ``scores`` as JSON, atomically (NaN: null).
+
+    Args:
+        state: a dataclass instance with a ``scores`` list.
+        path: the state file.
+    """
+    data = asdict(state)
+    data['scores'] = [None if np.isnan(s) else s for s in data['scores']]
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """Read what :func:`save_state` wrote (null scores back to NaN).
+
+    Args:
+        path: the state file.
+
+    Returns:
+        The fields by name.
+    """
+    data: dict[str, Any] = json.loads(path.read_text())
+    data['scores'] = [np.nan if s is None else s for s in data['scores']]
+    return data
+
+
 @dataclass
 class QueryState:
     """Progress of a query run, saved after every round."""
@@ -72,10 +106,7 @@ class QueryState:
         Args:
             path: the state file.
         """
-        data = asdict(self)
-        data['scores'] = [None if np.isnan(s) else s for s in self.scores]
-        with atomic_write(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1))
+        save_state(self, path)
 
     @classmethod
     def load(cls, path: Path) -> 'QueryState':
@@ -87,9 +118,7 @@ class QueryState:
         Returns:
             The state.
         """
-        data = json.loads(path.read_text())
-        data['scores'] = [np.nan if s is None else s for s in data['scores']]
-        return cls(**data)
+        return cls(**read_state(path))
 
 
 def _difference(saved: Any, now: Any) -> str:
