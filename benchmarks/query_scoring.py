@@ -91,6 +91,56 @@ def child(
     return result
 
 
+def run_children(
+    script: str, sizes: list[int], extra: list[str]
+) -> list[dict[str, Any]]:
+    """Run ``script --child N`` in a fresh process per pool size; their JSON lines.
+
+    Args:
+        script: the benchmark file.
+        sizes: pool sizes.
+        extra: more arguments of every child.
+
+    Returns:
+        One result per size.
+    """
+    results = []
+    for n in sizes:
+        cmd = [sys.executable, script, '--child', str(n), *extra]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def print_report(results: list[dict[str, Any]], raw_label: str, target: float) -> None:
+    """Print the table, (a) scoring / raw forward and (b) the peak memory ratio.
+
+    Args:
+        results: the children's results.
+        raw_label: what the raw forward was timed on.
+        target: the throughput target of (a).
+    """
+    print('| pool | scoring patches/s | peak RSS MiB |')
+    print('|---:|---:|---:|')
+    for r in results:
+        print(f'| {r["pool"]} | {r["score_per_s"]:.0f} | {r["peak_rss_mb"]:.0f} |')
+    big = max(results, key=lambda r: r['pool'])
+    small = min(results, key=lambda r: r['pool'])
+    print(f'raw forward, {raw_label}: {big["raw_per_s"]:.0f} patches/s')
+    throughput = big['score_per_s'] / big['raw_per_s']
+    print(
+        f'(a) scoring / raw forward throughput: {throughput:.3f} (target >= {target})'
+    )
+    ratio = big['peak_rss_mb'] / small['peak_rss_mb']
+    print(
+        f'(b) peak RSS {big["pool"]} / {small["pool"]}: {ratio:.3f} (target within 10%: <= 1.10)'
+    )
+    if 'peak_cuda_mb' in big:
+        print(
+            f'    peak CUDA {big["peak_cuda_mb"]:.0f} vs {small["peak_cuda_mb"]:.0f} MiB'
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[2000, 20000])
@@ -105,40 +155,15 @@ def main() -> None:
         raw = args.raw_items if args.measure_raw else 0
         print(json.dumps(child(args.child, args.patch, args.batch, raw, args.workers)))
         return
-    results = []
-    for n in args.sizes:
-        cmd = [
-            sys.executable, __file__, '--child', str(n), '--patch', str(args.patch),
-            '--batch', str(args.batch), '--raw-items', str(args.raw_items),
-            '--workers', str(args.workers),
-        ]  # fmt: skip
-        cmd.append('--measure-raw')  # in every child, so their peaks compare
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    extra = ['--patch', str(args.patch), '--batch', str(args.batch),
+             '--raw-items', str(args.raw_items), '--workers', str(args.workers),
+             '--measure-raw']  # in every child, so their peaks compare  # fmt: skip
+    results = run_children(__file__, args.sizes, extra)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     print(
         f'device {device}, resnet18, {args.patch}x{args.patch} patches, batch {args.batch}'
     )
-    print('| pool | scoring patches/s | peak RSS MiB |')
-    print('|---:|---:|---:|')
-    for r in results:
-        print(f'| {r["pool"]} | {r["score_per_s"]:.0f} | {r["peak_rss_mb"]:.0f} |')
-    big = max(results, key=lambda r: r['pool'])
-    small = min(results, key=lambda r: r['pool'])
-    print(
-        f'raw forward, first {args.raw_items} patches: {big["raw_per_s"]:.0f} patches/s'
-    )
-    print(
-        f'(a) scoring / raw forward throughput: {big["score_per_s"] / big["raw_per_s"]:.3f} (target >= 0.9)'
-    )
-    ratio = big['peak_rss_mb'] / small['peak_rss_mb']
-    print(
-        f'(b) peak RSS {big["pool"]} / {small["pool"]}: {ratio:.3f} (target within 10%: <= 1.10)'
-    )
-    if 'peak_cuda_mb' in big:
-        print(
-            f'    peak CUDA {big["peak_cuda_mb"]:.0f} vs {small["peak_cuda_mb"]:.0f} MiB'
-        )
+    print_report(results, f'first {args.raw_items} patches', 0.9)
 
 
 if __name__ == '__main__':

@@ -19,15 +19,13 @@ Prints (a) scoring throughput / raw forward throughput (target >= 0.85) and
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from query_scoring import SyntheticPatches
+from query_scoring import SyntheticPatches, print_report, run_children
 from torchgeo.trainers import SemanticSegmentationTask
 
 from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
@@ -90,36 +88,15 @@ def main() -> None:
             )
         )
         return
-    results = []
-    for n in args.sizes:
-        cmd = [
-            sys.executable, __file__, '--child', str(n), '--patch', str(args.patch),
-            '--batch', str(args.batch), '--raw-items', str(args.raw_items),
-            '--scorer', args.scorer,
-        ]  # fmt: skip
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    extra = ['--patch', str(args.patch), '--batch', str(args.batch),
+             '--raw-items', str(args.raw_items), '--scorer', args.scorer]  # fmt: skip
+    results = run_children(__file__, args.sizes, extra)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     print(
         f'device {device}, unet/resnet18, {args.patch}x{args.patch} patches,'
         f' batch {args.batch}, scorer {args.scorer}'
     )
-    print('| pool | scoring patches/s | peak RSS MiB |')
-    print('|---:|---:|---:|')
-    for r in results:
-        print(f'| {r["pool"]} | {r["score_per_s"]:.0f} | {r["peak_rss_mb"]:.0f} |')
-    big = max(results, key=lambda r: r['pool'])
-    small = min(results, key=lambda r: r['pool'])
-    print(
-        f'raw forward, the same patches (up to {args.raw_items}): {big["raw_per_s"]:.0f} patches/s'
-    )
-    print(
-        f'(a) scoring / raw forward throughput: {big["score_per_s"] / big["raw_per_s"]:.3f} (target >= 0.85)'
-    )
-    ratio = big['peak_rss_mb'] / small['peak_rss_mb']
-    print(
-        f'(b) peak RSS {big["pool"]} / {small["pool"]}: {ratio:.3f} (target within 10%: <= 1.10)'
-    )
+    print_report(results, f'the same patches (up to {args.raw_items})', 0.85)
 
 
 if __name__ == '__main__':
