@@ -2,11 +2,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
+import rasterio.transform
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 
 from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+from torchgeo_als4gan.samplers import FootprintGeoSampler
 
 CLASSES = ['background', 'building', 'water']
 
@@ -179,3 +183,97 @@ class TestGeoSegmentationDataModule:
         dm.label_paths = str(tmp_path / 'masks')
         with pytest.raises(ValueError, match='hold no pixel of the 3 classes'):
             dm.setup('fit')
+
+
+def write_patch_mask(
+    folder: Path, pid: str, bounds: tuple[float, ...], crs: Any, values: np.ndarray
+) -> Path:
+    """One mask GeoTIFF on a patch footprint, as ``als4gan labels`` writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f'{pid}.tif'
+    height, width = values.shape
+    profile = {
+        'driver': 'GTiff', 'width': width, 'height': height, 'count': 1,
+        'dtype': 'uint8', 'crs': crs, 'nodata': 255,
+        'transform': rasterio.transform.from_bounds(*bounds, width, height),
+    }  # fmt: skip
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(values.astype(np.uint8)[None])
+    return path
+
+
+class TestAddedLabels:
+    def mask_at(self, dm: GeoSegmentationDataModule, pid: str) -> torch.Tensor:
+        assert dm.scene is not None and dm.footprints is not None
+        chosen = dm.footprints[dm.footprints['id'] == pid]
+        (query,) = FootprintGeoSampler(dm.scene, chosen, 16)
+        mask: torch.Tensor = dm.scene[query]['mask']
+        return mask.squeeze(0)
+
+    def test_masks_label_pool_patches_without_moving_the_split(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        before = geo(data_dir)
+        pool, labelled = before.labelling_pool()
+        fp = before.footprints
+        assert fp is not None
+        # the pool: every patch outside val/test; the labelled ones are known
+        assert len(pool) == 20 and len(labelled) == 12
+        assert set(pool.ids) == set(
+            fp.loc[fp['split'].isin(['train', 'unlabeled']), 'id']
+        )
+        assert labelled == set(fp.loc[fp['split'] == 'train', 'id'])
+        assert set(pool.dataset[0]) == {'image'}  # read from the imagery alone
+        patch = fp[fp['split'] == 'unlabeled'].iloc[0]
+        values = np.full((16, 16), 2)
+        values[:8] = 255  # the annotator left the top half unlabelled
+        write_patch_mask(
+            tmp_path / 'drawn', patch['id'], patch.geometry.bounds, fp.crs, values
+        )
+
+        after = geo(data_dir, added_label_paths=str(tmp_path / 'drawn'))
+        pool_after, labelled_after = after.labelling_pool()
+        assert pool_after.ids == pool.ids  # stable pool order
+        assert labelled_after == labelled | {patch['id']}
+        moved = after.footprints
+        assert moved is not None
+        changed = moved['split'] != fp['split']
+        assert moved.loc[changed, 'id'].tolist() == [patch['id']]
+        assert moved.loc[changed, 'split'].tolist() == ['train']
+        # the drawn mask, its unlabelled pixels included, not the base background
+        assert torch.equal(
+            self.mask_at(after, patch['id']), torch.from_numpy(values).long()
+        )
+        train_id = fp.loc[fp['split'] == 'train', 'id'].iloc[0]
+        assert torch.equal(
+            self.mask_at(after, train_id), self.mask_at(before, train_id)
+        )
+        # a selection naming the drawn patch trains on it
+        selection = tmp_path / 'chosen.csv'
+        selection.write_text(f'id\n{patch["id"]}\n{train_id}\n')
+        dm = geo(
+            data_dir, added_label_paths=str(tmp_path / 'drawn'),
+            selection_file=str(selection),
+        )  # fmt: skip
+        dm.setup('fit')
+        assert sorted(dm.labeled_ids) == sorted([patch['id'], train_id])
+
+    def test_masks_on_val_or_test_patches_are_refused(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        fp = geo(data_dir)._build()
+        held_out = fp[fp['split'] == 'val'].iloc[0]
+        write_patch_mask(
+            tmp_path / 'drawn', held_out['id'], held_out.geometry.bounds, fp.crs,
+            np.ones((16, 16)),
+        )  # fmt: skip
+        with pytest.raises(
+            ValueError, match=rf"cover val/test patches \['{held_out['id']}'\]"
+        ):
+            geo(data_dir, added_label_paths=str(tmp_path / 'drawn'))._build()
+        with pytest.raises(ValueError, match='added_label_paths .* needs label_paths'):
+            geo(
+                data_dir, labels=None, added_label_paths=str(tmp_path / 'drawn')
+            )._build()
+        with pytest.raises(ValueError, match='Labelling in rounds needs label_paths'):
+            geo(data_dir, labels=None).labelling_pool()

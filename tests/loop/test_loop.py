@@ -222,3 +222,21 @@ def test_a_loop_that_cannot_start_leaves_nothing_behind(
     # the same output starts afresh (no --resume needed): nothing was recorded
     main(['loop', '--config', str(loop_file(tmp_path, budgets=[0.3]))])
     assert (tmp_path / 'loop' / 'results.csv').is_file()
+
+
+def test_scoring_in_two_processes_gives_the_same_scores(
+    tmp_path: Path, uninterrupted: Path
+) -> None:
+    """DDP pool scoring (2 CPU processes, a child command line) = one process."""
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], score_devices=2)
+    main(['loop', '--config', str(path)])
+    got = pd.read_csv(tmp_path / 'loop' / 'round_00' / 'scores.csv')
+    expected = pd.read_csv(uninterrupted / 'round_00' / 'scores.csv')
+    assert got['id'].tolist() == expected['id'].tolist()
+    np.testing.assert_allclose(got['score'], expected['score'], rtol=1e-5)
+    # each process scored a share; the gathered table covers the whole pool
+    assert len(got) == 4 and got['score'].notna().all()
+    assert (tmp_path / 'loop' / 'round_00' / 'scoring_job.json').is_file()
+    _, ids = outcome(tmp_path / 'loop')
+    _, expected_ids = outcome(uninterrupted)
+    assert ids == expected_ids[:3]

@@ -13,7 +13,13 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset, stack_samples
 
 from ..checks import check_positive
-from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVectorLabels
+from ..datasets import (
+    GeoImagery,
+    GeoRasterMask,
+    GeoSegmentationScene,
+    GeoVectorLabels,
+    OverlaidLabels,
+)
 from ..datasets.utils import seeded_split
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
@@ -31,6 +37,11 @@ from .semi import SubBatchAugmentationMixin
 __all__ = ('GeoSegmentationDataModule',)
 
 VECTOR_SUFFIXES = ('.gpkg', '.geojson', '.json', '.shp', '.parquet', '.fgb', '.kml')
+
+
+def _covered(footprints: gpd.GeoDataFrame, area: Any) -> Any:
+    """Footprints overlapping ``area`` with a positive area (not just an edge)."""
+    return (footprints.intersection(area).area > 0).to_numpy()
 
 
 class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
@@ -89,6 +100,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         predict_paths: str | Sequence[str] | None = None,
         predict_overlap: int = 64,
         bands: Sequence[int | str] | None = None,
+        added_label_paths: str | Sequence[str] | None = None,
     ) -> None:
         """Initialize a new GeoSegmentationDataModule.
 
@@ -128,6 +140,11 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             bands: bands to read, as 1-based indexes or band descriptions (None:
                 all; e.g. ``[1, 2, 3]`` for RGB of R, G, B, NIR imagery); saved in
                 checkpoints, so ``predict-raster`` picks the same bands.
+            added_label_paths: mask GeoTIFFs of patches labelled after the split
+                was drawn (``als4gan labels`` output, e.g. the rounds of
+                ``als4gan loop`` in labelling mode). They label pool patches
+                only: the split comes from ``label_paths`` alone, so val and test
+                never change; the patches they cover join the train split.
 
         Raises:
             ValueError: If a size or count is not positive, ``labeled_ratio`` is
@@ -162,6 +179,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 raise ValueError(msg)
         self.image_paths = image_paths
         self.label_paths = label_paths
+        self.added_label_paths = added_label_paths
         self.classes = tuple(classes)
         self.label_name = label_name
         self.label_map = label_map
@@ -234,7 +252,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             # Overlapping with a positive area: neighbours that only touch the
             # labelled area along an edge are not labelled patches.
             labelled_area = self.scene.index.geometry.union_all()
-            covered = (footprints.intersection(labelled_area).area > 0).to_numpy()
+            covered = _covered(footprints, labelled_area)
             block = self.split_block * self.stride
             keys = (
                 footprints['file'] + '/' + (footprints['row'] // block).astype(str)
@@ -246,8 +264,41 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 blocks[i]: name for name, items in split.items() for i in items
             }
             footprints.loc[covered, 'split'] = keys[covered].map(block_split)
+            if self.added_label_paths is not None:
+                self._add_labels(footprints, labels)
+        elif self.added_label_paths is not None:
+            msg = (
+                f'added_label_paths {self.added_label_paths!r} needs label_paths:'
+                ' the val and test patches come from the labels the split is drawn on'
+            )
+            raise ValueError(msg)
         self.footprints = footprints
         return footprints
+
+    def _add_labels(
+        self, footprints: gpd.GeoDataFrame, labels: GeoRasterMask | GeoVectorLabels
+    ) -> None:
+        """Overlay ``added_label_paths`` on the labels; their patches become train."""
+        assert self.imagery is not None and self.added_label_paths is not None
+        added = GeoRasterMask(
+            self.added_label_paths, '*.tif', ignore_index=self.ignore_index
+        )
+        area = added.index.to_crs(footprints.crs).geometry.union_all()
+        covered = _covered(footprints, area)
+        held_out = footprints.loc[covered & footprints['split'].isin(['val', 'test'])]
+        if len(held_out):
+            msg = (
+                f'added_label_paths {self.added_label_paths!r} cover val/test'
+                f' patches {list(held_out["id"][:5])}: added masks may label pool'
+                ' patches only (train or unlabelled), or they would leak into'
+                ' the evaluation'
+            )
+            raise ValueError(msg)
+        footprints.loc[covered, 'split'] = 'train'
+        self.scene = GeoSegmentationScene(
+            self.imagery, OverlaidLabels(labels, added, self.ignore_index),
+            self.classes, ignore_index=self.ignore_index,
+        )  # fmt: skip
 
     def setup(self, stage: str) -> None:
         """Read the data and build the samplers of a stage.
@@ -366,6 +417,43 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             dataset, list(train['id']), self.classes, self.norm_mean, self.norm_std,
             footprints=train, multi_classes=self.classes,
         )  # fmt: skip
+
+    def labelling_pool(self) -> tuple[QueryPool, set[str]]:
+        """Every patch outside val and test as a pool, with or without a mask.
+
+        For labelling in rounds (``als4gan loop`` in labelling mode): the
+        items are the train patches and every patch of the imagery the labels do
+        not cover, read from the imagery alone, in grid order (stable while
+        masks are added: the split comes from ``label_paths``).
+
+        Returns:
+            The pool (no image-level labels) and the ids that have a mask
+            (``label_paths`` or ``added_label_paths``).
+
+        Raises:
+            ValueError: If there are no ``label_paths`` (val and test come from
+                them).
+        """
+        footprints = self._build()
+        if self.scene is None:
+            msg = (
+                'Labelling in rounds needs label_paths for the val and test patches'
+                ' (the pool is everything else)'
+            )
+            raise ValueError(msg)
+        assert self.imagery is not None
+        inside = footprints['split'].isin(['train', 'unlabeled'])
+        pool = footprints[inside].reset_index(drop=True)
+        dataset = FootprintPatches(
+            self.imagery, pool, cast(int, self.patch_size), len(self.classes),
+            self.ignore_index,
+        )  # fmt: skip
+        labelled = set(pool.loc[pool['split'] == 'train', 'id'])
+        query_pool = QueryPool(
+            dataset, list(pool['id']), (), self.norm_mean, self.norm_std,
+            footprints=pool,
+        )  # fmt: skip
+        return query_pool, labelled
 
     def _loader(
         self, dataset: GeoDataset, footprints: pd.DataFrame, batch_size: int, num_batches: int,

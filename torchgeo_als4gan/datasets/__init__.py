@@ -1,7 +1,13 @@
 """Datasets: UC Merced + DLRSD, DeepGlobe, tile folders and georeferenced rasters."""
 
 from .deepglobe import DeepGlobePatches
-from .georaster import GeoImagery, GeoRasterMask, GeoSegmentationScene, GeoVectorLabels
+from .georaster import (
+    GeoImagery,
+    GeoRasterMask,
+    GeoSegmentationScene,
+    GeoVectorLabels,
+    OverlaidLabels,
+)
 from .patched import ImageRecord, NonGeoPatch, PatchedSegmentationDataset
 from .tile_folder import SegmentationTileFolder
 from .ucmerced_dlrsd import UCMercedDLRSD
@@ -14,6 +20,7 @@ __all__ = (
     'GeoVectorLabels',
     'ImageRecord',
     'NonGeoPatch',
+    'OverlaidLabels',
     'PatchedSegmentationDataset',
     'SegmentationTileFolder',
     'UCMercedDLRSD',

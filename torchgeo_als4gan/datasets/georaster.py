@@ -17,13 +17,25 @@ import torch
 from matplotlib.figure import Figure
 from pyproj import CRS
 from torch import Tensor
-from torchgeo.datasets import IntersectionDataset, RasterDataset, VectorDataset
+from torchgeo.datasets import (
+    GeoDataset,
+    IntersectionDataset,
+    RasterDataset,
+    UnionDataset,
+    VectorDataset,
+)
 from torchgeo.datasets.utils import GeoSlice, array_to_tensor
 
 from .plotting import default_colors, plot_segmentation
 from .utils import raster_header, resolve_bands
 
-__all__ = ('GeoImagery', 'GeoRasterMask', 'GeoSegmentationScene', 'GeoVectorLabels')
+__all__ = (
+    'GeoImagery',
+    'GeoRasterMask',
+    'GeoSegmentationScene',
+    'GeoVectorLabels',
+    'OverlaidLabels',
+)
 
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -324,7 +336,7 @@ class GeoSegmentationScene(IntersectionDataset):
     def __init__(
         self,
         imagery: GeoImagery,
-        labels: GeoRasterMask | GeoVectorLabels,
+        labels: GeoDataset,
         classes: Sequence[str],
         colors: Sequence[tuple[int, int, int]] | None = None,
         ignore_index: int = 255,
@@ -333,7 +345,8 @@ class GeoSegmentationScene(IntersectionDataset):
 
         Args:
             imagery: the images.
-            labels: raster masks or vector labels.
+            labels: raster masks or vector labels (or
+                :class:`OverlaidLabels`).
             classes: class names, index order.
             colors: RGB colour per class for ``plot``.
             ignore_index: mask value of unlabelled pixels.
@@ -393,3 +406,68 @@ class GeoSegmentationScene(IntersectionDataset):
         return plot_segmentation(
             sample, self.classes, self.colors, show_titles, suptitle, self.ignore_index
         )
+
+
+class OverlaidLabels(UnionDataset):
+    """Labels with mask GeoTIFFs drawn later on top of them.
+
+    TorchGeo's :class:`~torchgeo.datasets.UnionDataset` (a query may reach
+    either dataset), merged so that inside the ``added`` files their mask
+    decides, unlabelled pixels included (an annotator's "not sure" stays
+    unlabelled instead of becoming the base labels' background), and the
+    ``base`` labels everywhere else. The default union merge (a pixel-wise
+    maximum) would turn every unlabelled pixel of either into the ignore
+    index. For the patches labelled between active-learning rounds.
+    """
+
+    def __init__(
+        self, base: GeoDataset, added: GeoRasterMask, ignore_index: int = 255
+    ) -> None:
+        """Initialize a new OverlaidLabels instance.
+
+        Args:
+            base: the labels (raster masks or vector labels).
+            added: mask GeoTIFFs, e.g. ``als4gan labels`` output.
+            ignore_index: value of unlabelled pixels.
+        """
+        super().__init__(base, added)
+        self.base, self.added = base, added
+        self.ignore_index = ignore_index
+
+    def __getitem__(self, query: GeoSlice) -> dict[str, Any]:
+        """Read the mask in a window.
+
+        Args:
+            query: [xmin:xmax:xres, ymin:ymax:yres, tmin:tmax:tres] coordinates.
+
+        Returns:
+            ``mask``, ``crs`` and ``bounds``.
+
+        Raises:
+            IndexError: If neither dataset covers the query.
+        """
+        try:
+            sample = self.added[query]
+        except IndexError:
+            return self.base[query]
+        x, y, _ = self._disambiguate_slice(query)
+        mask: Tensor = sample['mask']
+        height, width = mask.shape[-2:]
+        inside = rasterio.features.rasterize(
+            [(geom, 1) for geom in self.added.index.geometry],
+            out_shape=(height, width),
+            transform=rasterio.transform.from_bounds(
+                x.start, y.start, x.stop, y.stop, width, height
+            ),
+            fill=0,
+            dtype=np.uint8,
+        )
+        if inside.all():
+            return sample
+        try:
+            below = self.base[query]['mask'].to(mask.dtype)
+        except IndexError:
+            return sample
+        outside = torch.from_numpy(inside == 0).expand_as(mask)
+        sample['mask'] = torch.where(outside, below, mask)
+        return sample

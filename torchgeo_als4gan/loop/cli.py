@@ -1,6 +1,7 @@
 """``als4gan loop``: STAL's rounds of training and segmenter-scored labelling."""
 
 import argparse
+import shlex
 from collections.abc import Sequence
 
 from ..files import check_output_folder
@@ -51,6 +52,17 @@ def main(args: Sequence[str] | None = None) -> None:
         written = run_loop(config, resume=cfg.resume)
     except (FileExistsError, LoopSetupError) as error:
         parser.error(str(error))
+    if 'labelling' in written:
+        resume = ['als4gan', 'loop', '--config', cfg.config, '--resume']
+        if cfg.output:
+            resume += ['--output', cfg.output]
+        resume += [f'--data-arg={arg}' for arg in cfg.data_arg]
+        print(
+            f'Stopped for labelling: {written["labelling"]}. Once `als4gan labels`'
+            f' has written its masks to {config.labels_folder}, continue with:'
+            f' {shlex.join(resume)}'
+        )
+        return
     print(written['table'].read_text())
     for name, path in written.items():
         print(f'{name}: {path}')

@@ -18,25 +18,34 @@ from ..experiments.config import (
 )
 from .scoring import SEGMENTER_SCORERS
 
-__all__ = ('SCORERS', 'LoopConfig', 'load_loop')
+__all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
 
 #: What ``scorer`` accepts: the segmenter's scores, or a random draw.
 SCORERS = (*SEGMENTER_SCORERS, 'random')
+
+#: Where the masks of the chosen items come from: already on disk, or drawn
+#: by annotators between rounds.
+MODES = ('simulation', 'labelling')
 
 
 @dataclass
 class LoopConfig:
     """An ``als4gan loop`` run (STAL: train, score the pool, label, retrain).
 
-    The loop simulates the labelling: the masks of the whole pool are on disk
-    and the chosen items' masks are used from one round on (benchmarks,
-    papers, choosing a scorer before a labelling campaign).
+    In ``simulation`` mode the masks of the whole pool are on disk and the
+    chosen items' masks are used from one round on (benchmarks, papers,
+    choosing a scorer before a labelling campaign). In ``labelling`` mode
+    (raster datamodules) the pool is every patch outside val and test, and a
+    round whose chosen patches have no mask writes their labelling task and
+    stops; ``als4gan labels --output <output>/labels`` turns the drawn
+    polygons into masks and ``--resume`` goes on with them.
 
     Attributes:
         output: folder of the rounds, results and selection.
         method: fit config of the segmentation method (self-training by
             default in the shipped configs; S4GAN or supervised work too).
-        budgets: labelled fractions of the train pool after each round,
+        mode: ``simulation`` or ``labelling``.
+        budgets: labelled fractions of the pool after each round,
             strictly increasing in (0, 1], e.g. ``[0.01, 0.022, 0.05]``.
         scorer: ``pixel_entropy`` (STAL), ``pixel_margin``,
             ``region_impurity`` (RIPU) or ``random`` (the same rounds with
@@ -52,8 +61,10 @@ class LoopConfig:
         data_args: overrides of the datamodule for every step.
         model_args: overrides of the model (fit, evaluation and scoring).
         trainer_args: overrides of the trainer (fit only).
-        device: where checkpoints are evaluated and the pool scored (one
-            device; the fits use the method config's trainer).
+        device: where checkpoints are evaluated and the pool scored (the
+            fits use the method config's trainer).
+        score_devices: devices that score the pool (several: DDP in child
+            processes, the scores gathered; the result does not change).
         score_batch_size: pool scoring batch size.
         region_k: window radius of ``region_impurity``.
         region_top: share of pixels averaged by ``region_impurity``.
@@ -68,6 +79,7 @@ class LoopConfig:
     method: Path
     budgets: list[float]
     scorer: str = 'pixel_entropy'
+    mode: str = 'simulation'
     stratify_by: str | None = None
     regions: Path | None = None
     region_column: str | None = None
@@ -77,6 +89,7 @@ class LoopConfig:
     model_args: list[str] = field(default_factory=list)
     trainer_args: list[str] = field(default_factory=list)
     device: str = 'auto'
+    score_devices: int = 1
     score_batch_size: int = 16
     region_k: int = 1
     region_top: float = 0.1
@@ -103,10 +116,15 @@ class LoopConfig:
         if self.scorer not in SCORERS:
             msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
             raise ValueError(msg)
+        if self.mode not in MODES:
+            msg = f'mode must be one of {list(MODES)}, got {self.mode!r}'
+            raise ValueError(msg)
         if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
             msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
             raise ValueError(msg)
-        for name in ('checkpoint_top_k', 'bootstrap_samples', 'score_batch_size'):
+        for name in (
+            'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',
+        ):  # fmt: skip
             check_positive(name, getattr(self, name))
         check_positive('val_check_interval', self.val_check_interval, optional=True)
         check_fraction('region_top', self.region_top, low_open=True)
@@ -117,6 +135,11 @@ class LoopConfig:
             msg = f'method: config {os.fspath(self.method)!r} does not exist'
             raise ValueError(msg)
         _check_method_config('method', Path(self.method))
+
+    @property
+    def labels_folder(self) -> Path:
+        """Where labelling mode expects the masks (``<output>/labels``)."""
+        return self.output / 'labels'
 
     def experiment(self) -> ExperimentConfig:
         """The experiment runner's settings for one method: its fit policy.
@@ -146,7 +169,7 @@ class LoopConfig:
             instead of its path.
         """
         values = asdict(self)
-        for key in ('output', 'device', 'score_batch_size'):
+        for key in ('output', 'device', 'score_batch_size', 'score_devices'):
             values.pop(key)
         values['method'] = yaml.safe_load(Path(self.method).read_text())
         values['regions'] = None if self.regions is None else os.fspath(self.regions)

@@ -21,20 +21,20 @@ import pandas as pd
 from torchgeo.datasets import DatasetNotFoundError
 
 from ..datamodules.groups import pool_groups
-from ..datamodules.metadata import datamodule_classes
-from ..datamodules.pool import QueryPool
 from ..datamodules.selection import labeled_count, random_selection
 from ..experiments.config import Cell
 from ..experiments.runner import evaluate_cell, fit_cell
 from ..files import atomic_write, folder_lock
-from ..models.weights import read_state_dict
-from ..runtime import quiet_lightning, resolve_device
+from ..query.outputs import write_selection
+from ..runtime import quiet_lightning
 from ..strategies.loop import read_state, save_state
 from ..strategies.quotas import stratified_top
 from ..strategies.selection import rank_items
 from .config import LoopConfig
+from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
-from .scoring import check_scorer, score_pool
+from .scoring import check_scorer
+from .workers import ScoringJob, score_in_processes, score_items
 
 __all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
 
@@ -110,7 +110,12 @@ class _Loop:
         self.log = log
         self.experiment = config.experiment()
         self.method = config.method.stem
-        self.pool = self._pool()
+        built = build_pool(config)
+        self.pool, self.labelled, self.classes = (
+            built.pool,
+            built.labelled,
+            built.classes,
+        )
         self.ids = list(self.pool.ids)
         self.groups = pool_groups(
             self.pool, config.stratify_by, config.regions, config.region_column
@@ -125,27 +130,6 @@ class _Loop:
             raise ValueError(msg)
 
     # -- building blocks -----------------------------------------------------------
-    def _instantiate(self, data: list[str]) -> Any:
-        from ..evaluation.cli import build_parser
-
-        config = self.config
-        parser = build_parser()
-        cfg = parser.parse_args([
-            '--config', os.fspath(config.method), *config.data_args, *data,
-            *config.model_args, f'--checkpoints={config.output}',
-        ])  # fmt: skip
-        return parser.instantiate_classes(cfg)
-
-    def _pool(self) -> QueryPool:
-        data = self._instantiate(['--data.init_args.labeled_ratio=null'])
-        if not hasattr(data.data, 'query_pool'):
-            msg = f'data class {type(data.data).__name__} cannot provide a pool'
-            raise TypeError(msg)
-        pool: QueryPool = data.data.query_pool()
-        names = datamodule_classes(data.data) or getattr(pool.dataset, 'classes', None)
-        self.classes = [str(c) for c in names or ()]
-        return pool
-
     def folder(self, round_: int) -> Path:
         return self.config.output / f'round_{round_:02d}'
 
@@ -154,6 +138,7 @@ class _Loop:
             f'--data.init_args.selection_file={self.folder(round_) / "selection.npy"}',
             '--data.init_args.labeled_ratio=null',
             f'--data.init_args.seed={self.config.seed}',
+            *added_labels(self.config),
         ]
 
     def _write_selection(self, state: RoundState) -> None:
@@ -163,11 +148,67 @@ class _Loop:
             np.save(f, np.asarray([self.ids[i] for i in state.selected]))
         state.save(folder / 'state.json')
 
+    def missing_masks(self, state: RoundState) -> list[int]:
+        """The round's chosen items that have no mask yet (labelling mode)."""
+        return [i for i in state.selected if self.ids[i] not in self.labelled]
+
+    def request_labels(self, state: RoundState, missing: list[int]) -> dict[str, Path]:
+        """Write the labelling task of ``missing``, or refuse a resume without masks.
+
+        Returns:
+            The task's files (``selection.gpkg`` ...) by name.
+
+        Raises:
+            LoopSetupError: If the task was written before (a resume) and some of
+                its masks are still missing; the message names them.
+        """
+        config = self.config
+        task = self.folder(state.round) / 'labelling'
+        labels = config.labels_folder
+        expected = [labels / f'{self.ids[i]}.tif' for i in missing]
+        command = (
+            f'als4gan labels --patches {task / "selection.gpkg"} --drawn <your'
+            f' polygons> --classes {" ".join(self.classes)} --output {labels}'
+        )
+        if (task / 'selection.gpkg').is_file():
+            shown = ', '.join(repr(os.fspath(e)) for e in expected[:5])
+            more = f' and {len(expected) - 5} more' if len(expected) > 5 else ''
+            msg = (
+                f'round {state.round} waits for the masks of {len(missing)} patches'
+                f' of its labelling task {os.fspath(task / "selection.gpkg")!r}:'
+                f' {shown}{more} do not exist. Draw polygons with a class attribute'
+                f' inside those patches, run `{command}`, then resume'
+            )
+            raise LoopSetupError(msg)
+        where = {i: k for k, i in enumerate(state.selected)}
+        rows = [(i, state.rounds[where[i]], state.scores[where[i]]) for i in missing]
+        written = write_selection(
+            task, self.pool, rows, f'loop_{config.scorer}', config.seed
+        )
+        self.log(
+            f'round {state.round}: {len(missing)} chosen patches need masks; their'
+            f' labelling task is {task / "selection.gpkg"} (thumbnails:'
+            f' selection.png). Draw polygons with a class attribute inside them,'
+            f' then run: {command}'
+        )
+        return written
+
     # -- stages --------------------------------------------------------------------
     def first_round(self) -> RoundState:
-        chosen = random_selection(self.ids, self.config.budgets[0], self.config.seed)
-        position = {pid: i for i, pid in enumerate(self.ids)}
-        selected = [position[c] for c in chosen]
+        if self.config.mode == 'labelling':
+            # patches the labels already cover cost nothing: they come first
+            rng = np.random.default_rng(self.config.seed)
+            have = [i for i, pid in enumerate(self.ids) if pid in self.labelled]
+            others = [i for i, pid in enumerate(self.ids) if pid not in self.labelled]
+            order = [have[j] for j in rng.permutation(len(have))]
+            order += [others[j] for j in rng.permutation(len(others))]
+            selected = order[: self.counts[0]]
+        else:
+            chosen = random_selection(
+                self.ids, self.config.budgets[0], self.config.seed
+            )
+            position = {pid: i for i, pid in enumerate(self.ids)}
+            selected = [position[c] for c in chosen]
         state = RoundState(
             0, self.config.budgets[0], selected, [0] * len(selected),
             [np.nan] * len(selected),
@@ -227,32 +268,22 @@ class _Loop:
             values = rng.random(len(items))
         else:
             assert state.result is not None
-            init = self._instantiate(self.data_args(state.round))
-            model = init.model
-            model.load_state_dict(
-                read_state_dict(state.result['checkpoint']), strict=True
-            )
+            data, checkpoint = self.data_args(state.round), state.result['checkpoint']
+            model = trained_model(config, data, checkpoint)
             self._check_bands(model)
-            device = resolve_device(config.device)
-            self.log(
-                f'round {state.round}: scoring {len(items)} pool items ({config.scorer})'
-            )
-            options: dict[str, Any] = (
-                {'k': config.region_k, 'top': config.region_top}
-                if config.scorer == 'region_impurity'
-                else {}
-            )
-            result = score_pool(
-                model, self.pool, items, config.scorer, folder, 'pool',
-                accelerator='gpu' if device.type == 'cuda' else 'cpu',
-                batch_size=config.score_batch_size,
-                **options,
+            where = (
+                f'{config.score_devices} processes' if config.score_devices > 1
+                else 'one device'
             )  # fmt: skip
-            assert result.scores is not None
-            by_index = dict(
-                zip(result.indices.tolist(), result.scores.tolist(), strict=True)
+            self.log(
+                f'round {state.round}: scoring {len(items)} pool items'
+                f' ({config.scorer}, {where})'
             )
-            values = np.asarray([by_index[i] for i in items])
+            job = ScoringJob(config, data, checkpoint, items, folder)
+            if config.score_devices > 1:
+                values = score_in_processes(job)
+            else:
+                values = score_items(job, self.pool, model)
         table = pd.DataFrame({
             'id': [self.ids[i] for i in items], 'score': values,
             'group': [self.groups[i] for i in items] if self.groups else None,
@@ -340,14 +371,18 @@ def run_loop(
 
     Returns:
         The written files by name (``results``, ``table``, ``plot``, the
-        cumulative selection files).
+        cumulative selection files); in labelling mode, when a round's chosen
+        patches have no mask yet, its labelling task instead (``labelling``:
+        the GeoPackage for ``als4gan labels``, and the other selection files):
+        the loop stopped there, to be resumed once the masks exist.
 
     Raises:
         FileExistsError: If the output holds a run and ``resume`` is False, or
             another loop is writing it.
         LoopSetupError: If a resumed run used other settings (the keys are
             listed), the data cannot be read, the pool cannot be grouped as
-            ``stratify_by`` asks, or the budgets are too small for the pool.
+            ``stratify_by`` asks, the budgets are too small for the pool, or a
+            labelling-mode round resumed before its masks exist (named).
     """
     output = config.output
     output.mkdir(parents=True, exist_ok=True)
@@ -365,6 +400,10 @@ def run_loop(
         last = len(config.budgets) - 1
         while True:
             folder = loop.folder(state.round)
+            missing = [] if state.reached('trained') else loop.missing_masks(state)
+            if missing:
+                task = loop.request_labels(state, missing)
+                return {'labelling': task['selection.gpkg'], **task}
             stages: list[tuple[str, Callable[[RoundState], None]]] = [
                 ('trained', loop.train), ('evaluated', loop.evaluate),
             ]  # fmt: skip

@@ -94,6 +94,7 @@ def score_pool(
     name: str,
     accelerator: str = 'cpu',
     devices: int | str = 1,
+    strategy: str = 'auto',
     batch_size: int = 16,
     num_workers: int = 0,
     **options: Any,
@@ -109,6 +110,7 @@ def score_pool(
         name: base name of those files.
         accelerator: Lightning accelerator.
         devices: Lightning devices (several: DDP, scores gathered).
+        strategy: Lightning strategy.
         batch_size: scoring batch size.
         num_workers: data loading workers.
         **options: extra arguments of the score function.
@@ -120,7 +122,7 @@ def score_pool(
     # every 4 batches keeps the peak flat in the pool size (benchmarks/segmenter_scoring.py)
     writer = PoolScoreWriter(folder, len(pool), name, trim_every=4)
     trainer = Trainer(
-        accelerator=accelerator, devices=devices, logger=False,
+        accelerator=accelerator, devices=devices, strategy=strategy, logger=False,
         enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=[writer], inference_mode=True,
         default_root_dir=folder,
