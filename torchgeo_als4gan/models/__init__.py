@@ -1,18 +1,34 @@
-"""Networks and weights: S4GAN discriminator, DeepLab-v2, local weight loading."""
+"""Networks and weights: S4GAN discriminator, DeepLab-v2, context encoders, weights."""
 
+from .context import (
+    CONTEXT_ENCODERS,
+    ContextFiLM,
+    ContextMLP,
+    FourierContextEncoder,
+    SphericalHarmonicsContextEncoder,
+    build_context_encoder,
+    spherical_harmonics,
+)
 from .deeplabv2 import DeepLabV2, SummedASPP
 from .discriminator import S4GANDiscriminator, rescale_to_unit
 from .perturbation import perturbed_forward, supports_feature_perturbation
 from .weights import WeightsReport, load_local_weights, read_state_dict
 
 __all__ = (
+    'CONTEXT_ENCODERS',
+    'ContextFiLM',
+    'ContextMLP',
     'DeepLabV2',
+    'FourierContextEncoder',
     'S4GANDiscriminator',
+    'SphericalHarmonicsContextEncoder',
     'SummedASPP',
     'WeightsReport',
+    'build_context_encoder',
     'load_local_weights',
     'perturbed_forward',
     'read_state_dict',
     'rescale_to_unit',
+    'spherical_harmonics',
     'supports_feature_perturbation',
 )

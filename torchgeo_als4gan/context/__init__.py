@@ -1,0 +1,24 @@
+"""Spatiotemporal context: where and when each image was taken, read from the data."""
+
+from .encoding import CONTEXT_DIM, context_vector, day_of_year, missing_context
+from .sources import (
+    DATE_TAGS,
+    file_date,
+    lonlat_of_bounds,
+    read_context_table,
+    read_date_table,
+    resolve_dates,
+)
+
+__all__ = (
+    'CONTEXT_DIM',
+    'DATE_TAGS',
+    'context_vector',
+    'day_of_year',
+    'file_date',
+    'lonlat_of_bounds',
+    'missing_context',
+    'read_context_table',
+    'read_date_table',
+    'resolve_dates',
+)
