@@ -1,3 +1,4 @@
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,41 @@ class TestAddedLabels:
             )._build()
         with pytest.raises(ValueError, match='Labelling in rounds needs label_paths'):
             geo(data_dir, labels=None).labelling_pool()
+
+
+class TestContext:
+    def test_batches_carry_each_patch_context(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        from torchgeo_als4gan.context import context_vector, lonlat_of_bounds
+
+        table = tmp_path / 'dates.csv'
+        table.write_text('file,date\nscene.tif,2020-07-15\n')
+        dm = geo(data_dir, labeled_ratio=0.5, context=True, date_table=str(table))
+        dm.setup('fit')
+        batch, _, _ = next(iter(dm.train_dataloader()))
+        moved = dm.transfer_batch_to_device(batch, torch.device('cpu'), 0)
+        for sub in (moved['labeled'], moved['unlabeled']):
+            assert sub['metadata'].shape == (2, 4) and sub['metadata_valid'].all()
+            for footprint, vector in zip(
+                sub['footprint'], sub['metadata'], strict=True
+            ):
+                lat, lon = lonlat_of_bounds(footprint.tolist(), 'EPSG:32618')
+                expected = context_vector(lat, lon, datetime.date(2020, 7, 15))
+                torch.testing.assert_close(vector, expected)
+        # without context, batches stay as they were
+        plain = geo(data_dir, labeled_ratio=0.5)
+        plain.setup('fit')
+        batch, _, _ = next(iter(plain.train_dataloader()))
+        assert (
+            'metadata'
+            not in plain.transfer_batch_to_device(batch, torch.device('cpu'), 0)[
+                'labeled'
+            ]
+        )
+
+    def test_rasters_without_a_date_are_named(self, data_dir: Path) -> None:
+        with pytest.raises(
+            ValueError, match=r"No acquisition date for '.*scene.tif': give dates"
+        ):
+            geo(data_dir, context=True).setup('fit')

@@ -8,11 +8,13 @@ import geopandas as gpd
 import pandas as pd
 import torch
 from lightning.pytorch.utilities import CombinedLoader
+from torch import Tensor
 from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset, stack_samples
 
 from ..checks import check_positive
+from ..context import context_vector, missing_context, resolve_dates
 from ..datasets import (
     GeoImagery,
     GeoRasterMask,
@@ -101,6 +103,10 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         predict_overlap: int = 64,
         bands: Sequence[int | str] | None = None,
         added_label_paths: str | Sequence[str] | None = None,
+        context: bool = False,
+        date_regex: str | None = None,
+        date_format: str = '%Y%m%d',
+        date_table: str | None = None,
     ) -> None:
         """Initialize a new GeoSegmentationDataModule.
 
@@ -145,6 +151,13 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 ``als4gan loop`` in labelling mode). They label pool patches
                 only: the split comes from ``label_paths`` alone, so val and test
                 never change; the patches they cover join the train split.
+            context: batches also carry ``metadata``, the context vector of
+                each patch (:func:`~torchgeo_als4gan.context.context_vector`:
+                its centre in lon/lat and its raster's acquisition date), and
+                ``metadata_valid``.
+            date_regex: file-name regex with a ``date`` group (``context``).
+            date_format: ``strptime`` format of that group.
+            date_table: CSV ``file, date`` of acquisition dates (first choice).
 
         Raises:
             ValueError: If a size or count is not positive, ``labeled_ratio`` is
@@ -180,6 +193,12 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.image_paths = image_paths
         self.label_paths = label_paths
         self.added_label_paths = added_label_paths
+        self.context = context
+        self.date_regex, self.date_format, self.date_table = (
+            date_regex, date_format, date_table,
+        )  # fmt: skip
+        #: Context vector of every footprint, by its (xmin, ymax) corner.
+        self.context_by_corner: dict[tuple[float, float], Tensor] = {}
         self.classes = tuple(classes)
         self.label_name = label_name
         self.label_map = label_map
@@ -272,8 +291,25 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 ' the val and test patches come from the labels the split is drawn on'
             )
             raise ValueError(msg)
+        if self.context:
+            self._footprint_context(footprints)
         self.footprints = footprints
         return footprints
+
+    def _footprint_context(self, footprints: gpd.GeoDataFrame) -> None:
+        """The context vector of every footprint: centre lon/lat and file date."""
+        dates = resolve_dates(
+            sorted(set(footprints['path'])), self.date_regex, self.date_format,
+            self.date_table,
+        )  # fmt: skip
+        centres = footprints.geometry.centroid.to_crs('EPSG:4326')
+        bounds = footprints.geometry.bounds.to_numpy()
+        for (xmin, _, _, ymax), centre, path in zip(
+            bounds, centres, footprints['path'], strict=True
+        ):
+            key = (round(float(xmin), 6), round(float(ymax), 6))
+            vector = context_vector(centre.y, centre.x, dates[path])
+            self.context_by_corner[key] = vector
 
     def _add_labels(
         self, footprints: gpd.GeoDataFrame, labels: GeoRasterMask | GeoVectorLabels
@@ -501,6 +537,20 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             {'labeled': labeled, 'unlabeled': unlabeled}, 'max_size_cycle'
         )
 
+    def _attach_context(self, batch: dict[str, Any], bounds: Sequence[Any]) -> None:
+        """Add ``metadata`` and ``metadata_valid`` of the batch's footprints."""
+        vectors, valid = [], []
+        for x, y, _ in bounds:
+            vector = self.context_by_corner.get((round(x.start, 6), round(y.stop, 6)))
+            if vector is None:
+                vector, known = missing_context()
+            else:
+                known = torch.tensor(True)
+            vectors.append(vector)
+            valid.append(known)
+        batch['metadata'] = torch.stack(vectors)
+        batch['metadata_valid'] = torch.stack(valid)
+
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
@@ -523,6 +573,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                     [[x.start, y.start, x.stop, y.stop] for x, y, _ in bounds],
                     dtype=torch.float64,
                 )
+                if self.context:
+                    self._attach_context(sub, bounds)
         moved: dict[str, Any] = super(GeoDataModule, self).transfer_batch_to_device(
             batch, device, dataloader_idx
         )
