@@ -19,6 +19,14 @@ FIXTURES = {
     for variant in ('', '_selection')
 }
 FIXTURES['tile_folder_supervised.yaml'] = DATA_ARGS['tile_folder']
+FIXTURES['tile_folder_context_teacher.yaml'] = [
+    *DATA_ARGS['tile_folder'],
+    f'--data.init_args.context_table={DATA / "tile_folder" / "context.csv"}',
+]
+FIXTURES['raster_context_teacher.yaml'] = [
+    *DATA_ARGS['raster'],
+    f'--data.init_args.date_table={DATA / "georaster" / "dates.csv"}',
+]
 
 #: Labelled ids of each fixture for the selection-file configs (ids of its train split).
 SELECTED = {

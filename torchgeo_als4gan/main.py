@@ -30,6 +30,12 @@ def _run_demo(args: list[str]) -> None:
     demo_main(args)
 
 
+def _run_demo_context(args: list[str]) -> None:
+    from .demo.context_demo import main as context_main
+
+    context_main(args)
+
+
 def _run_query(args: list[str]) -> None:
     from .query.cli import main as query_main
 
@@ -67,6 +73,7 @@ def _run_experiment(args: list[str]) -> None:
 
 
 COMMANDS['demo'] = _run_demo
+COMMANDS['demo-context'] = _run_demo_context
 COMMANDS['evaluate'] = _run_evaluate
 COMMANDS['experiment'] = _run_experiment
 COMMANDS['labels'] = _run_labels
@@ -119,7 +126,8 @@ def run_lightning_cli(argv: list[str]) -> LightningCLI:
 def main(args: ArgsType = None) -> None:
     """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
 
-    Our commands: ``demo``, ``query`` (active learning), ``evaluate`` (score a
+    Our commands: ``demo``, ``demo-context`` (scenes of several regions and
+    seasons), ``query`` (active learning), ``evaluate`` (score a
     folder of checkpoints), ``predict-raster`` (apply a checkpoint to rasters)
     ``labels`` (drawn polygons in queried patches -> labelled patches),
     ``experiment`` (the label-efficiency grid) and ``loop`` (STAL's rounds).

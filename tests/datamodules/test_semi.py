@@ -1,3 +1,4 @@
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +264,58 @@ class TestConfigErrors:
             ),
         ):
             dm.setup('fit')
+
+
+class TestImageContext:
+    def tile_folder(
+        self, data_dir: Path, **kwargs: Any
+    ) -> SegmentationTileFolderDataModule:
+        return SegmentationTileFolderDataModule(
+            data_dir / 'tile_folder', classes=['a', 'b', 'c'], ignore_value=9,
+            class_subfolders=True, split_fractions=(1.0, 0.0, 0.0), batch_size=4,
+            labeled_ratio=0.5, context=True, **kwargs,
+        )  # fmt: skip
+
+    def test_batches_carry_the_context_of_their_image(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        from torchgeo_als4gan.context import context_vector
+
+        table = tmp_path / 'context.csv'
+        rows = [f'{scene}/tile_{i},{10 * i},{-20 * i},2021-0{i + 1}-15'
+                for scene in ('farm', 'town') for i in range(4)]  # fmt: skip
+        rows[-1] = 'town/tile_3,5.0,6.0,'  # date unknown: masked, not zero
+        table.write_text('id,lat,lon,date\n' + '\n'.join(rows) + '\n')
+        dm = self.tile_folder(data_dir, context_table=str(table))
+        dm.setup('fit')
+        assert dm.labeled_dataset is not None
+        for index in range(len(dm.labeled_dataset)):
+            sample = dm.labeled_dataset[index]
+            scene, tile = (
+                sample['id'].split('/')[0],
+                int(sample['id'].split('_')[-1][0]),
+            )
+            if f'{scene}/tile_{tile}' == 'town/tile_3':
+                assert not sample['metadata_valid'] and not sample['metadata'].any()
+                continue
+            expected = context_vector(
+                10 * tile, -20 * tile, datetime.date(2021, tile + 1, 15)
+            )
+            torch.testing.assert_close(sample['metadata'], expected)
+            assert sample['metadata_valid']
+        batch, _, _ = next(iter(dm.train_dataloader()))
+        for part in ('labeled', 'unlabeled'):
+            assert batch[part]['metadata'].shape == (4, 4)
+            assert batch[part]['metadata_valid'].dtype == torch.bool
+
+    def test_images_without_context_are_named(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        table = tmp_path / 'context.csv'
+        table.write_text('id,lat,lon,date\nfarm/tile_0,1,2,2020-01-01\n')
+        with pytest.raises(
+            ValueError, match=r"No location and date for images \['farm/tile_1'"
+        ):
+            self.tile_folder(data_dir, context_table=str(table)).setup('fit')
+        with pytest.raises(ValueError, match='list them in a context_table'):
+            self.tile_folder(data_dir).setup('fit')

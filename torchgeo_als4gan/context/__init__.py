@@ -1,6 +1,7 @@
 """Spatiotemporal context: where and when each image was taken, read from the data."""
 
 from .encoding import CONTEXT_DIM, context_vector, day_of_year, missing_context
+from .images import ImageContext
 from .sources import (
     DATE_TAGS,
     file_date,
@@ -13,6 +14,7 @@ from .sources import (
 __all__ = (
     'CONTEXT_DIM',
     'DATE_TAGS',
+    'ImageContext',
     'context_vector',
     'day_of_year',
     'file_date',

@@ -5,6 +5,7 @@ from typing import Any
 from torch.utils.data import Subset
 
 __all__ = (
+    'CONTEXT_ENCODING',
     'INFERENCE_KEY',
     'checkpoint_metadata',
     'datamodule_classes',
@@ -13,6 +14,12 @@ __all__ = (
 
 #: Key of the prediction metadata inside the datamodule's checkpoint state.
 INFERENCE_KEY = 'inference'
+
+#: The context normalization recorded in checkpoints of context datamodules.
+CONTEXT_ENCODING = {
+    'vector': ['lat / 90', 'lon / 180', 'sin(2 pi doy / 365)', 'cos(2 pi doy / 365)'],
+    'location': 'patch centre, EPSG:4326',
+}
 
 
 def _datasets(datamodule: Any) -> list[Any]:
@@ -65,7 +72,8 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
         ``mean``, ``std`` (float or per band), ``classes`` (or None),
         ``colors`` (RGB per class, or None), ``ignore_index`` and ``bands``
         (the band selection as given, 1-based indexes or descriptions; None:
-        all bands).
+        all bands) and ``context`` (how batch metadata was encoded, when the
+        datamodule gave it; None otherwise).
     """
     colors = None
     for dataset in _datasets(datamodule):
@@ -81,6 +89,7 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
         'colors': colors,
         'ignore_index': int(getattr(datamodule, 'ignore_index', 255)),
         'bands': _bands(getattr(datamodule, 'bands', None)),
+        'context': CONTEXT_ENCODING if getattr(datamodule, 'context', False) else None,
     }
 
 

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..checks import check_positive
+from ..context import ImageContext
 from ..datasets.patched import PatchedSegmentationDataset
 from ..datasets.utils import read_window
 from ..transforms import SegmentationAugmentation
@@ -160,6 +161,10 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         vflip: bool = False,
         rot90: bool = False,
         crop_size: int | None = None,
+        context: bool = False,
+        context_table: str | None = None,
+        date_regex: str | None = None,
+        date_format: str = '%Y%m%d',
         **kwargs: Any,
     ) -> None:
         """Initialize a new SemiSupervisedNonGeoDataModule.
@@ -183,6 +188,14 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             vflip: random vertical flip for training.
             rot90: random 90-degree rotations for training.
             crop_size: training crop size (None: patch size).
+            context: samples also carry ``metadata`` (the context vector of their
+                image: :class:`~torchgeo_als4gan.context.ImageContext`) and
+                ``metadata_valid``.
+            context_table: CSV ``id, lat, lon, date`` of the images (needed
+                for images that are not georeferenced GeoTIFFs with a date).
+            date_regex: file-name regex with a ``date`` group (georeferenced
+                images not in the table).
+            date_format: ``strptime`` format of that group.
             **kwargs: passed to ``dataset_class``.
 
         Raises:
@@ -221,13 +234,22 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         self.labeled_dataset: Subset[dict[str, Any]] | None = None
         self.unlabeled_dataset: UnlabeledView | None = None
         self.labeled_ids: list[str] = []
+        self.context = context
+        self.context_table, self.date_regex = context_table, date_regex
+        self.date_format = date_format
 
     def _dataset(self, split: str) -> PatchedSegmentationDataset:
         kwargs = dict(self.kwargs)
         if split in self.split_files:
             kwargs['split_file'] = self.split_files[split]
         dataset_class = cast(type[PatchedSegmentationDataset], self.dataset_class)
-        return dataset_class(split=split, **kwargs)
+        dataset = dataset_class(split=split, **kwargs)
+        if self.context:
+            dataset.context = ImageContext(
+                [r.id for r in dataset.records], [r.image for r in dataset.records],
+                self.context_table, self.date_regex, self.date_format,
+            )  # fmt: skip
+        return dataset
 
     def setup(self, stage: str) -> None:
         """Build the datasets of a stage and split the labelled/unlabelled pool.

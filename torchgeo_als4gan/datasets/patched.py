@@ -159,6 +159,9 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         self.transforms = transforms
         self.bands = list(bands) if bands is not None else None
         self.max_crop = max_crop
+        #: Context (location, date) by image id; set by the datamodule's
+        #: ``context: true``, which adds ``metadata`` and ``metadata_valid``.
+        self.context: Callable[[str], tuple[Tensor, Tensor]] | None = None
 
         records = self._find_records()
         self.records = self._select_split(
@@ -357,7 +360,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
 
         Returns:
             ``image`` (float [C, S, S]), ``mask`` (long [S, S], when labelled),
-            ``label`` (long scalar) and ``id`` (str).
+            ``label`` (long scalar), ``id`` (str) and, with a ``context``,
+            ``metadata`` ([4]) and ``metadata_valid``.
         """
         patch = self.patches[index] if isinstance(index, int) else NonGeoPatch(*index)
         record = self.records[patch.image]
@@ -374,6 +378,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         if mask is not None:
             sample['mask'] = mask
         sample.update(self._labels(record, sample.get('mask')))
+        if self.context is not None:
+            sample['metadata'], sample['metadata_valid'] = self.context(record.id)
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample

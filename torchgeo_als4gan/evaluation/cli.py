@@ -142,7 +142,11 @@ def confusion_on_split(
     for batch in _loader(datamodule, split):
         batch = datamodule.transfer_batch_to_device(batch, device, 0)
         batch = aug(batch)
-        logits = model(batch['image'])
+        # tasks whose evaluated network reads more than the image say how
+        evaluation_logits = getattr(model, 'evaluation_logits', None)
+        logits = (
+            evaluation_logits(batch) if evaluation_logits else model(batch['image'])
+        )
         if per_item:
             items.append(
                 item_confusions(

@@ -78,6 +78,10 @@ class ExperimentConfig:
         loop_fractions: budgets of a ``stal`` cell as fractions of its ratio,
             strictly increasing, the last 1.
         loop_scorer: the ``stal`` cells' scorer (``als4gan loop``'s ``scorer``).
+        extra_tests: more test sets, name -> datamodule overrides applied on
+            top of the others (e.g. held-out regions and seasons: an
+            out-of-distribution test); each gives ``test_miou_<name>`` (with
+            its interval) and a table of its own in ``results.md``.
     """
 
     output: Path
@@ -99,6 +103,7 @@ class ExperimentConfig:
     ceiling: bool = False
     loop_fractions: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
     loop_scorer: str = 'pixel_entropy'
+    extra_tests: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -130,6 +135,13 @@ class ExperimentConfig:
         elif self.reference not in self.methods:
             msg = f'reference {self.reference!r} is not one of the methods {list(self.methods)}'
             raise ValueError(msg)
+        for name, args in self.extra_tests.items():
+            if not str(name).isidentifier() or not isinstance(args, list):
+                msg = (
+                    'extra_tests must map names (letters, digits, _) to lists of'
+                    f' overrides, got {name!r}: {args!r}'
+                )
+                raise ValueError(msg)
         if 'stal' in self.strategies:
             self._check_loop()
         configs = dict(self.methods)

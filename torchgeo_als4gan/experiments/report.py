@@ -232,6 +232,33 @@ def write_reports(
     with atomic_write(plot) as tmp:
         figure.savefig(tmp, dpi=120, format='png')
     plt.close(figure)
+    text = markdown_table(results, differences)
+    for name in extra_test_names(results):
+        renamed = results.drop(
+            columns=['test_miou', 'test_miou_low', 'test_miou_high']
+        ).rename(
+            columns={
+                f'test_miou_{name}': 'test_miou',
+                f'test_miou_{name}_low': 'test_miou_low',
+                f'test_miou_{name}_high': 'test_miou_high',
+            }
+        )
+        text += f'\nTest set `{name}` (extra_tests):\n\n' + markdown_table(renamed)
     with atomic_write(table) as tmp:
-        tmp.write_text(markdown_table(results, differences))
+        tmp.write_text(text)
     return {'plot': plot, 'table': table}
+
+
+def extra_test_names(results: pd.DataFrame) -> list[str]:
+    """Names of the ``extra_tests`` whose scores are in the results.
+
+    Args:
+        results: rows of ``results.csv``.
+
+    Returns:
+        The names, in column order.
+    """
+    return [
+        c.removeprefix('test_items_') for c in results.columns
+        if c.startswith('test_items_')
+    ]  # fmt: skip

@@ -282,6 +282,28 @@ def evaluate_cell(
     miou, low, high = bootstrap_miou(
         per_item, config.bootstrap_samples, config.bootstrap_seed
     )
+    extra: dict[str, Any] = {}
+    for name, args in config.extra_tests.items():
+        other = parser.instantiate_classes(parser.parse_args([
+            '--config', os.fspath(config.methods[cell.method]), *config.data_args,
+            *data, *config.model_args, *args, f'--checkpoints={run}',
+        ])).data  # fmt: skip
+        items = confusion_on_split(
+            model, other, 'test', model.hparams['num_classes'],
+            model.hparams.get('ignore_index'), device, per_item=True,
+        ).numpy()  # fmt: skip
+        with (
+            atomic_write(run / f'test_confusion_{name}.npy') as tmp,
+            tmp.open('wb') as f,
+        ):
+            np.save(f, items)
+        value, lo, hi = bootstrap_miou(
+            items, config.bootstrap_samples, config.bootstrap_seed
+        )
+        extra.update({
+            f'test_miou_{name}': value, f'test_miou_{name}_low': lo,
+            f'test_miou_{name}_high': hi, f'test_items_{name}': len(items),
+        })  # fmt: skip
     return {
         'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
         'seed': cell.seed, 'val_miou': val['best']['miou'], 'test_miou': miou,
@@ -289,7 +311,7 @@ def evaluate_cell(
         'test_pixel_accuracy': scores['pixel_accuracy'],
         'test_fw_iou': scores['fw_iou'], 'checkpoint': os.fspath(best),
         'checkpoint_policy': config.checkpoint_policy,
-        'test_class_iou': scores['per_class_iou'],
+        'test_class_iou': scores['per_class_iou'], **extra,
     }  # fmt: skip
 
 
@@ -443,7 +465,9 @@ def _run_cells(
             row['settings'] = _settings_text(cell_settings(config, cell))
             results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
             with atomic_write(csv) as tmp:
-                results[list(RESULT_COLUMNS)].to_csv(tmp, index=False)
+                extra = [c for c in results.columns if c not in RESULT_COLUMNS]
+                extra = [c for c in extra if c.split('_')[0] == 'test']
+                results[[*RESULT_COLUMNS, *extra]].to_csv(tmp, index=False)
             log(
                 f'{tag}: test mIoU {row["test_miou"]:.4f}'
                 f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}]'

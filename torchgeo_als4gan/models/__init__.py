@@ -1,5 +1,6 @@
 """Networks and weights: S4GAN discriminator, DeepLab-v2, context encoders, weights."""
 
+from .conditioning import ContextConditionedSegmenter, deepest_channels, split_forward
 from .context import (
     CONTEXT_ENCODERS,
     ContextFiLM,
@@ -16,6 +17,7 @@ from .weights import WeightsReport, load_local_weights, read_state_dict
 
 __all__ = (
     'CONTEXT_ENCODERS',
+    'ContextConditionedSegmenter',
     'ContextFiLM',
     'ContextMLP',
     'DeepLabV2',
@@ -25,10 +27,12 @@ __all__ = (
     'SummedASPP',
     'WeightsReport',
     'build_context_encoder',
+    'deepest_channels',
     'load_local_weights',
     'perturbed_forward',
     'read_state_dict',
     'rescale_to_unit',
     'spherical_harmonics',
+    'split_forward',
     'supports_feature_perturbation',
 )

@@ -1,12 +1,14 @@
 """Lightning tasks: the active learner's classifier and the semi-supervised segmenters."""
 
 from .active_learner import ActiveLearnerTask
+from .context_teacher import ContextTeacherTask
 from .s4gan import S4GANTask
 from .self_training import SelfTrainingTask
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = (
     'ActiveLearnerTask',
+    'ContextTeacherTask',
     'S4GANTask',
     'SelfTrainingTask',
     'SemiSupervisedSegmentationTask',

@@ -266,6 +266,32 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         )
         return mixed[0], mixed[1], mixed[2], mixed[3] > 0.5
 
+    def pseudo_targets(
+        self, prob: Tensor, valid: Tensor, iteration: int
+    ) -> tuple[Tensor, Tensor, float]:
+        """Pseudo-labels and their weights from the teacher's probabilities.
+
+        Args:
+            prob: teacher probabilities on the weak view [B, K, H, W].
+            valid: [B, H, W] pixels inside the image.
+            iteration: the iteration (for the entropy filter's schedule).
+
+        Returns:
+            Labels [B, H, W], weights [B, H, W] (0 outside ``valid``) and the
+            share dropped by the entropy filter.
+        """
+        labels, weights = pseudo_labels(
+            prob, self.hparams['pseudo_label'], self.hparams['threshold'],
+            self.hparams['gamma'],
+        )  # fmt: skip
+        drop = 0.0
+        if self.hparams['entropy_filter']:
+            drop = entropy_drop_share(
+                iteration, self.total_iterations, self.hparams['entropy_drop']
+            )
+            weights = weights * entropy_filter(prob, valid, drop)
+        return labels, weights * valid, drop
+
     def compute_losses(
         self, x_l: Tensor, y_l: Tensor, x_u: Tensor, valid: Tensor, iteration: int
     ) -> dict[str, Tensor]:
@@ -283,17 +309,7 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         """
         with torch.no_grad(), evaluating(self.teacher) as teacher:
             prob = teacher(x_u).float().softmax(dim=1)
-        labels, weights = pseudo_labels(
-            prob, self.hparams['pseudo_label'], self.hparams['threshold'],
-            self.hparams['gamma'],
-        )  # fmt: skip
-        drop = 0.0
-        if self.hparams['entropy_filter']:
-            drop = entropy_drop_share(
-                iteration, self.total_iterations, self.hparams['entropy_drop']
-            )
-            weights = weights * entropy_filter(prob, valid, drop)
-        weights = weights * valid
+        labels, weights, drop = self.pseudo_targets(prob, valid, iteration)
         views = [
             self._strong_view(x_u, labels, weights, valid)
             for _ in range(self.hparams['strong_views'])

@@ -252,9 +252,21 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
             self._checked_batches = True
         return labeled, unlabeled
 
+    def evaluation_logits(self, batch: dict[str, Tensor]) -> Tensor:
+        """Logits of the evaluated network on a val / test batch.
+
+        Args:
+            batch: the batch (``image``; tasks may read more of it).
+
+        Returns:
+            The logits.
+        """
+        logits: Tensor = self(batch['image'])
+        return logits
+
     def _evaluation_step(self, batch: Any, stage: Literal['val', 'test']) -> Tensor:
         x, y = batch['image'], batch['mask'].long()
-        logits: Tensor = self(x)
+        logits = self.evaluation_logits(batch)
         metrics = self.val_metrics if stage == 'val' else self.test_metrics
         metrics(logits, y)
         self.log_dict(metrics, batch_size=x.shape[0])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a tiny georeferenced scene: GeoTIFF image + mask, vector labels (seeded)."""
+"""Write a tiny georeferenced scene: GeoTIFF image + mask, vector labels, dates (seeded)."""
 
 import os
 
@@ -53,6 +53,9 @@ def main() -> None:
         {'landcover': ['building', 'water']}, geometry=polygons, crs=CRS
     )
     frame.to_crs('EPSG:4326').to_file(os.path.join(ROOT, 'vectors', 'labels.geojson'))
+    # acquisition dates for the context datamodule (file, date)
+    with open(os.path.join(ROOT, 'dates.csv'), 'w') as f:
+        f.write('file,date\nscene.tif,2020-07-15\n')
     frame.rename(columns={'landcover': 'other'}).to_file(
         os.path.join(ROOT, 'no_attribute.gpkg'), driver='GPKG'
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a tiny tile folder: images/<scene>/*.{png,jpg} and masks/<scene>/*.png."""
+"""Write a tiny tile folder: images/<scene>/*.{png,jpg}, masks/<scene>/*.png, context.csv."""
 
 import os
 import shutil
@@ -40,6 +40,12 @@ def main() -> None:
             ext, driver = ('jpg', 'JPEG') if n == 2 else ('png', 'PNG')
             write(os.path.join(ROOT, 'images', scene, f'tile_{n}.{ext}'), image, driver)
             write(os.path.join(ROOT, 'masks', scene, f'tile_{n}.png'), mask, 'PNG')
+    # where and when each tile was taken (id, lat, lon, date), for context: true
+    with open(os.path.join(ROOT, 'context.csv'), 'w') as f:
+        f.write('id,lat,lon,date\n')
+        for i, (scene, count) in enumerate(SCENES.items()):
+            for n in range(count):
+                f.write(f'{scene}/tile_{n},{45 - 10 * i},{7 + n},2021-0{n + 1}-15\n')
 
 
 if __name__ == '__main__':
