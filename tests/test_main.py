@@ -23,6 +23,14 @@ FIXTURES['tile_folder_context_teacher.yaml'] = [
     *DATA_ARGS['tile_folder'],
     f'--data.init_args.context_table={DATA / "tile_folder" / "context.csv"}',
 ]
+for _name in ('pixels', 'dense'):
+    FIXTURES[f'ucm_hypercolumn_{_name}.yaml'] = DATA_ARGS['ucm']
+    FIXTURES[f'raster_hypercolumn_{_name}.yaml'] = DATA_ARGS['raster']
+FIXTURES['raster_buildings_hypercolumn.yaml'] = [
+    *DATA_ARGS['raster'],
+    '--data.init_args.label_name=landcover',
+    '--data.init_args.label_map={"building": 1, "water": 0}',
+]
 FIXTURES['raster_context_teacher.yaml'] = [
     *DATA_ARGS['raster'],
     f'--data.init_args.date_table={DATA / "georaster" / "dates.csv"}',

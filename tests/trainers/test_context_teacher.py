@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import rasterio
 import torch
 import yaml
 
@@ -173,3 +174,17 @@ def test_demo_metadata_experiment_runs_with_an_ood_test(
         tmp_path / 'demo_output' / 'context' / 'experiment' / 'results.md'
     ).read_text()
     assert 'Test set `ood` (extra_tests)' in table
+    # the deployed student needs no metadata: predict-raster on a held-out scene
+    checkpoint = results.loc[results['method'] == 'context_teacher', 'checkpoint'].iloc[
+        0
+    ]
+    data = tmp_path / 'demo_output' / 'context' / 'data' / 'ood' / 'imagery'
+    main(['predict-raster', '--checkpoint', checkpoint, '--input', str(data / 'dry_summer.tif'),
+          '--output', str(tmp_path / 'predicted'), '--patch-size', '32', '--overlap', '8'])  # fmt: skip
+    written = sorted((tmp_path / 'predicted').glob('dry_summer*.tif'))
+    assert written, 'predict-raster wrote no GeoTIFF'
+    with (
+        rasterio.open(written[0]) as src,
+        rasterio.open(data / 'dry_summer.tif') as ref,
+    ):
+        assert src.crs == ref.crs and src.shape == ref.shape

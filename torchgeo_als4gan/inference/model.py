@@ -14,7 +14,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 from ..datamodules.metadata import checkpoint_metadata
 from ..datasets.plotting import default_colors
 from ..models import S4GANDiscriminator, rescale_to_unit
-from ..trainers import S4GANTask, SelfTrainingTask
+from ..trainers import ContextTeacherTask, HypercolumnTask, S4GANTask, SelfTrainingTask
 
 __all__ = ('SegmentationModel', 'load_segmentation_checkpoint')
 
@@ -125,9 +125,30 @@ class SegmentationModel:
 def _task_class(state: dict[str, Tensor]) -> type[SemanticSegmentationTask]:
     if any(key.startswith('discriminator.') for key in state):
         return S4GANTask
+    if any(key.startswith('context_model.') for key in state):
+        return ContextTeacherTask
+    if any(key.startswith('model.head.') for key in state) and 'stats_ready' in state:
+        return HypercolumnTask
     if any(key.startswith('teacher.') for key in state):
         return SelfTrainingTask
     return SemanticSegmentationTask
+
+
+def _init_arguments(cls: type) -> set[str]:
+    """Arguments of ``cls.__init__``, following ``**kwargs`` to the parents'."""
+    accepted: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters
+        accepted |= {
+            name for name, p in parameters.items()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name != 'self'
+        }  # fmt: skip
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            break
+    return accepted
 
 
 def _build_task(
@@ -142,7 +163,7 @@ def _build_task(
         )
         raise ValueError(msg)
     cls = _task_class(state)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {'self'}
+    accepted = _init_arguments(cls)
     kwargs = {k: v for k, v in hparams.items() if k in accepted}
     kwargs['weights'] = None  # the checkpoint holds all weights
     try:

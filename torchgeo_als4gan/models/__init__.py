@@ -12,6 +12,7 @@ from .context import (
 )
 from .deeplabv2 import DeepLabV2, SummedASPP
 from .discriminator import S4GANDiscriminator, rescale_to_unit
+from .hypercolumn import HypercolumnSegmenter, tap_names
 from .perturbation import perturbed_forward, supports_feature_perturbation
 from .weights import WeightsReport, load_local_weights, read_state_dict
 
@@ -22,6 +23,7 @@ __all__ = (
     'ContextMLP',
     'DeepLabV2',
     'FourierContextEncoder',
+    'HypercolumnSegmenter',
     'S4GANDiscriminator',
     'SphericalHarmonicsContextEncoder',
     'SummedASPP',
@@ -35,4 +37,5 @@ __all__ = (
     'spherical_harmonics',
     'split_forward',
     'supports_feature_perturbation',
+    'tap_names',
 )

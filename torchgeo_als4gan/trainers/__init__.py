@@ -2,6 +2,7 @@
 
 from .active_learner import ActiveLearnerTask
 from .context_teacher import ContextTeacherTask
+from .hypercolumn import HypercolumnTask
 from .s4gan import S4GANTask
 from .self_training import SelfTrainingTask
 from .semi import SemiSupervisedSegmentationTask
@@ -9,6 +10,7 @@ from .semi import SemiSupervisedSegmentationTask
 __all__ = (
     'ActiveLearnerTask',
     'ContextTeacherTask',
+    'HypercolumnTask',
     'S4GANTask',
     'SelfTrainingTask',
     'SemiSupervisedSegmentationTask',

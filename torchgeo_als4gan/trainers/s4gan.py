@@ -56,7 +56,14 @@ class S4GANTask(SemiSupervisedSegmentationTask):
     def __init__(
         self,
         model: Literal[
-            'unet', 'deeplabv3+', 'deeplabv2', 'fcn', 'upernet', 'segformer', 'dpt'
+            'unet',
+            'deeplabv3+',
+            'deeplabv2',
+            'hypercolumn',
+            'fcn',
+            'upernet',
+            'segformer',
+            'dpt',
         ] = 'deeplabv3+',
         backbone: str = 'resnet50',
         weights: str | os.PathLike[str] | bool | None = None,
@@ -88,7 +95,9 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         """Initialize a new S4GANTask.
 
         Args:
-            model: generator: a TorchGeo segmentation model name or ``deeplabv2``.
+            model: generator: a TorchGeo segmentation model name, ``deeplabv2`` or
+                ``hypercolumn`` (:class:`HypercolumnSegmenter` on the timm
+                ``backbone``: every convolution tapped, MLP 1024-1024).
             backbone: encoder name (timm / smp; for ``deeplabv2`` a timm ResNet
                 such as ``resnet101``).
             weights: a local ``.pt``/``.pth``/``.ckpt`` file (whole model or

@@ -72,7 +72,14 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
     def __init__(
         self,
         model: Literal[
-            'unet', 'deeplabv3+', 'deeplabv2', 'fcn', 'upernet', 'segformer', 'dpt'
+            'unet',
+            'deeplabv3+',
+            'deeplabv2',
+            'hypercolumn',
+            'fcn',
+            'upernet',
+            'segformer',
+            'dpt',
         ] = 'deeplabv3+',
         backbone: str = 'resnet50',
         weights: str | os.PathLike[str] | bool | None = None,
@@ -114,7 +121,9 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         """Initialize a new SelfTrainingTask.
 
         Args:
-            model: the network: a TorchGeo segmentation model name or ``deeplabv2``.
+            model: the network: a TorchGeo segmentation model name, ``deeplabv2``
+                or ``hypercolumn`` (:class:`HypercolumnSegmenter` on the timm
+                ``backbone``: every convolution tapped, MLP 1024-1024).
             backbone: encoder name (timm / smp; a timm ResNet for ``deeplabv2``).
             weights: a local ``.pt``/``.pth``/``.ckpt`` file, True for ImageNet
                 weights (download), a TorchGeo weight name, or None.

@@ -18,7 +18,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 from ..datamodules.metadata import datamodule_classes
 from ..evaluation import SegmentationScores
 from ..losses import check_mask_values
-from ..models import DeepLabV2
+from ..models import DeepLabV2, HypercolumnSegmenter
 from .generator import denormalize, is_local_weights, load_generator_weights
 
 __all__ = ('FIXED_HPARAMS', 'SemiSupervisedSegmentationTask')
@@ -71,7 +71,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
             self.hparams.setdefault(key, value)
 
     def configure_generator(self) -> None:
-        """Create ``self.model``: a TorchGeo model or ``deeplabv2``, local weights loaded.
+        """Create ``self.model``: a TorchGeo model, ``deeplabv2`` or ``hypercolumn``.
 
         ``weights`` may be a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
         backbone; the report of loaded and missing keys is kept in
@@ -82,6 +82,15 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
         weights = self.weights
         local = is_local_weights(weights)
         name: str = self.hparams['model']
+        if name == 'hypercolumn':
+            self.model = HypercolumnSegmenter(
+                self.hparams['backbone'], self.hparams['in_channels'],
+                self.hparams['num_classes'], weights=weights,
+            )  # fmt: skip
+            self.weights_report = self.model.weights_report
+            if self.hparams['freeze_backbone']:
+                self.model.backbone.requires_grad_(False)
+            return
         if name == 'deeplabv2':
             self.model = DeepLabV2(
                 self.hparams['backbone'],
