@@ -133,7 +133,10 @@ def test_round_trip_errors(
     with pytest.raises(SystemExit):
         main(['labels', '--patches', str(patches), '--drawn', str(drawn), '--classes', *CLASSES,
               '--output', str(tmp_path / 'z'), '--background', 'grass'])  # fmt: skip
-    assert "--background must be a class index or 'none'" in capsys.readouterr().err
+    assert (
+        "--background must be a class index, 'none' or 'auto'"
+        in capsys.readouterr().err
+    )
 
 
 def _labels(patches: Path, drawn: Path, out: Path, *extra: str) -> None:
@@ -234,3 +237,46 @@ def test_unreadable_vector_files_are_named(
         _labels(text, drawn, tmp_path / 'b')
     assert 'notes.gpkg' in (err := capsys.readouterr().err)
     assert 'cannot be read as a GeoPackage' in err
+
+
+def test_points_become_sparse_masks(
+    task: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shapely.geometry import Point
+
+    _, patches, _ = task
+
+    def centre(row: int, col: int) -> Point:
+        return Point(X0 + (col + 0.5) * RES, Y0 - (row + 0.5) * RES)
+
+    points = gpd.GeoDataFrame(
+        {'class': ['building', 'water', 'background', 'water']},
+        geometry=[centre(5, 40), centre(20, 33), centre(40, 70), centre(90, 120)],
+        crs='EPSG:32633',
+    )  # the last point is inside no queried patch
+    drawn = tmp_path / 'points.gpkg'
+    points.to_file(drawn, driver='GPKG')
+    main(['labels', '--patches', str(patches), '--drawn', str(drawn), '--classes',
+          *CLASSES, '--output', str(tmp_path / 'sparse')])  # fmt: skip
+    out = capsys.readouterr()
+    assert '4 drawn point(s): only their pixels are labelled' in out.out
+    assert '1 drawn feature(s) overlap no queried patch' in out.err
+    with rasterio.open(tmp_path / 'sparse' / 'field_r0_c32.tif') as src:
+        mask = src.read(1)
+    expected = np.full((32, 32), 255, dtype=np.uint8)  # the rest stays unlabelled
+    expected[5, 8], expected[20, 1] = 1, 2  # raster (5, 40) and (20, 33)
+    np.testing.assert_array_equal(mask, expected)
+    # a radius of 1 pixel labels the 3 x 3 cross-shaped disc around each point
+    result = rasterize_patch_labels(
+        patches, drawn, tmp_path / 'discs', CLASSES, background='auto', point_radius=1.0
+    )
+    assert result.background is None and result.points == 4
+    with rasterio.open(tmp_path / 'discs' / 'field_r0_c32.tif') as src:
+        disc = src.read(1)
+    assert (disc == 1).sum() == 5 and disc[4, 8] == disc[5, 9] == 1
+    with pytest.raises(
+        ValueError, match='point.* but --background is 0: .*use --background none'
+    ):
+        rasterize_patch_labels(patches, drawn, tmp_path / 'x', CLASSES, background=0)
+    with pytest.raises(ValueError, match='--point-radius must be a number of pixels'):
+        rasterize_patch_labels(patches, drawn, tmp_path / 'y', CLASSES, point_radius=-1)

@@ -93,18 +93,29 @@ def test_taps_bands_and_bad_names() -> None:
         HypercolumnSegmenter('vgg16', 3, 2, taps='all')
 
 
-def test_memory_aware_dense_path_never_builds_the_full_map(
+def test_memory_aware_dense_path_works_in_bands_of_rows(
     vgg: HypercolumnSegmenter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every tensor upsampled to the input size has the hidden width, not 4,227."""
-    seen: list[int] = []
-    real = F.interpolate
-
-    def spy(t: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-        seen.append(t.shape[1])
-        return real(t, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(F, 'interpolate', spy)
+    """Bands of rows, never the 4,227-channel map nor a full-size hidden map; same logits."""
+    x = torch.randn(1, 3, 40, 40)
     with torch.no_grad():
-        vgg(torch.randn(1, 3, 40, 40))
-    assert seen and set(seen) == {16}
+        whole = vgg(x)  # one band: 40 rows x 40 x 16 < 16 M values
+    seen: list[tuple[int, ...]] = []
+    real = F.grid_sample
+
+    def spy(
+        t: torch.Tensor, grid: torch.Tensor, *args: object, **kwargs: object
+    ) -> torch.Tensor:
+        out = real(t, grid, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(F, 'grid_sample', spy)
+    monkeypatch.setattr(vgg, 'chunk_elements', 16 * 40 * 3)  # 3 rows per band
+    with torch.no_grad():
+        banded = vgg(x)
+    torch.testing.assert_close(banded, whole, atol=1e-5, rtol=1e-5)
+    # bands of 3 rows: of the hidden width, or one tap's own channels (<= 512)
+    channels = {s[1] for s in seen}
+    assert channels <= {16, *vgg.tap_channels} and max(channels) <= 512
+    assert max(s[2] for s in seen) == 3

@@ -99,3 +99,21 @@ def test_semi_supervised_tasks_take_model_hypercolumn() -> None:
     assert not any(p.requires_grad for p in task.model.backbone.parameters())
     task.eval()
     assert task(torch.randn(1, 3, 20, 24)).shape == (1, 3, 20, 24)
+
+
+def test_superpixel_pooling_trains_and_predicts_per_superpixel(tmp_path: Path) -> None:
+    checkpoint = fit(
+        tmp_path, 'raster_hypercolumn_pixels.yaml', '--model.init_args.pooling=superpixel',
+        '--model.init_args.n_segments=6',
+    )  # fmt: skip
+    task = HypercolumnTask.load_from_checkpoint(checkpoint, map_location='cpu').eval()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        segments = task.model.segments(x)
+        logits = task.model(x, segments)
+    for label in segments.unique():  # one prediction per superpixel
+        where = segments[0] == label
+        values = logits[0][:, where]
+        torch.testing.assert_close(values, values[:, :1].expand_as(values))
+    with pytest.raises(ValueError, match="pooling must be 'pixel' or 'superpixel'"):
+        HypercolumnTask(pooling='region')  # type: ignore[arg-type]

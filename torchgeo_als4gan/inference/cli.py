@@ -222,8 +222,15 @@ def labels_parser() -> argparse.ArgumentParser:
     parser.add_argument('--layer', help='layer of multi-layer vector files')
     parser.add_argument(
         '--background',
-        default='0',
-        help="class index of patch pixels outside every polygon, or 'none' to leave them unlabelled",
+        default='auto',
+        help="class index of patch pixels outside every polygon, 'none' to leave them"
+        " unlabelled, or 'auto' (default): 0, or none when points are drawn",
+    )
+    parser.add_argument(
+        '--point-radius',
+        type=float,
+        default=0.0,
+        help='drawn points label a disc of this radius in pixels (default 0: one pixel)',
     )
     parser.add_argument(
         '--ignore-index', type=int, default=255, help='value of unlabelled pixels'
@@ -242,18 +249,22 @@ def labels_main(args: Sequence[str] | None = None) -> None:
     """
     parser = labels_parser()
     cfg = parser.parse_args(args)
-    background: int | None = None
-    if cfg.background.lower() != 'none':
+    background: int | str | None = None
+    if cfg.background.lower() == 'auto':
+        background = 'auto'
+    elif cfg.background.lower() != 'none':
         try:
             background = int(cfg.background)
         except ValueError:
             parser.error(
-                f"--background must be a class index or 'none', got {cfg.background!r}"
+                f"--background must be a class index, 'none' or 'auto', got"
+                f' {cfg.background!r}'
             )
     try:
         result = rasterize_patch_labels(
             cfg.patches, cfg.drawn, cfg.output, cfg.classes, cfg.label_name, None,
             background, cfg.ignore_index, cfg.layer, cfg.overwrite,
+            cfg.point_radius,
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
@@ -261,7 +272,9 @@ def labels_main(args: Sequence[str] | None = None) -> None:
         f'wrote {len(result.files)} patch masks to {cfg.output}'
         f' ({result.labelled_pixels} labelled pixels)'
     )
-    fill = 'background' if background is not None else 'unlabelled'
+    if result.points:
+        print(f'{result.points} drawn point(s): only their pixels are labelled')
+    fill = 'background' if result.background is not None else 'unlabelled'
     for pid in result.without_polygons[:20]:
         print(
             f'warning: patch {pid} has no drawn polygon: written as all {fill}',

@@ -29,6 +29,9 @@ class PatchLabels:
             all ``background``, or all unlabelled).
         files_without_crs: drawn files read in the imagery CRS for lack of one.
         repaired: invalid drawn geometries repaired with ``make_valid``.
+        background: the class given to patch pixels outside every feature
+            (None: left unlabelled, e.g. for drawn points).
+        points: drawn point features (sparse labels).
     """
 
     files: list[Path]
@@ -38,6 +41,8 @@ class PatchLabels:
     without_polygons: list[str] = field(default_factory=list)
     files_without_crs: list[str] = field(default_factory=list)
     repaired: int = 0
+    background: int | None = 0
+    points: int = 0
 
 
 def _read_patches(path: Path) -> gpd.GeoDataFrame:
@@ -72,10 +77,11 @@ def rasterize_patch_labels(
     classes: Sequence[str],
     label_name: str = 'class',
     label_map: Mapping[str, int] | None = None,
-    background: int | None = 0,
+    background: int | str | None = 0,
     ignore_index: int = 255,
     layer: str | int | None = None,
     overwrite: bool = False,
+    point_radius: float = 0.0,
 ) -> PatchLabels:
     """Rasterize polygons drawn by annotators inside the queried patches.
 
@@ -99,10 +105,13 @@ def rasterize_patch_labels(
             name).
         label_map: attribute value -> class index.
         background: class of patch pixels covered by no polygon; None leaves
-            them unlabelled.
+            them unlabelled; ``auto``: 0, or None when the drawn features
+            include points (sparse point labels: only the points are labelled).
         ignore_index: value of unlabelled pixels (the GeoTIFFs' nodata).
         layer: layer of multi-layer vector files.
         overwrite: replace existing mask files.
+        point_radius: drawn points label the pixels whose centre is within this
+            many pixels of them (0: the one pixel holding the point).
 
     Returns:
         The written files and counts.
@@ -120,6 +129,15 @@ def rasterize_patch_labels(
             f'--ignore-index must be in 0..255 and not a class index'
             f' (0..{len(classes) - 1}), got {ignore_index}'
         )
+        raise ValueError(msg)
+    if not isinstance(point_radius, int | float) or point_radius < 0:
+        msg = f'--point-radius must be a number of pixels >= 0, got {point_radius!r}'
+        raise ValueError(msg)
+    auto = background == 'auto'
+    if auto:
+        background = 0
+    if isinstance(background, str):
+        msg = f"background must be a class index, None or 'auto', got {background!r}"
         raise ValueError(msg)
     if background is not None and not 0 <= background < len(classes):
         msg = (
@@ -147,6 +165,24 @@ def rasterize_patch_labels(
         res=imagery.res, layer=layer,
     )  # fmt: skip
     features = labels.features
+    points = features.geom_type.isin(['Point', 'MultiPoint']).to_numpy()
+    if points.any():
+        if auto:
+            background = None
+            labels.background = ignore_index  # only the points are labelled
+        elif background is not None:
+            msg = (
+                f'--drawn has {int(points.sum())} point(s) but --background is'
+                f' {background}: every other pixel of the patches would be class'
+                f' {background}; use --background none (or auto) for sparse point labels'
+            )
+            raise ValueError(msg)
+        if point_radius > 0:
+            # pixels whose centre is within the radius (inclusive: a hair more,
+            # as the buffer's polygon passes exactly through those centres)
+            features.loc[points, 'geometry'] = features.geometry[points].buffer(
+                (point_radius + 0.01) * imagery.res[0]
+            )
     hits = [features.sindex.query(g, predicate='intersects') for g in frame.geometry]
     without = [str(pid) for pid, h in zip(frame['id'], hits, strict=True) if not len(h)]
     if len(without) == len(frame):
@@ -187,8 +223,12 @@ def rasterize_patch_labels(
         with atomic_write(target) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
             dst.write(mask.astype(np.uint8)[None])
     area = frame.geometry.union_all()
-    outside = int((features.geometry.intersection(area).area <= 0).sum())
+    is_point = features.geom_type.isin(['Point', 'MultiPoint'])
+    outside = int(
+        (~features.geometry.intersects(area) & is_point).sum()
+        + ((features.geometry.intersection(area).area <= 0) & ~is_point).sum()
+    )
     return PatchLabels(
         targets, [str(i) for i in frame['id']], labelled, outside, without,
-        labels.files_without_crs, labels.repaired,
+        labels.files_without_crs, labels.repaired, background, int(points.sum()),
     )  # fmt: skip

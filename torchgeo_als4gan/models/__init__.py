@@ -15,6 +15,7 @@ from .discriminator import S4GANDiscriminator, rescale_to_unit
 from .hypercolumn import HypercolumnSegmenter, tap_names
 from .perturbation import perturbed_forward, supports_feature_perturbation
 from .weights import WeightsReport, load_local_weights, read_state_dict
+from .zoomout import ZoomOutSegmenter
 
 __all__ = (
     'CONTEXT_ENCODERS',
@@ -28,6 +29,7 @@ __all__ = (
     'SphericalHarmonicsContextEncoder',
     'SummedASPP',
     'WeightsReport',
+    'ZoomOutSegmenter',
     'build_context_encoder',
     'deepest_channels',
     'load_local_weights',

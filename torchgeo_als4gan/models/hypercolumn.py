@@ -158,6 +158,10 @@ class HypercolumnSegmenter(nn.Module):
             [first] + [nn.Conv2d(a, b, 1) for a, b in itertools.pairwise(widths)]
         )
         self.dropout = dropout
+        #: Values of the hidden width per band of the dense forward (4 M: 16 MiB
+        #: in float32); taps whose projection has at most 4x as many values are
+        #: projected once at their own resolution.
+        self.chunk_elements = 4 * 2**20
         #: Per-channel mean and std of the hypercolumns (z-scoring; identity
         #: until set, e.g. from training pixels by the pixels stage).
         self.register_buffer('feature_mean', torch.zeros(self.feature_channels))
@@ -226,7 +230,15 @@ class HypercolumnSegmenter(nn.Module):
         return z
 
     def forward(self, x: Tensor) -> Tensor:
-        """Dense logits at the input size.
+        """Dense logits at the input size, computed in bands of rows.
+
+        Each tap is projected by its slice of the first layer (at its own
+        resolution when that projection is small, else band by band); then,
+        band by band (about :attr:`chunk_elements` values of the hidden width
+        per band), the taps are upsampled (bilinear, by ``grid_sample`` at the
+        band's pixel centres: the same values as ``interpolate``), summed and
+        run through the rest of the MLP. The largest new tensor is one band of
+        the hidden width, whatever the image size.
 
         Args:
             x: images [B, C, H, W].
@@ -235,19 +247,44 @@ class HypercolumnSegmenter(nn.Module):
             Logits [B, classes, H, W].
         """
         weight, bias = self._first_layer()
-        size = x.shape[-2:]
-        total: Tensor | None = None
+        batch, _, height, width = x.shape
+        hidden = weight.shape[0]
+        # a tap whose projection is small is projected at its own resolution,
+        # once; a large one (the full-resolution taps) is sampled band by band
+        # and projected there, so no full-size map of the hidden width exists
+        taps: list[tuple[Tensor, Tensor | None]] = []
         for feature, (start, stop) in zip(
             self.tap_features(x), self._slices(), strict=True
         ):
-            part = F.conv2d(feature, weight[:, start:stop, None, None])
-            if part.shape[-2:] != size:
-                part = F.interpolate(
-                    part, size=size, mode='bilinear', align_corners=False
-                )
-            total = part if total is None else total + part
-        assert total is not None
-        return self._rest(total + bias[None, :, None, None])
+            slice_ = weight[:, start:stop, None, None]
+            small = batch * hidden * feature.shape[-2] * feature.shape[-1]
+            if small <= 4 * self.chunk_elements:
+                taps.append((F.conv2d(feature, slice_), None))
+            else:
+                taps.append((feature, slice_))
+        rows_per_band = max(1, self.chunk_elements // max(hidden * width * batch, 1))
+        gx = (
+            2 * (torch.arange(width, device=x.device, dtype=x.dtype) + 0.5) / width
+        ) - 1
+        bands = []
+        for top in range(0, height, rows_per_band):
+            rows = torch.arange(top, min(top + rows_per_band, height), device=x.device)
+            gy = (2 * (rows.to(x.dtype) + 0.5) / height) - 1
+            grid = torch.stack(torch.meshgrid(gy, gx, indexing='ij')[::-1], dim=-1)
+            total = bias[None, :, None, None].expand(batch, -1, len(rows), width)
+            for part, projection in taps:
+                if part.shape[-2:] == (height, width):
+                    part = part[:, :, top : top + len(rows)]
+                else:
+                    part = F.grid_sample(
+                        part, grid[None].expand(batch, -1, -1, -1).to(part.dtype),
+                        mode='bilinear', padding_mode='border', align_corners=False,
+                    )  # fmt: skip
+                if projection is not None:
+                    part = F.conv2d(part, projection)
+                total = total + part
+            bands.append(self._rest(total))
+        return torch.cat(bands, dim=2)
 
     def hypercolumns(
         self, x: Tensor, rows: Tensor, cols: Tensor, batch: Tensor

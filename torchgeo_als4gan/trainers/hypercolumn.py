@@ -26,13 +26,16 @@ from torch.nn import functional as F
 from ..losses import check_mask_values
 from ..models import HypercolumnSegmenter
 from ..models.weights import read_state_dict
+from ..models.zoomout import ZoomOutSegmenter
 from ..samplers import sample_pixels_per_class
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('HypercolumnTask', 'inverse_frequency_weights')
 
 #: Hyperparameters a dense stage must share with its pixels-stage checkpoint.
-SHARED = ('backbone', 'in_channels', 'num_classes', 'taps', 'hidden', 'include_image')
+SHARED = (
+    'backbone', 'in_channels', 'num_classes', 'taps', 'hidden', 'include_image', 'pooling',
+)  # fmt: skip
 
 
 def inverse_frequency_weights(counts: Tensor) -> Tensor:
@@ -65,6 +68,9 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
         hidden: list[int] | None = None,
         dropout: float = 0.5,
         include_image: bool = True,
+        pooling: Literal['pixel', 'superpixel'] = 'pixel',
+        n_segments: int = 100,
+        compactness: float = 10.0,
         stage: Literal['pixels', 'dense'] = 'pixels',
         pixels_per_class: int = 3,
         class_weights: Literal['inverse'] | Sequence[float] | None = 'inverse',
@@ -89,6 +95,12 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
             hidden: MLP hidden sizes (default: the seed's 1024, 1024).
             dropout: dropout of the MLP.
             include_image: the image is part of each hypercolumn.
+            pooling: ``pixel`` (a hypercolumn per pixel) or ``superpixel``
+                (zoom-out: hypercolumns averaged over each SLIC superpixel, its
+                neighbourhood and the tile, one prediction per superpixel:
+                :class:`~torchgeo_als4gan.models.ZoomOutSegmenter`).
+            n_segments: approximate superpixels per tile (``superpixel``).
+            compactness: SLIC compactness (``superpixel``).
             stage: ``pixels`` (sampled pixels, MLP) or ``dense`` (whole tiles).
             pixels_per_class: pixels per class per tile in the pixels stage.
             class_weights: ``inverse`` (``N / (K n_c)`` from the labelled masks,
@@ -105,6 +117,9 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
             ValueError: If an argument is out of range, or ``init_checkpoint``
                 was trained with other classes, taps, backbone or MLP.
         """
+        if pooling not in ('pixel', 'superpixel'):
+            msg = f"pooling must be 'pixel' or 'superpixel', got {pooling!r}"
+            raise ValueError(msg)
         if stage not in ('pixels', 'dense'):
             msg = f"stage must be 'pixels' or 'dense', got {stage!r}"
             raise ValueError(msg)
@@ -130,12 +145,15 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
         """Build the segmenter; for ``stage: dense``, load the pixels-stage weights."""
         self._fix_hparams()
         hp = self.hparams
-        self.model = HypercolumnSegmenter(
+        args = (
             hp['backbone'], hp['in_channels'], hp['num_classes'], hp['taps'],
             hp['hidden'] or (1024, 1024), hp['dropout'],
-            self.weights if self.hparams['init_checkpoint'] is None else None,
-            hp['include_image'],
+            self.weights if hp['init_checkpoint'] is None else None, hp['include_image'],
         )  # fmt: skip
+        if hp['pooling'] == 'superpixel':
+            self.model = ZoomOutSegmenter(*args, hp['n_segments'], hp['compactness'])
+        else:
+            self.model = HypercolumnSegmenter(*args)
         self.weights_report = self.model.weights_report
         if hp['freeze_backbone']:
             self.model.backbone.requires_grad_(False)
@@ -267,9 +285,12 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
                 y, self.hparams['pixels_per_class'], self.hparams['num_classes'],
                 self.hparams['ignore_index'], generator,
             )  # fmt: skip
-            logits = self.model.forward_pixels(
-                x, sample.rows, sample.cols, sample.batch
-            )
+            if self.hparams['pooling'] == 'superpixel':  # the pixels' superpixels
+                logits = self.model(x)[sample.batch, :, sample.rows, sample.cols]
+            else:
+                logits = self.model.forward_pixels(
+                    x, sample.rows, sample.cols, sample.batch
+                )
             loss = F.cross_entropy(
                 logits, sample.labels, weight=self.get_buffer('class_weight')
             )
