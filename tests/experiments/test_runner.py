@@ -309,3 +309,26 @@ def test_shipped_grids_load(name: str) -> None:
     config = load_experiment(Path('configs/experiments') / name)
     assert len(config.seeds) >= 3 and config.ceiling
     assert {'supervised', 's4gan', 'self_training'} <= set(config.methods)
+
+
+def test_multi_process_fits_are_refused(tmp_path: Path) -> None:
+    """Fits run in-process: DDP would rerun the whole experiment per rank."""
+    with pytest.raises(
+        ValueError, match=r"trainer_args '--trainer.devices=2'.* use devices: 1"
+    ):
+        load_experiment(small_grid(tmp_path, trainer_args=['--trainer.devices=2']))
+    with pytest.raises(
+        ValueError, match='strategy .ddp_spawn. would start several processes'
+    ):
+        load_experiment(
+            small_grid(tmp_path, trainer_args=['--trainer.strategy=ddp_spawn'])
+        )
+    method = tmp_path / 'ddp.yaml'
+    config = yaml.safe_load(Path('configs/ucm_supervised.yaml').read_text())
+    config['trainer']['devices'] = [0, 1]
+    method.write_text(yaml.safe_dump(config))
+    with pytest.raises(
+        ValueError, match=r"methods.supervised: .*ddp.yaml'.*devices \[0, 1\]"
+    ):
+        load_experiment(small_grid(tmp_path, methods={'supervised': str(method)}))
+    assert load_experiment(small_grid(tmp_path, trainer_args=['--trainer.devices=1']))

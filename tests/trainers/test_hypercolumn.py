@@ -8,7 +8,8 @@ import torch
 from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.inference import load_segmentation_checkpoint
 from torchgeo_als4gan.main import main
-from torchgeo_als4gan.trainers import HypercolumnTask, SelfTrainingTask
+from torchgeo_als4gan.models import HypercolumnSegmenter
+from torchgeo_als4gan.trainers import HypercolumnTask, S4GANTask, SelfTrainingTask
 from torchgeo_als4gan.trainers.hypercolumn import inverse_frequency_weights
 
 ROOT = Path(__file__).parents[2]
@@ -99,6 +100,9 @@ def test_semi_supervised_tasks_take_model_hypercolumn() -> None:
     assert not any(p.requires_grad for p in task.model.backbone.parameters())
     task.eval()
     assert task(torch.randn(1, 3, 20, 24)).shape == (1, 3, 20, 24)
+    gan = S4GANTask(model='hypercolumn', backbone='resnet18', num_classes=3).eval()
+    assert isinstance(gan.model, HypercolumnSegmenter)
+    assert gan(torch.randn(1, 3, 17, 23)).shape == (1, 3, 17, 23)
 
 
 def test_superpixel_pooling_trains_and_predicts_per_superpixel(tmp_path: Path) -> None:

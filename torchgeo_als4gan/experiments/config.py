@@ -156,6 +156,12 @@ class ExperimentConfig:
                 raise ValueError(msg)
         for name, path in self.methods.items():
             _check_method_config(name, Path(path))
+        for arg in self.trainer_args:
+            key, _, value = str(arg).partition('=')
+            if key in ('--trainer.devices', '--trainer.strategy'):
+                devices = value if key == '--trainer.devices' else None
+                strategy = value if key == '--trainer.strategy' else None
+                check_single_process(f'trainer_args {arg!r}', devices, strategy)
 
     def _check_loop(self) -> None:
         from ..loop.config import SCORERS
@@ -233,6 +239,43 @@ def _check_method_config(name: str, path: Path) -> None:
         raise ValueError(msg)
     if not isinstance(model, dict) or not isinstance(raw.get('data'), dict):
         msg = f'methods.{name}: {os.fspath(path)!r} needs model and data sections'
+        raise ValueError(msg)
+    trainer = raw.get('trainer')
+    if isinstance(trainer, dict):
+        check_single_process(
+            f'methods.{name}: {os.fspath(path)!r}', trainer.get('devices'),
+            trainer.get('strategy'),
+        )  # fmt: skip
+
+
+def check_single_process(where: str, devices: Any, strategy: Any = None) -> None:
+    """Refuse a multi-process (DDP) trainer for fits run in-process.
+
+    ``als4gan experiment`` and ``als4gan loop`` run every fit inside their own
+    process; Lightning's DDP launcher would start the other ranks by rerunning
+    the whole command (every rank repeating the experiment).
+
+    Args:
+        where: the config or option, for the message.
+        devices: the trainer's ``devices``.
+        strategy: the trainer's ``strategy``.
+
+    Raises:
+        ValueError: If more than one device or a DDP strategy is asked for.
+    """
+    many = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, list | tuple) and len(devices) > 1
+    )
+    if isinstance(devices, str) and devices.strip().isdigit():
+        many = int(devices) > 1
+    if many or 'ddp' in str(strategy or '').lower():
+        msg = (
+            f'{where}: trainer devices {devices!r} / strategy {strategy!r} would start'
+            ' several processes, but the experiment runner and the loop train in'
+            ' their own process (Lightning would rerun the whole command per'
+            ' rank); use devices: 1 here, and several devices for single fits'
+            " (`als4gan fit`) or pool scoring (the loop's score_devices)"
+        )
         raise ValueError(msg)
 
 
