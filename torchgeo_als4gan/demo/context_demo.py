@@ -133,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('--epochs', type=int, default=8, help='training epochs')
     parser.add_argument('--steps', type=int, default=40, help='iterations per epoch')
     args = parser.parse_args(argv)
+    if not 0 < args.ratio <= 1:
+        parser.error(f'--ratio must be a labelled fraction in (0, 1], got {args.ratio}')
+    if args.size < 128:  # 32-pixel patches in 2x2 blocks need a few blocks per scene
+        parser.error(f'--size must be at least 128 pixels, got {args.size}')
     output = Path(args.output)
     if output.exists() and any(output.iterdir()):
         if not args.overwrite:

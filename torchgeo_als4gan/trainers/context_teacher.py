@@ -274,28 +274,30 @@ class ContextTeacherTask(SelfTrainingTask):
             'entropy_drop': torch.tensor(drop), 'logits_l': logits_l.detach(),
         }  # fmt: skip
 
-    def training_step(
-        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        """One iteration on a ``{'labeled', 'unlabeled'}`` batch with metadata.
+    def iteration_losses(
+        self,
+        labeled: dict[str, Tensor],
+        unlabeled: dict[str, Tensor],
+        valid: Tensor,
+        iteration: int,
+    ) -> dict[str, Tensor]:
+        """The losses of one iteration (:meth:`compute_context_losses`).
 
         Args:
-            batch: the batch.
-            batch_idx: batch index.
-            dataloader_idx: loader index.
+            labeled: the labelled batch, with metadata.
+            unlabeled: the unlabelled batch (the weak view), with metadata.
+            valid: [B', H, W] pixels of the weak view inside the image.
+            iteration: the iteration.
 
         Returns:
-            The loss.
+            See :meth:`compute_context_losses`.
         """
-        labeled, unlabeled = self.split_batch(batch)
-        assert unlabeled is not None
-        valid = unlabeled.get('valid')
-        if valid is None:
-            valid = torch.ones_like(unlabeled['image'][:, 0], dtype=torch.bool)
-        iteration = self.iteration
-        with self.iteration_rng(iteration):
-            losses = self.compute_context_losses(labeled, unlabeled, valid, iteration)
-        self._log_iteration(losses, labeled, iteration)
+        return self.compute_context_losses(labeled, unlabeled, valid, iteration)
+
+    def _log_iteration(
+        self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int
+    ) -> None:
+        super()._log_iteration(losses, labeled, iteration)
         logged = {
             f'train_{k}': losses[k].detach().float()
             for k in ('loss_teacher', 'loss_student', 'loss_distill')
@@ -305,8 +307,6 @@ class ContextTeacherTask(SelfTrainingTask):
                 labeled
             )
         self.log_dict(logged, batch_size=labeled['image'].shape[0])
-        loss: Tensor = losses['loss']
-        return loss
 
     @torch.no_grad()
     def _context_accuracy(self, labeled: dict[str, Tensor]) -> Tensor:

@@ -374,17 +374,41 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         """
         labeled, unlabeled = self.split_batch(batch)
         assert unlabeled is not None
-        x_l, y_l = labeled['image'], labeled['mask'].long()
-        x_u = unlabeled['image']
         valid = unlabeled.get('valid')
         if valid is None:
-            valid = torch.ones_like(x_u[:, 0], dtype=torch.bool)
+            valid = torch.ones_like(unlabeled['image'][:, 0], dtype=torch.bool)
         iteration = self.iteration
         with self.iteration_rng(iteration):
-            losses = self.compute_losses(x_l, y_l, x_u, valid, iteration)
+            losses = self.iteration_losses(labeled, unlabeled, valid, iteration)
         self._log_iteration(losses, labeled, iteration)
         loss: Tensor = losses['loss']
         return loss
+
+    def iteration_losses(
+        self,
+        labeled: dict[str, Tensor],
+        unlabeled: dict[str, Tensor],
+        valid: Tensor,
+        iteration: int,
+    ) -> dict[str, Tensor]:
+        """The losses of one iteration from its sub-batches (:meth:`compute_losses`).
+
+        Args:
+            labeled: the labelled batch.
+            unlabeled: the unlabelled batch (the weak view).
+            valid: [B', H, W] pixels of the weak view inside the image.
+            iteration: the iteration.
+
+        Returns:
+            See :meth:`compute_losses`.
+        """
+        return self.compute_losses(
+            labeled['image'],
+            labeled['mask'].long(),
+            unlabeled['image'],
+            valid,
+            iteration,
+        )
 
     def _log_iteration(
         self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int
