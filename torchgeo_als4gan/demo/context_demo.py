@@ -11,7 +11,6 @@ in-distribution test patches and on the held-out combinations (``ood``).
 """
 
 import argparse
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import yaml
 
 from .configs import SELF_TRAINING
 from .context_scenes import make_context_scenes
+from .pipeline import fresh_output
 from .scene import CLASSES
 
 __all__ = ('CONTEXT_TEACHER', 'main', 'write_context_configs')
@@ -137,13 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f'--ratio must be a labelled fraction in (0, 1], got {args.ratio}')
     if args.size < 128:  # 32-pixel patches in 2x2 blocks need a few blocks per scene
         parser.error(f'--size must be at least 128 pixels, got {args.size}')
-    output = Path(args.output)
-    if output.exists() and any(output.iterdir()):
-        if not args.overwrite:
-            parser.error(
-                f'output folder {str(output)!r} is not empty; pass --overwrite'
-            )
-        shutil.rmtree(output)
+    output = fresh_output(parser, Path(args.output), args.overwrite)
     written = make_context_scenes(output / 'data', args.size)
     configs = write_context_configs(output, args.ratio, args.epochs, args.steps)
     for split, images in written.items():

@@ -21,6 +21,29 @@ from .scene import CLASSES, make_scene
 __all__ = ('main',)
 
 
+def fresh_output(
+    parser: argparse.ArgumentParser, output: Path, overwrite: bool
+) -> Path:
+    """An empty output folder: refused when it holds files, unless ``overwrite``.
+
+    Args:
+        parser: the command's parser (its ``error`` reports the refusal).
+        output: the folder.
+        overwrite: replace what it holds.
+
+    Returns:
+        The folder, created and empty.
+    """
+    if output.exists() and any(output.iterdir()):
+        if not overwrite:
+            parser.error(
+                f'output folder {str(output)!r} is not empty; pass --overwrite'
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
 def _prediction_scores(prediction: Path, truth: Path) -> dict[str, float]:
     """MIoU and pixel accuracy of a predicted class raster against a mask."""
     from ..evaluation.scores import segmentation_scores
@@ -149,14 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.size < 192:
         # 32-pixel patches in 2x2 blocks: smaller scenes have no val/test block
         parser.error(f'--size must be at least 192 pixels, got {args.size}')
-    output = Path(args.output)
-    if output.exists() and any(output.iterdir()):
-        if not args.overwrite:
-            parser.error(
-                f'output folder {str(output)!r} is not empty; pass --overwrite'
-            )
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = fresh_output(parser, Path(args.output), args.overwrite)
     start = time.perf_counter()
     # Keep the demo's own progress lines readable: Lightning's tips and the
     # known harmless warnings of its dependencies go.

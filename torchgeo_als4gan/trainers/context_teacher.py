@@ -274,25 +274,8 @@ class ContextTeacherTask(SelfTrainingTask):
             'entropy_drop': torch.tensor(drop), 'logits_l': logits_l.detach(),
         }  # fmt: skip
 
-    def iteration_losses(
-        self,
-        labeled: dict[str, Tensor],
-        unlabeled: dict[str, Tensor],
-        valid: Tensor,
-        iteration: int,
-    ) -> dict[str, Tensor]:
-        """The losses of one iteration (:meth:`compute_context_losses`).
-
-        Args:
-            labeled: the labelled batch, with metadata.
-            unlabeled: the unlabelled batch (the weak view), with metadata.
-            valid: [B', H, W] pixels of the weak view inside the image.
-            iteration: the iteration.
-
-        Returns:
-            See :meth:`compute_context_losses`.
-        """
-        return self.compute_context_losses(labeled, unlabeled, valid, iteration)
+    #: The training step's losses (see :meth:`SelfTrainingTask.iteration_losses`).
+    iteration_losses = compute_context_losses
 
     def _log_iteration(
         self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int
