@@ -79,3 +79,55 @@ def test_deepglobe_pool_has_multilabels(data_dir: Path) -> None:
     assert pool.multi_classes == pool.label_classes
     item = PoolItems(pool.dataset, 'label_multi')[0]
     assert item['label'].dtype == torch.long and item['label'].shape == (6,)
+
+
+def test_pool_datamodule_adds_the_unlabelled_stream_with_metadata() -> None:
+    images = [
+        {'image': torch.full((3, 4, 4), float(i)), 'label': torch.tensor(i % 2),
+         'metadata': torch.full((4,), i / 10), 'metadata_valid': torch.tensor(True)}
+        for i in range(8)
+    ]  # fmt: skip
+    pool = QueryPool(images, list('abcdefgh'), ('x', 'y'))  # type: ignore[arg-type]
+    plain = PoolDataModule(pool, [0, 1, 2, 3], [], batch_size=2)
+    datamodule = PoolDataModule(
+        pool, [0, 1, 2, 3], [], batch_size=2, unlabeled=range(8),
+        unlabeled_batch_size=3,
+    )  # fmt: skip
+    loader = datamodule.train_dataloader()
+    batches = list(loader)
+    # the same number of iterations as without the unlabelled stream
+    assert len(batches) == len(list(plain.train_dataloader())) == 2
+    for combined in batches:
+        combined = combined[0] if isinstance(combined, tuple) else combined
+        labeled, unlabeled = combined['labeled'], combined['unlabeled']
+        assert set(labeled['index'].tolist()) <= {0, 1, 2, 3}
+        # selected items never appear as unlabelled ones
+        assert set(unlabeled['index'].tolist()) <= {4, 5, 6, 7}
+        assert unlabeled['image'].shape[0] == 3
+        torch.testing.assert_close(
+            unlabeled['metadata'][:, 0], unlabeled['index'].float() / 10
+        )
+
+
+def test_geo_pool_items_carry_their_context(data_dir: Path) -> None:
+    from torchgeo_als4gan.context import context_vector
+
+    datamodule = GeoSegmentationDataModule(
+        image_paths=str(data_dir / 'georaster' / 'imagery'),
+        label_paths=str(data_dir / 'georaster' / 'vectors' / 'labels.geojson'),
+        label_name='landcover', classes=('background', 'building', 'water'),
+        patch_size=16, split_block=1, context=True,
+        date_table=str(data_dir / 'georaster' / 'dates.csv'),
+    )  # fmt: skip
+    pool = datamodule.query_pool()
+    assert pool.footprints is not None
+    import datetime
+
+    for index in (0, len(pool) - 1):
+        sample = pool.dataset[index]
+        centre = pool.footprints.geometry.iloc[[index]].centroid.to_crs('EPSG:4326')
+        expected = context_vector(
+            float(centre.y.iloc[0]), float(centre.x.iloc[0]), datetime.date(2020, 7, 15)
+        )
+        torch.testing.assert_close(sample['metadata'], expected)
+        assert bool(sample['metadata_valid'])

@@ -24,6 +24,12 @@ FIXTURES = {
         '--alpha=0.5',
     ],
     'raster_query.yaml': [*DATA_ARGS['raster'], '--labeled_ratio=0.5', '--alpha=0.5'],
+    'raster_context_query.yaml': [
+        *DATA_ARGS['raster'],
+        f'--data.init_args.date_table={DATA / "georaster" / "dates.csv"}',
+        '--labeled_ratio=0.5',
+        '--alpha=0.5',
+    ],
 }
 
 
@@ -333,3 +339,32 @@ def test_stratified_query_per_scene(tmp_path: Path) -> None:
     assert len(chosen) == 6  # every train tile, in an order set by the quotas
     with pytest.raises(ValueError, match="stratify_by 'file' does not apply"):
         main(query_args('ucm_query.yaml', tmp_path / 'b', *extra, '--stratify_by=file'))
+
+
+def test_context_classifier_learns_from_the_pool_with_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torchgeo_als4gan.trainers import ContextClassifierTask
+
+    seen: list[tuple[bool, bool]] = []
+    original = ContextClassifierTask.compute_losses
+
+    def recording(self: Any, labeled: Any, unlabeled: Any) -> Any:
+        seen.append((unlabeled is not None, 'metadata' in labeled))
+        return original(self, labeled, unlabeled)
+
+    monkeypatch.setattr(ContextClassifierTask, 'compute_losses', recording)
+    main(query_args('raster_context_query.yaml', tmp_path, '--figures=false'))
+    table = pd.read_csv(tmp_path / 'selection.csv')
+    assert len(table) == len(set(table['id'])) > 0
+    # every training step had an unlabelled sub-batch (the unselected pool) and metadata
+    assert seen and all(u and m for u, m in seen)
+    # without metadata in the pool, the run is refused before training
+    with pytest.raises(ValueError, match='reads metadata, but the pool of .* has none'):
+        main(
+            query_args(
+                'raster_context_query.yaml',
+                tmp_path / 'b',
+                '--data.init_args.context=false',
+            )
+        )

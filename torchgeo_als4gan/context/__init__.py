@@ -1,6 +1,12 @@
 """Spatiotemporal context: where and when each image was taken, read from the data."""
 
-from .encoding import CONTEXT_DIM, context_vector, day_of_year, missing_context
+from .encoding import (
+    CONTEXT_DIM,
+    batch_context,
+    context_vector,
+    day_of_year,
+    missing_context,
+)
 from .images import ImageContext
 from .sources import (
     DATE_TAGS,
@@ -15,6 +21,7 @@ __all__ = (
     'CONTEXT_DIM',
     'DATE_TAGS',
     'ImageContext',
+    'batch_context',
     'context_vector',
     'day_of_year',
     'file_date',

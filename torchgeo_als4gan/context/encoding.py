@@ -16,6 +16,7 @@ from torch import Tensor
 __all__ = (
     'CONTEXT_DIM',
     'DAYS_PER_YEAR',
+    'batch_context',
     'context_vector',
     'day_of_year',
     'missing_context',
@@ -73,3 +74,30 @@ def missing_context() -> tuple[Tensor, Tensor]:
         Zeros and ``valid = False``.
     """
     return torch.zeros(CONTEXT_DIM), torch.tensor(False)
+
+
+def batch_context(batch: dict[str, Tensor], reader: str) -> tuple[Tensor, Tensor]:
+    """The ``metadata`` of a batch and its validity flags (all valid if absent).
+
+    Args:
+        batch: a batch (or sub-batch).
+        reader: name of what needs the metadata, for the error.
+
+    Returns:
+        ``[B, 4]`` context vectors and ``[B]`` booleans.
+
+    Raises:
+        ValueError: If the batch carries no ``metadata``.
+    """
+    if 'metadata' not in batch:
+        msg = (
+            f'{reader} needs batches with metadata (context vectors): set the'
+            " datamodule's context: true (and how it finds dates: date_table,"
+            ' date_regex, context_table)'
+        )
+        raise ValueError(msg)
+    metadata = batch['metadata']
+    valid = batch.get('metadata_valid')
+    if valid is None:
+        valid = torch.ones(metadata.shape[0], dtype=torch.bool, device=metadata.device)
+    return metadata, valid.bool()

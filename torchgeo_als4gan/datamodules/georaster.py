@@ -446,8 +446,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         train = footprints[footprints['split'] == 'train'].reset_index(drop=True)
         dataset = FootprintPatches(
             self.scene, train, cast(int, self.patch_size), len(self.classes),
-            self.ignore_index,
-            presence_threshold,
+            self.ignore_index, presence_threshold,
+            self.context_by_corner if self.context else None,
         )  # fmt: skip
         return QueryPool(
             dataset, list(train['id']), self.classes, self.norm_mean, self.norm_std,
@@ -483,6 +483,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         dataset = FootprintPatches(
             self.imagery, pool, cast(int, self.patch_size), len(self.classes),
             self.ignore_index,
+            context=self.context_by_corner if self.context else None,
         )  # fmt: skip
         labelled = set(pool.loc[pool['split'] == 'train', 'id'])
         query_pool = QueryPool(

@@ -1,16 +1,18 @@
 """The active learner's pool: items with image-level labels, and its datamodule."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import torch
 from lightning import LightningDataModule
+from lightning.pytorch.utilities import CombinedLoader
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchgeo.datasets import GeoDataset
 
+from ..context import missing_context
 from ..datasets.utils import mask_labels
 from ..samplers import FootprintGeoSampler
 from ..transforms import SegmentationAugmentation
@@ -34,6 +36,7 @@ class FootprintPatches(Dataset[dict[str, Any]]):
         num_classes: int,
         ignore_index: int = 255,
         presence_threshold: float = 0.05,
+        context: Mapping[tuple[float, float], Tensor] | None = None,
     ) -> None:
         """Initialize a new FootprintPatches.
 
@@ -44,8 +47,12 @@ class FootprintPatches(Dataset[dict[str, Any]]):
             num_classes: number of mask classes.
             ignore_index: mask value without a label.
             presence_threshold: fraction of labelled pixels for ``label_multi``.
+            context: context vectors by footprint corner (west, north, rounded
+                to 6 decimals), as :class:`GeoSegmentationDataModule` reads them;
+                items then carry ``metadata`` and ``metadata_valid``.
         """
         self.dataset = dataset
+        self.context = context
         self.queries = list(FootprintGeoSampler(dataset, footprints, size))
         self.num_classes = num_classes
         self.ignore_index = ignore_index
@@ -58,10 +65,19 @@ class FootprintPatches(Dataset[dict[str, Any]]):
             index: footprint index.
 
         Returns:
-            ``image``, ``mask``, ``label`` and ``label_multi``.
+            ``image``, ``mask``, ``label`` and ``label_multi`` (and
+            ``metadata``, ``metadata_valid`` with a context).
         """
-        sample = self.dataset[self.queries[index]]
+        query = self.queries[index]
+        sample = self.dataset[query]
         out: dict[str, Any] = {'image': sample['image'].float()}
+        if self.context is not None:
+            x, y = query[0], query[1]
+            vector = self.context.get((round(x.start, 6), round(y.stop, 6)))
+            if vector is None:
+                out['metadata'], out['metadata_valid'] = missing_context()
+            else:
+                out['metadata'], out['metadata_valid'] = vector, torch.tensor(True)
         if 'mask' in sample:
             mask = sample['mask'].long().squeeze(0)
             out['mask'] = mask
@@ -140,10 +156,14 @@ class PoolItems(Dataset[dict[str, Any]]):
             index: pool index.
 
         Returns:
-            ``image``, ``label`` and ``index`` (the pool index, as a tensor).
+            ``image``, ``label`` and ``index`` (the pool index, as a tensor),
+            and ``metadata``, ``metadata_valid`` when the pool has them.
         """
         sample = self.dataset[index]
         out = {'image': sample['image'], 'index': torch.tensor(index)}
+        for key in ('metadata', 'metadata_valid'):
+            if key in sample:
+                out[key] = sample[key]
         if self.pixels:
             out['pixels'] = (sample['image'] != 0).any(dim=0)
         if self.label_key in sample:
@@ -164,7 +184,10 @@ class PoolDataModule(LightningDataModule):
     """Trains the classifier on the selected items and scores the others.
 
     Training batches are the selected items with valid labels, mirrored and
-    flipped at random; ``predict`` streams the given items in pool order without
+    flipped at random; with ``unlabeled`` items they are
+    ``{'labeled', 'unlabeled'}`` batches (for a semi-supervised classifier such
+    as :class:`~torchgeo_als4gan.trainers.ContextClassifierTask`), the
+    unlabelled sub-batch flipped independently (its weak view); ``predict`` streams the given items in pool order without
     augmentation (only normalized), so scores do not depend on random transforms.
     """
 
@@ -179,6 +202,8 @@ class PoolDataModule(LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         pixels: bool = False,
+        unlabeled: Sequence[int] = (),
+        unlabeled_batch_size: int | None = None,
     ) -> None:
         """Initialize a new PoolDataModule.
 
@@ -192,6 +217,11 @@ class PoolDataModule(LightningDataModule):
             num_workers: data loading workers.
             seed: seed of the batch order and the augmentation.
             pixels: items also carry ``pixels`` (see :class:`PoolItems`).
+            unlabeled: pool indices of the unlabelled stream (none: labelled
+                batches only). Their labels, when the pool has them, stay in
+                the batch for monitoring only.
+            unlabeled_batch_size: unlabelled items per batch (default
+                ``batch_size``).
         """
         super().__init__()
         self.pool = pool
@@ -203,6 +233,8 @@ class PoolDataModule(LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.items = PoolItems(pool.dataset, label_key, pixels)
+        self.unlabeled = [i for i in unlabeled if i not in set(self.labeled)]
+        self.unlabeled_batch_size = unlabeled_batch_size or batch_size
         self.train_aug = SegmentationAugmentation(
             pool.mean, pool.std, scale=None, hflip=True, vflip=True, seed=seed
         )
@@ -220,11 +252,11 @@ class PoolDataModule(LightningDataModule):
                 keep.append(index)
         return keep
 
-    def train_dataloader(self) -> DataLoader[dict[str, Any]]:
-        """Batches of selected items, reshuffled every epoch.
+    def train_dataloader(self) -> DataLoader[dict[str, Any]] | CombinedLoader:
+        """Batches of selected items (with unlabelled ones), reshuffled every epoch.
 
         Returns:
-            The loader.
+            The loader (a CombinedLoader with an unlabelled stream).
 
         Raises:
             ValueError: If no selected item has a usable label.
@@ -236,15 +268,20 @@ class PoolDataModule(LightningDataModule):
                 f' {self.label_key!r} to train the classifier on'
             )
             raise ValueError(msg)
+        # as many iterations as without the unlabelled stream (same budget)
         num_batches = max(len(trainable) // self.batch_size, 1)
-        return infinite_batches_loader(
-            Subset(self.items, trainable),
-            len(trainable),
-            self.batch_size,
-            num_batches,
-            self.seed,
-            self.num_workers,
-        )
+        labeled = infinite_batches_loader(
+            Subset(self.items, trainable), len(trainable), self.batch_size,
+            num_batches, self.seed, self.num_workers,
+        )  # fmt: skip
+        if not self.unlabeled:
+            return labeled
+        unlabeled = infinite_batches_loader(
+            Subset(self.items, self.unlabeled), len(self.unlabeled),
+            self.unlabeled_batch_size, num_batches, self.seed + 1, self.num_workers,
+        )  # fmt: skip
+        streams = {'labeled': labeled, 'unlabeled': unlabeled}
+        return CombinedLoader(streams, mode='max_size_cycle')
 
     def predict_dataloader(self) -> DataLoader[dict[str, Any]]:
         """The items to score, in pool order, without augmentation.
@@ -271,5 +308,7 @@ class PoolDataModule(LightningDataModule):
             The transformed batch.
         """
         if self.trainer and self.trainer.training:
+            if 'labeled' in batch:
+                return {key: self.train_aug(part) for key, part in batch.items()}
             return self.train_aug(batch)
         return self.aug(batch)

@@ -1,5 +1,6 @@
 """Loss terms of the semi-supervised trainers."""
 
+from .image_pseudo_labels import image_pseudo_label_loss, image_pseudo_labels
 from .pseudo_labels import (
     entropy_drop_share,
     entropy_filter,
@@ -22,6 +23,8 @@ __all__ = (
     'entropy_drop_share',
     'entropy_filter',
     'feature_matching_loss',
+    'image_pseudo_label_loss',
+    'image_pseudo_labels',
     'one_hot_mask',
     'pixel_entropy',
     'pseudo_labels',

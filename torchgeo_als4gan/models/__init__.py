@@ -10,6 +10,12 @@ from .context import (
     build_context_encoder,
     spherical_harmonics,
 )
+from .context_classifier import (
+    ContextReadingClassifier,
+    PlaceholderClassifier,
+    is_vision_transformer,
+    vit_tokens_with_extra,
+)
 from .deeplabv2 import DeepLabV2, SummedASPP
 from .discriminator import S4GANDiscriminator, rescale_to_unit
 from .hypercolumn import HypercolumnSegmenter, tap_names
@@ -22,9 +28,11 @@ __all__ = (
     'ContextConditionedSegmenter',
     'ContextFiLM',
     'ContextMLP',
+    'ContextReadingClassifier',
     'DeepLabV2',
     'FourierContextEncoder',
     'HypercolumnSegmenter',
+    'PlaceholderClassifier',
     'S4GANDiscriminator',
     'SphericalHarmonicsContextEncoder',
     'SummedASPP',
@@ -32,6 +40,7 @@ __all__ = (
     'ZoomOutSegmenter',
     'build_context_encoder',
     'deepest_channels',
+    'is_vision_transformer',
     'load_local_weights',
     'perturbed_forward',
     'read_state_dict',
@@ -40,4 +49,5 @@ __all__ = (
     'split_forward',
     'supports_feature_perturbation',
     'tap_names',
+    'vit_tokens_with_extra',
 )

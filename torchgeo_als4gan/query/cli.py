@@ -224,6 +224,12 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         raise TypeError(msg)
     pool: QueryPool = data.query_pool()
     _check_classes(model, pool, cfg.label_key)
+    if model.needs_metadata and 'metadata' not in pool.dataset[0]:
+        msg = (
+            f'{type(model).__name__} reads metadata, but the pool of'
+            f" {type(data).__name__} has none: set the data's context: true"
+        )
+        raise ValueError(msg)
     groups = pool_groups(pool, cfg.stratify_by, cfg.regions, cfg.region_column)
     budget = QueryBudget(
         len(pool), cfg.labeled_ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
@@ -243,9 +249,12 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     def make_datamodule(
         round_: int, labeled: Sequence[int], predict: Sequence[int]
     ) -> PoolDataModule:
+        # a semi-supervised classifier also learns from the unselected items
+        unlabeled = range(len(pool)) if labeled and model.semi_supervised else ()
         return PoolDataModule(
             pool, labeled, predict, cfg.label_key, cfg.batch_size,
             cfg.predict_batch_size, cfg.num_workers, cfg.seed + round_,
+            unlabeled=unlabeled,
         )  # fmt: skip
 
     template = copy.deepcopy(model)

@@ -1,6 +1,7 @@
 """Lightning tasks: the active learner's classifier and the semi-supervised segmenters."""
 
 from .active_learner import ActiveLearnerTask
+from .context_classifier import ContextClassifierTask
 from .context_teacher import ContextTeacherTask
 from .hypercolumn import HypercolumnTask
 from .s4gan import S4GANTask
@@ -9,6 +10,7 @@ from .semi import SemiSupervisedSegmentationTask
 
 __all__ = (
     'ActiveLearnerTask',
+    'ContextClassifierTask',
     'ContextTeacherTask',
     'HypercolumnTask',
     'S4GANTask',

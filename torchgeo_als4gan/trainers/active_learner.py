@@ -35,6 +35,10 @@ class ActiveLearnerTask(ClassificationTask):
     """
 
     monitor = 'train_loss'
+    #: Whether training also takes ``{'labeled', 'unlabeled'}`` batches.
+    semi_supervised = False
+    #: Whether training batches must carry ``metadata``.
+    needs_metadata = False
 
     def __init__(
         self,
@@ -108,6 +112,16 @@ class ActiveLearnerTask(ClassificationTask):
         """Whether outputs are per-label sigmoids rather than a softmax."""
         return bool(self.hparams['task'] in ('binary', 'multilabel'))
 
+    def network(self) -> torch.nn.Module:
+        """The network that embeds and classifies (subclasses may pick an average).
+
+        Returns:
+            The timm model (or a module with its ``forward_features``,
+            ``forward_head`` and ``get_classifier``).
+        """
+        network: torch.nn.Module = self.model
+        return network
+
     def embed(self, x: Tensor) -> Tensor:
         """Pooled features before the classifier head.
 
@@ -117,8 +131,9 @@ class ActiveLearnerTask(ClassificationTask):
         Returns:
             Embeddings [B, D].
         """
-        features = self.model.forward_features(x)
-        embedding: Tensor = self.model.forward_head(features, pre_logits=True)
+        network: Any = self.network()
+        features = network.forward_features(x)
+        embedding: Tensor = network.forward_head(features, pre_logits=True)
         return embedding
 
     def head(self, embedding: Tensor, dropout: bool | None = None) -> Tensor:
@@ -134,7 +149,7 @@ class ActiveLearnerTask(ClassificationTask):
         active = self.training if dropout is None else dropout
         p = float(self.hparams['dropout'])
         dropped = torch.nn.functional.dropout(embedding, p, training=active)
-        logits: Tensor = self.model.get_classifier()(dropped)
+        logits: Tensor = self.network().get_classifier()(dropped)  # type: ignore[operator]
         return logits
 
     def forward(self, x: Tensor) -> Tensor:
@@ -175,7 +190,7 @@ class ActiveLearnerTask(ClassificationTask):
             raise ValueError(msg)
         generator = torch.Generator(device=embedding.device).manual_seed(seed)
         samples = []
-        classifier = self.model.get_classifier()
+        classifier: Any = self.network().get_classifier()  # type: ignore[operator]
         for _ in range(int(self.hparams['mc_samples'])):
             keep = (
                 torch.rand(

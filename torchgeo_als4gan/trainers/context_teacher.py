@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from torch.optim import SGD, AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
+from ..context import batch_context
 from ..losses import ramp, weighted_cross_entropy
 from ..models import ContextConditionedSegmenter, deepest_channels, split_forward
 from .ema import ema_momentum, ema_update, evaluating, frozen_copy
@@ -148,20 +149,7 @@ class ContextTeacherTask(SelfTrainingTask):
         return logits
 
     def _metadata(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        if 'metadata' not in batch:
-            msg = (
-                f'{type(self).__name__} needs batches with metadata (context'
-                " vectors): set the datamodule's context: true (and how it finds"
-                ' dates: date_table, date_regex)'
-            )
-            raise ValueError(msg)
-        metadata = batch['metadata']
-        valid = batch.get('metadata_valid')
-        if valid is None:
-            valid = torch.ones(
-                metadata.shape[0], dtype=torch.bool, device=metadata.device
-            )
-        return metadata, valid.bool()
+        return batch_context(batch, type(self).__name__)
 
     def configure_optimizers(self) -> Any:
         """One optimizer over the student, the context network and the projection.
