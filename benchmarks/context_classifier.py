@@ -54,7 +54,7 @@ def datamodule(folder: Path, split: str, **kwargs: Any) -> GeoSegmentationDataMo
         classes=list(CLASSES), patch_size=32, split_block=2, mean=MEAN, std=STD,
         context=True, **kwargs,
     )  # fmt: skip
-    dm.setup('fit')
+    dm._build()  # footprints, splits and context vectors
     return dm
 
 
@@ -152,7 +152,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         i for i in range(len(pool)) if int(pool.dataset[i]['label']) < len(CLASSES)
     ]
     rng = np.random.default_rng(0)
-    count = max(int(round(args.ratio * len(pool))), len(CLASSES))
+    count = max(round(args.ratio * len(pool)), len(CLASSES))
     labeled = sorted(rng.choice(known, size=count, replace=False).tolist())
     val = batches(patches(dm, ('val',)))
     test = batches(patches(dm, ('test',)))
@@ -187,7 +187,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     record('supervised', lambda b: supervised(b['image']), time.perf_counter() - start)
 
     no_context = copy.copy(pool)
-    no_context.dataset = _withheld(pool.dataset)
+    no_context.dataset = WithheldContext(pool.dataset)
     start = time.perf_counter()
     fixmatch = train(
         ContextClassifierTask(**network, **semi, lambda_distill=0.01),
@@ -242,7 +242,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     )
 
 
-class _withheld(torch.utils.data.Dataset[dict[str, Any]]):
+class WithheldContext(torch.utils.data.Dataset[dict[str, Any]]):
     """The pool with every context marked invalid (the teacher reads images only)."""
 
     def __init__(self, dataset: Any) -> None:

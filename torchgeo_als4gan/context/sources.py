@@ -24,6 +24,7 @@ __all__ = (
     'DATE_TAGS',
     'file_date',
     'lonlat_of_bounds',
+    'raster_location',
     'read_context_table',
     'read_date_table',
     'resolve_dates',
@@ -46,6 +47,26 @@ HOW_TO_DATE = (
 @lru_cache(maxsize=64)
 def _to_lonlat(crs_wkt: str) -> Transformer:
     return Transformer.from_crs(CRS.from_wkt(crs_wkt), 'EPSG:4326', always_xy=True)
+
+
+def raster_location(path: str | os.PathLike[str]) -> tuple[float, float]:
+    """Latitude and longitude of the centre of a georeferenced raster.
+
+    Args:
+        path: a GeoTIFF (or any raster GDAL reads).
+
+    Returns:
+        ``(lat, lon)`` in degrees.
+
+    Raises:
+        ValueError: If the file has no CRS (not georeferenced).
+    """
+    with rasterio.open(path) as src:
+        crs, bounds = src.crs, tuple(src.bounds)
+    if crs is None:
+        msg = f'{os.fspath(path)!r} has no CRS: its location cannot be read'
+        raise ValueError(msg)
+    return lonlat_of_bounds(bounds, crs.to_wkt())
 
 
 def lonlat_of_bounds(

@@ -1,5 +1,10 @@
 """Semi-supervised datamodules: labelled + unlabelled training batches."""
 
+from .classification import (
+    BigEarthNetContextDataModule,
+    EuroSATContextDataModule,
+    SemiSupervisedClassificationDataModule,
+)
 from .deepglobe import DeepGlobePatchesDataModule
 from .georaster import GeoSegmentationDataModule
 from .pool import PoolDataModule, QueryPool
@@ -8,11 +13,14 @@ from .tile_folder import SegmentationTileFolderDataModule
 from .ucmerced_dlrsd import UCMercedDLRSDDataModule
 
 __all__ = (
+    'BigEarthNetContextDataModule',
     'DeepGlobePatchesDataModule',
+    'EuroSATContextDataModule',
     'GeoSegmentationDataModule',
     'PoolDataModule',
     'QueryPool',
     'SegmentationTileFolderDataModule',
+    'SemiSupervisedClassificationDataModule',
     'SemiSupervisedNonGeoDataModule',
     'UCMercedDLRSDDataModule',
 )

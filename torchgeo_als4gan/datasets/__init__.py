@@ -1,6 +1,8 @@
-"""Datasets: UC Merced + DLRSD, DeepGlobe, tile folders and georeferenced rasters."""
+"""Datasets: UC Merced + DLRSD, DeepGlobe, tile folders, georeferenced rasters, EuroSAT/BigEarthNet with context."""
 
+from .bigearthnet_context import BigEarthNetContext
 from .deepglobe import DeepGlobePatches
+from .eurosat_context import EuroSATContext
 from .georaster import (
     GeoImagery,
     GeoRasterMask,
@@ -13,7 +15,9 @@ from .tile_folder import SegmentationTileFolder
 from .ucmerced_dlrsd import UCMercedDLRSD
 
 __all__ = (
+    'BigEarthNetContext',
     'DeepGlobePatches',
+    'EuroSATContext',
     'GeoImagery',
     'GeoRasterMask',
     'GeoSegmentationScene',

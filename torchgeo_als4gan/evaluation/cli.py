@@ -12,13 +12,14 @@ from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-define
 from lightning.pytorch.cli import LightningArgumentParser
 from torch import Tensor, nn
 from torchgeo.datamodules import BaseDataModule
-from torchgeo.trainers import BaseTask
+from torchgeo.trainers import BaseTask, ClassificationTask
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from ..datamodules.metadata import checkpoint_metadata, datamodule_classes
 from ..files import atomic_write
 from ..models.weights import load_torch_file, state_dict_of
 from ..runtime import resolve_device
+from .classification import classification_scores_on_split
 from .scores import segmentation_scores
 
 __all__ = (
@@ -189,7 +190,10 @@ def evaluate_checkpoints(
             trained with the classes in another order, or none can be read.
     """
     device = device or torch.device('cpu')
-    num_classes: int = model.hparams['num_classes']
+    classifier = isinstance(model, ClassificationTask)
+    num_classes = int(
+        model.hparams['num_classes'] or model.hparams.get('num_labels') or 0
+    )
     ignore_index: int | None = model.hparams.get('ignore_index')
     results: list[dict[str, Any]] = []
     unreadable: list[dict[str, str]] = []
@@ -213,25 +217,30 @@ def evaluate_checkpoints(
             raise ValueError(msg) from error
         meta = checkpoint_metadata(content) if isinstance(content, dict) else None
         _check_trained_classes(path, (meta or {}).get('classes'), classes)
-        confusion = confusion_on_split(
-            model, datamodule, split, num_classes, ignore_index, device
-        )
-        names = classes if classes and len(classes) == num_classes else None
-        results.append(
-            {'checkpoint': os.fspath(path), **segmentation_scores(confusion, names)}
-        )
+        if classifier:
+            assert isinstance(model, ClassificationTask)
+            scores = classification_scores_on_split(model, datamodule, split, device)
+        else:
+            confusion = confusion_on_split(
+                model, datamodule, split, num_classes, ignore_index, device
+            )
+            names = classes if classes and len(classes) == num_classes else None
+            scores = segmentation_scores(confusion, names)
+        results.append({'checkpoint': os.fspath(path), **scores})
     if not results:
         msg = (
             f'None of the {len(checkpoints)} checkpoints could be read, e.g.'
             f' {unreadable[0]["error"]}'
         )
         raise ValueError(msg)
-    best = max(results, key=lambda r: r['miou'])
+    # image classifiers: chosen by macro F1 (multi-class and multi-label alike)
+    key = 'macro_f1' if classifier else 'miou'
+    best = max(results, key=lambda r: r[key])
     return {
         'split': split,
         'classes': list(classes) if classes else None,
         'checkpoints': results,
-        'best': {'checkpoint': best['checkpoint'], 'miou': best['miou']},
+        'best': {'checkpoint': best['checkpoint'], key: best[key]},
         'unreadable': unreadable,
     }
 
@@ -296,16 +305,24 @@ def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
     )
     with atomic_write(output) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + '\n')
-    print(f'{"checkpoint":<60} {"mIoU":>7} {"pix acc":>8} {"fwIoU":>7}')
-    for row in report['checkpoints']:
+    columns = (
+        [('miou', 'mIoU'), ('pixel_accuracy', 'pix acc'), ('fw_iou', 'fwIoU')]
+        if 'miou' in report['best']
+        else [('macro_f1', 'macro F1'), ('overall_accuracy', 'OA'),
+              ('mean_average_precision', 'mAP')]
+    )  # fmt: skip
+    rows = report['checkpoints']
+    columns = [(k, title) for k, title in columns if rows and k in rows[0]]
+    print(f'{"checkpoint":<60}' + ''.join(f' {t:>8}' for _, t in columns))
+    for row in rows:
         name = os.path.relpath(row['checkpoint'], folder)
-        print(
-            f'{name:<60} {row["miou"]:7.4f} {row["pixel_accuracy"]:8.4f} {row["fw_iou"]:7.4f}'
-        )
+        print(f'{name:<60}' + ''.join(f' {row[k]:8.4f}' for k, _ in columns))
     for row in report['unreadable']:
         print(f'{os.path.relpath(row["checkpoint"], folder):<60} unreadable, skipped')
+    key = next(k for k in report['best'] if k != 'checkpoint')
     print(
-        f'best on {cfg.split}: {report["best"]["checkpoint"]} (mIoU {report["best"]["miou"]:.4f})'
+        f'best on {cfg.split}: {report["best"]["checkpoint"]}'
+        f' ({dict(columns).get(key, key)} {report["best"][key]:.4f})'
     )
     print(f'wrote {output}')
     return output

@@ -4,6 +4,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import timm
 import torch
 from torch import Tensor
 from torchgeo.trainers import ClassificationTask
@@ -55,6 +56,7 @@ class ActiveLearnerTask(ClassificationTask):
         freeze_backbone: bool = False,
         dropout: float = 0.2,
         mc_samples: int = 20,
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
         """Initialize a new ActiveLearnerTask.
 
@@ -73,15 +75,29 @@ class ActiveLearnerTask(ClassificationTask):
             freeze_backbone: train only the head.
             dropout: dropout probability before the head, in [0, 1).
             mc_samples: Monte-Carlo dropout passes for BALD.
+            model_kwargs: extra ``timm.create_model`` arguments, e.g.
+                ``{img_size: 64}`` for a ViT on 64 px images (with local,
+                timm or no weights).
 
         Raises:
-            ValueError: If ``dropout`` or ``mc_samples`` is out of range.
+            ValueError: If ``dropout`` or ``mc_samples`` is out of range, or
+                ``model_kwargs`` come with TorchGeo weights.
         """
         if not 0 <= dropout < 1:
             msg = f'dropout must be in [0, 1), got {dropout!r}'
             raise ValueError(msg)
         if mc_samples < 2:
             msg = f'mc_samples must be at least 2, got {mc_samples!r}'
+            raise ValueError(msg)
+        if (
+            model_kwargs
+            and weights not in (None, True, False)
+            and not is_local_weights(weights)
+        ):
+            msg = (
+                f'model_kwargs {model_kwargs} cannot be combined with TorchGeo weights'
+                f' {weights!r}: use a local weights file, true (timm) or none'
+            )
             raise ValueError(msg)
         #: Strategy used by ``predict_step`` on pool batches (set by the pool loop).
         self.query_strategy: QueryStrategy | None = None
@@ -101,7 +117,19 @@ class ActiveLearnerTask(ClassificationTask):
         local = is_local_weights(weights)
         if local:
             self.weights = None
-        super().configure_models()
+        extra = self.hparams.get('model_kwargs')
+        if extra:
+            self.model = timm.create_model(
+                self.hparams['model'],
+                num_classes=self.hparams['num_classes'] or self.hparams['num_labels'] or 1,
+                in_chans=self.hparams['in_channels'], pretrained=self.weights is True,
+                **extra,
+            )  # fmt: skip
+            if self.hparams['freeze_backbone']:
+                self.model.requires_grad_(False)
+                self.model.get_classifier().requires_grad_(True)
+        else:
+            super().configure_models()
         self.weights = weights
         if local:
             assert isinstance(weights, str | os.PathLike)
