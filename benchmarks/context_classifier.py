@@ -213,8 +213,11 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         name = f'context teacher -> student (lambda_distill {weight})'
         record(name, lambda b, m=model: m(b['image']), time.perf_counter() - start)
         teachers[name] = model
-        best = max(best, (rows[name][0], name))
-    print(f'\nchosen on val: {best[1]}')
+        if rows[name][0] > best[0]:  # ties: the first in --lambda-distill order
+            best = (rows[name][0], name)
+    ties = [n for n in teachers if rows[n][0] == best[0] and n != best[1]]
+    tied = f' (tied on val with {", ".join(ties)})' if ties else ''
+    print(f'\nchosen on val: {best[1]}{tied}')
     print('\n| method | val acc | test acc ID | test acc OOD | train s |')
     print('|---|---|---|---|---|')
     for name, (v, t, o, s) in rows.items():

@@ -6,6 +6,7 @@ from .classification import (
     SemiSupervisedClassificationDataModule,
 )
 from .deepglobe import DeepGlobePatchesDataModule
+from .domains import SourceTargetDataModule
 from .georaster import GeoSegmentationDataModule
 from .pool import PoolDataModule, QueryPool
 from .semi import SemiSupervisedNonGeoDataModule
@@ -22,5 +23,6 @@ __all__ = (
     'SegmentationTileFolderDataModule',
     'SemiSupervisedClassificationDataModule',
     'SemiSupervisedNonGeoDataModule',
+    'SourceTargetDataModule',
     'UCMercedDLRSDDataModule',
 )

@@ -16,6 +16,7 @@ from ..experiments.config import (
     _check_method_config,
     read_config_file,
 )
+from ..files import atomic_write
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
@@ -73,6 +74,13 @@ class LoopConfig:
             epoch), as in ``als4gan experiment``.
         bootstrap_samples: resamples of the test items for intervals.
         bootstrap_seed: seed of the resamples.
+        source: a labelled source datamodule (``class_path``, ``init_args``)
+            joined to every round's fit (STAL's domain-adaptive setting): the
+            fits see source + chosen target items
+            (:class:`~torchgeo_als4gan.datamodules.SourceTargetDataModule`);
+            pool, scoring, validation and test stay on the target.
+        source_ratio: source items per target item in a labelled batch.
+        class_map: source class -> target class (null: ignored).
     """
 
     output: Path
@@ -97,6 +105,9 @@ class LoopConfig:
     val_check_interval: int | None = None
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
+    source: dict[str, Any] | None = None
+    source_ratio: float = 1.0
+    class_map: dict[str, str | None] | None = None
 
     def __post_init__(self) -> None:
         """Check the settings.
@@ -135,11 +146,67 @@ class LoopConfig:
             msg = f'method: config {os.fspath(self.method)!r} does not exist'
             raise ValueError(msg)
         _check_method_config('method', Path(self.method))
+        if self.source is not None and (
+            not isinstance(self.source, dict) or 'class_path' not in self.source
+        ):
+            msg = (
+                'source must be a datamodule with class_path and init_args, got'
+                f' {self.source!r}'
+            )
+            raise ValueError(msg)
+        if self.source_ratio < 0:
+            msg = f'source_ratio must not be negative, got {self.source_ratio!r}'
+            raise ValueError(msg)
 
     @property
     def labels_folder(self) -> Path:
         """Where labelling mode expects the masks (``<output>/labels``)."""
         return self.output / 'labels'
+
+    def retarget(self, args: Sequence[str]) -> list[str]:
+        """Datamodule overrides aimed at the target inside the joined datamodule.
+
+        Args:
+            args: ``--data.init_args.*`` overrides of the method's datamodule.
+
+        Returns:
+            The same overrides, as ``--data.init_args.target.init_args.*``
+            when a ``source`` is joined (idempotent).
+        """
+        if self.source is None:
+            return list(args)
+        plain, joined = '--data.init_args.', '--data.init_args.target.init_args.'
+        return [
+            joined + a[len(plain):]
+            if a.startswith(plain) and not a.startswith(('--data.init_args.target.',
+                                                         '--data.init_args.source.'))
+            else a
+            for a in args
+        ]  # fmt: skip
+
+    def fit_method(self) -> Path:
+        """The config every round fits: the method, or it joined to the source.
+
+        Returns:
+            ``method``, or ``<output>/method_source_target.yaml`` (written
+            here) whose datamodule is the method's as ``target`` and the
+            ``source``.
+        """
+        if self.source is None:
+            return Path(self.method)
+        raw = yaml.safe_load(Path(self.method).read_text())
+        raw['data'] = {
+            'class_path': 'torchgeo_als4gan.datamodules.SourceTargetDataModule',
+            'init_args': {
+                'target': raw['data'], 'source': self.source,
+                'source_ratio': self.source_ratio, 'class_map': self.class_map,
+            },
+        }  # fmt: skip
+        path = self.output / 'method_source_target.yaml'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:
+            tmp.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
 
     def experiment(self) -> ExperimentConfig:
         """The experiment runner's settings for one method: its fit policy.
@@ -153,8 +220,8 @@ class LoopConfig:
         """
         return ExperimentConfig(
             output=self.output, ratios=list(self.budgets), strategies=['random'],
-            methods={'loop': self.method}, seeds=[self.seed],
-            data_args=list(self.data_args), model_args=list(self.model_args),
+            methods={'loop': self.fit_method()}, seeds=[self.seed],
+            data_args=self.retarget(self.data_args), model_args=list(self.model_args),
             trainer_args=list(self.trainer_args), device=self.device,
             checkpoint_top_k=self.checkpoint_top_k,
             val_check_interval=self.val_check_interval,

@@ -235,14 +235,16 @@ class _Loop:
             f'round {state.round}: training {self.method} on {len(state.selected)}'
             f' labelled items ({100 * state.budget:g} %)'
         )
-        fit_cell(self.experiment, cell, self.data_args(state.round), run, extra)
+        data = config.retarget(self.data_args(state.round))
+        fit_cell(self.experiment, cell, data, run, extra)
 
     def evaluate(self, state: RoundState) -> None:
         config, folder = self.config, self.folder(state.round)
         cell = Cell(state.budget, config.scorer, 'loop', config.seed)
         row = evaluate_cell(
-            self.experiment, cell, self.data_args(state.round), folder / 'run'
-        )
+            self.experiment, cell, config.retarget(self.data_args(state.round)),
+            folder / 'run',
+        )  # fmt: skip
         per_class = row.pop('test_class_iou')
         row.update({
             'round': state.round, 'method': self.method, 'labeled': len(state.selected),
