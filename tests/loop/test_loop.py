@@ -240,3 +240,58 @@ def test_scoring_in_two_processes_gives_the_same_scores(
     _, ids = outcome(tmp_path / 'loop')
     _, expected_ids = outcome(uninterrupted)
     assert ids == expected_ids[:3]
+
+
+def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
+    tmp_path: Path,
+) -> None:
+    georaster = ROOT / 'tests' / 'data' / 'georaster'
+    source = {
+        'class_path': 'torchgeo_als4gan.datamodules.GeoSegmentationDataModule',
+        'init_args': {
+            'image_paths': str(georaster / 'imagery'),
+            'label_paths': str(georaster / 'masks'),
+            'classes': ['water', 'building', 'background'], 'patch_size': 16,
+            'split_block': 1, 'split_fractions': [1.0, 0.0, 0.0], 'num_workers': 0,
+        },
+    }  # fmt: skip
+    config = yaml.safe_load((ROOT / 'configs' / 'raster_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20, 'source': source, 'source_ratio': 0.5,
+        'class_map': {'water': 'water'},
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    assert results['round'].tolist() == [0, 1]
+    # the fits read the joined datamodule: the round's selection on the target side
+    saved = yaml.safe_load(
+        (tmp_path / 'loop' / 'round_01' / 'run' / 'config.yaml').read_text()
+    )
+    data = saved['data']
+    assert data['class_path'].endswith('SourceTargetDataModule')
+    assert data['init_args']['source_ratio'] == 0.5
+    target = data['init_args']['target']['init_args']
+    assert target['selection_file'].endswith('round_01/selection.npy')
+    assert target['labeled_ratio'] is None
+    # the pool is the target's train patches only (the source's would double it)
+    from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+
+    target_dm = GeoSegmentationDataModule(
+        image_paths=str(georaster / 'imagery'),
+        label_paths=str(georaster / 'vectors' / 'labels.geojson'),
+        label_name='landcover', classes=['background', 'building', 'water'],
+        patch_size=16, split_block=1,
+    )  # fmt: skip
+    pool = set(target_dm.query_pool().ids)
+    scores = pd.read_csv(tmp_path / 'loop' / 'round_00' / 'scores.csv')
+    first = int(results['labeled'].iloc[0])
+    assert len(scores) + first == len(pool) and set(scores['id']) <= pool
+    assert set(ids) <= pool
+    with pytest.raises(ValueError, match='source must be a datamodule with class_path'):
+        LoopConfig(**{**load_loop(path).__dict__, 'source': {'init_args': {}}})

@@ -171,34 +171,47 @@ class LoopConfig:
 
         Returns:
             The same overrides, as ``--data.init_args.target.init_args.*``
-            when a ``source`` is joined (idempotent).
+            when a ``source`` is joined (idempotent). Overrides to ``null``
+            are left out: jsonargparse reads a nested ``null`` as the string
+            ``'None'``, so :meth:`fit_method` writes them into the joined
+            config instead.
         """
         if self.source is None:
             return list(args)
         plain, joined = '--data.init_args.', '--data.init_args.target.init_args.'
-        return [
-            joined + a[len(plain):]
-            if a.startswith(plain) and not a.startswith(('--data.init_args.target.',
-                                                         '--data.init_args.source.'))
-            else a
-            for a in args
-        ]  # fmt: skip
+        out = []
+        for arg in args:
+            if _null_override(arg) is not None:
+                continue
+            nested = arg.startswith(
+                ('--data.init_args.target.', '--data.init_args.source.')
+            )
+            out.append(
+                joined + arg[len(plain) :]
+                if arg.startswith(plain) and not nested
+                else arg
+            )
+        return out
 
     def fit_method(self) -> Path:
         """The config every round fits: the method, or it joined to the source.
 
         Returns:
             ``method``, or ``<output>/method_source_target.yaml`` (written
-            here) whose datamodule is the method's as ``target`` and the
-            ``source``.
+            here) whose datamodule is the method's as ``target`` (with the
+            loop's ``null`` overrides, ``labeled_ratio`` among them: the
+            rounds' selections replace it) and the ``source``.
         """
         if self.source is None:
             return Path(self.method)
         raw = yaml.safe_load(Path(self.method).read_text())
+        target = raw['data']
+        nulls = {'labeled_ratio', *filter(None, map(_null_override, self.data_args))}
+        target.setdefault('init_args', {}).update(dict.fromkeys(nulls))
         raw['data'] = {
             'class_path': 'torchgeo_als4gan.datamodules.SourceTargetDataModule',
             'init_args': {
-                'target': raw['data'], 'source': self.source,
+                'target': target, 'source': self.source,
                 'source_ratio': self.source_ratio, 'class_map': self.class_map,
             },
         }  # fmt: skip
@@ -241,6 +254,15 @@ class LoopConfig:
         values['method'] = yaml.safe_load(Path(self.method).read_text())
         values['regions'] = None if self.regions is None else os.fspath(self.regions)
         return values
+
+
+def _null_override(arg: str) -> str | None:
+    """The key of a ``--data.init_args.<key>=null`` override, else None."""
+    prefix = '--data.init_args.'
+    if not arg.startswith(prefix) or '=' not in arg:
+        return None
+    key, value = arg[len(prefix) :].split('=', 1)
+    return key if value.strip().lower() in ('null', 'none') and '.' not in key else None
 
 
 def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopConfig:
