@@ -66,6 +66,12 @@ def _run_loop(args: list[str]) -> None:
     loop_main(args)
 
 
+def _run_pretrain(args: list[str]) -> None:
+    from .pretrain.cli import main as pretrain_main
+
+    pretrain_main(args)
+
+
 def _run_experiment(args: list[str]) -> None:
     from .experiments.cli import main as experiment_main
 
@@ -79,6 +85,7 @@ COMMANDS['experiment'] = _run_experiment
 COMMANDS['labels'] = _run_labels
 COMMANDS['loop'] = _run_loop
 COMMANDS['predict-raster'] = _run_predict_raster
+COMMANDS['pretrain'] = _run_pretrain
 COMMANDS['query'] = _run_query
 
 

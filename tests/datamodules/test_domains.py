@@ -165,3 +165,69 @@ def test_source_target_config_fits_with_both_clis(
 def test_every_source_target_config_is_tested() -> None:
     found = {p.name for p in (ROOT / 'configs').glob('*_source_target*.yaml')}
     assert found == {'raster_source_target_self_training.yaml'}
+
+
+def test_source_only_baseline_keeps_the_target_unlabelled_stream() -> None:
+    dm = SourceTargetDataModule(
+        raster(labeled_ratio=0.5, unlabeled=True), raster(), source_ratio=2.0,
+        target_labels=False,
+    )  # fmt: skip
+    dm.setup('fit')
+    out = first_batch(dm)
+    assert out['labeled']['domain'].tolist() == [1, 1, 1, 1]
+    assert out['unlabeled']['image'].shape[0] == 2
+    with pytest.raises(ValueError, match='target_labels: false needs source_ratio > 0'):
+        SourceTargetDataModule(raster(), raster(), 0.0, target_labels=False)
+
+
+def test_a_source_without_labels_is_refused() -> None:
+    unlabelled = GeoSegmentationDataModule(
+        image_paths=str(DATA / 'imagery'), classes=CLASSES, patch_size=16, batch_size=2
+    )
+    dm = SourceTargetDataModule(raster(labeled_ratio=0.5), unlabelled, 1.0)
+    with pytest.raises(
+        ValueError, match='source datamodule GeoSegmentationDataModule has no labelled'
+    ):
+        dm.setup('fit')
+
+
+@pytest.mark.parametrize('method', ['supervised', 's4gan', 'self_training'])
+def test_every_method_trains_on_joined_batches(
+    method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    raw = yaml.safe_load((ROOT / 'configs' / f'raster_{method}.yaml').read_text())
+    sides = {}
+    for side in ('target', 'source'):
+        data = yaml.safe_load(yaml.safe_dump(raw['data']))
+        data['init_args'].update({
+            'image_paths': str(DATA / 'imagery'),
+            'label_paths': str(DATA / 'vectors' / 'labels.geojson'),
+            'patch_size': 16, 'split_block': 1, 'batch_size': 2, 'num_workers': 0,
+        })  # fmt: skip
+        sides[side] = data
+    raw['data'] = {
+        'class_path': 'torchgeo_als4gan.datamodules.SourceTargetDataModule',
+        'init_args': {**sides, 'source_ratio': 1.0},
+    }
+    path = tmp_path / 'joined.yaml'
+    path.write_text(yaml.safe_dump(raw))
+    seen: list[int] = []
+    original = SourceTargetDataModule.on_after_batch_transfer
+
+    def recording(self: Any, batch: Any, dataloader_idx: int) -> Any:
+        out = original(self, batch, dataloader_idx)
+        labeled = out.get('labeled', out) if isinstance(out, dict) else out
+        if 'domain' in labeled:
+            seen.append(int(labeled['domain'].sum()))
+        return out
+
+    monkeypatch.setattr(SourceTargetDataModule, 'on_after_batch_transfer', recording)
+    main([
+        'fit', '--config', str(path), '--model.init_args.backbone=resnet18',
+        '--trainer.fast_dev_run=true', '--trainer.accelerator=cpu',
+        f'--trainer.default_root_dir={tmp_path}',
+    ])  # fmt: skip
+    assert seen and all(n == 2 for n in seen)  # 2 source items in every training batch

@@ -332,3 +332,33 @@ def test_multi_process_fits_are_refused(tmp_path: Path) -> None:
     ):
         load_experiment(small_grid(tmp_path, methods={'supervised': str(method)}))
     assert load_experiment(small_grid(tmp_path, trainer_args=['--trainer.devices=1']))
+
+
+def test_an_init_axis_runs_every_method_per_initialisation(tmp_path: Path) -> None:
+    import timm
+    import torch
+
+    weights = tmp_path / 'encoder.pt'
+    state = timm.create_model('resnet18', num_classes=0).state_dict()
+    torch.save(  # the layout als4gan pretrain writes (TorchGeo's tasks read it)
+        {'state_dict': {f'model.{k}': v for k, v in state.items()},
+         'hyper_parameters': {'model': 'resnet18'}},
+        weights,
+    )  # fmt: skip
+    path = small_grid(
+        tmp_path, inits={'random': None, 'pretrained': str(weights)},
+        model_args=['--model.init_args.model=unet', '--model.init_args.backbone=resnet18'],
+    )  # fmt: skip
+    config = load_experiment(path)
+    assert set(config.methods) == {'supervised_random', 'supervised_pretrained'}
+    assert config.reference == 'supervised_random'
+    main(['experiment', '--config', str(path)])
+    results = pd.read_csv(tmp_path / 'small' / 'results.csv')
+    assert sorted(results['method']) == ['supervised_pretrained', 'supervised_random']
+    for method, expected in (('random', None), ('pretrained', str(weights))):
+        run = tmp_path / 'small' / 'runs' / f'supervised_{method}_random_r0.5_s0'
+        [saved] = run.rglob('config.yaml')
+        assert yaml.safe_load(saved.read_text())['model']['init_args']['weights'] == expected
+    missing = small_grid(tmp_path, inits={'pretrained': str(tmp_path / 'none.pt')})
+    with pytest.raises(ValueError, match=r'inits.pretrained: weights file .* does not exist'):
+        load_experiment(missing)

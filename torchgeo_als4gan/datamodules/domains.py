@@ -67,6 +67,15 @@ def class_lookup(
     return table
 
 
+def _labelled_items(datamodule: Any) -> int | None:
+    """Labelled training items of one of our datamodules (None: unknown)."""
+    for name in ('labeled_footprints', 'labeled_dataset', 'labeled_items'):
+        items = getattr(datamodule, name, None)
+        if items is not None:
+            return len(items)
+    return None
+
+
 class SourceTargetDataModule(BaseDataModule):
     """Training batches from a labelled source domain and a target domain.
 
@@ -84,6 +93,7 @@ class SourceTargetDataModule(BaseDataModule):
         source_ratio: float = 1.0,
         class_map: dict[str, str | None] | None = None,
         band_map: list[int] | None = None,
+        target_labels: bool = True,
     ) -> None:
         """Initialize a new SourceTargetDataModule.
 
@@ -97,9 +107,13 @@ class SourceTargetDataModule(BaseDataModule):
                 not named map by name, others are ignored.
             band_map: source band (0-based) for each target band, when the
                 band orders or counts differ.
+            target_labels: train on the target's labelled items too (False:
+                the "source only" baseline; the target's unlabelled stream,
+                if any, stays).
 
         Raises:
-            ValueError: If ``source_ratio`` is negative.
+            ValueError: If ``source_ratio`` is negative, or 0 without target
+                labels.
         """
         # a TorchGeo datamodule to the CLIs, whose datasets are the target's and
         # the source's: BaseDataModule's own dataset arguments do not apply
@@ -108,9 +122,13 @@ class SourceTargetDataModule(BaseDataModule):
             msg = f'source_ratio must not be negative, got {source_ratio!r}'
             raise ValueError(msg)
         self.target, self.source = target, source
+        if not target_labels and source_ratio == 0:
+            msg = 'target_labels: false needs source_ratio > 0 (nothing would be labelled)'
+            raise ValueError(msg)
         self.source_ratio, self.class_map, self.band_map = (
             source_ratio, class_map, band_map,
         )  # fmt: skip
+        self.target_labels = target_labels
         self.lookup: Tensor | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -165,6 +183,14 @@ class SourceTargetDataModule(BaseDataModule):
         if stage != 'fit':
             return
         self.source.setup('fit')
+        labelled = _labelled_items(self.source)
+        if labelled == 0:
+            msg = (
+                f'the source datamodule {type(self.source).__name__} has no labelled'
+                ' training items: give it labels (label_paths / masks) and a'
+                ' labelled train split'
+            )
+            raise ValueError(msg)
         names = {}
         for role, dm in (('source', self.source), ('target', self.target)):
             classes = datamodule_classes(dm)
@@ -205,6 +231,8 @@ class SourceTargetDataModule(BaseDataModule):
             source.steps_per_epoch = batches
             source.unlabeled = False
             streams['source'] = source.train_dataloader()
+        if not self.target_labels:
+            del streams['labeled']
         return CombinedLoader(streams, mode='max_size_cycle')
 
     def val_dataloader(self) -> Any:
@@ -256,6 +284,15 @@ class SourceTargetDataModule(BaseDataModule):
         )['labeled']
         return moved
 
+    @staticmethod
+    def _augment(
+        dm: BaseDataModule, part: Any, dataloader_idx: int
+    ) -> dict[str, Tensor]:
+        """One sub-batch through a datamodule's own training augmentation."""
+        augmented: Any = dm.on_after_batch_transfer({'labeled': part}, dataloader_idx)
+        out: dict[str, Tensor] = augmented['labeled']
+        return out
+
     def _source_view(self, source: dict[str, Any], like: Tensor) -> dict[str, Tensor]:
         image = source['image']
         if self.band_map is not None:
@@ -289,30 +326,37 @@ class SourceTargetDataModule(BaseDataModule):
             when the target has no unlabelled stream); else the target's.
         """
         self._children_follow_trainer()
-        if not (isinstance(batch, dict) and 'labeled' in batch):
+        if not (isinstance(batch, dict) and ('labeled' in batch or 'source' in batch)):
             return self.target.on_after_batch_transfer(batch, dataloader_idx)
         raw_source = batch.pop('source', None)
-        out: dict[str, Any] = self.target.on_after_batch_transfer(batch, dataloader_idx)
-        labeled: dict[str, Tensor] = out['labeled']
+        parts = {
+            k: self._augment(self.target, v, dataloader_idx) for k, v in batch.items()
+        }
+        images, masks, domains = [], [], []
+        if 'labeled' in parts:
+            mask = parts['labeled']['mask'].long()
+            images.append(parts['labeled']['image'])
+            masks.append(mask.squeeze(1) if mask.ndim == 4 else mask)
+            domains.append(torch.zeros(len(mask), dtype=torch.long, device=mask.device))
         if raw_source is not None:
-            augmented: Any = self.source.on_after_batch_transfer(
-                {'labeled': raw_source}, dataloader_idx
+            source = self._augment(self.source, raw_source, dataloader_idx)
+            like = next(iter(parts.values()))['image'] if parts else source['image']
+            view = self._source_view(source, like)
+            images.append(view['image'])
+            masks.append(view['mask'])
+            domains.append(
+                torch.ones(
+                    len(view['mask']), dtype=torch.long, device=view['mask'].device
+                )
             )
-            source: dict[str, Tensor] = augmented['labeled']
-            view = self._source_view(source, labeled['image'])
-            target_mask = labeled['mask'].long()
-            if target_mask.ndim == 4:
-                target_mask = target_mask.squeeze(1)
-            labeled = {
-                'image': torch.cat([labeled['image'], view['image']]),
-                'mask': torch.cat([target_mask, view['mask']]),
-                'domain': torch.cat([
-                    torch.zeros(len(target_mask), dtype=torch.long),
-                    torch.ones(len(view['mask']), dtype=torch.long),
-                ]).to(target_mask.device),
-            }  # fmt: skip
-        if 'unlabeled' in out:
-            return {'labeled': labeled, 'unlabeled': out['unlabeled']}
+        labeled: dict[str, Tensor] = {
+            'image': torch.cat(images),
+            'mask': torch.cat(masks),
+        }
+        if raw_source is not None:
+            labeled['domain'] = torch.cat(domains)
+        if 'unlabeled' in parts:
+            return {'labeled': labeled, 'unlabeled': parts['unlabeled']}
         return labeled
 
     def state_dict(self) -> dict[str, Any]:

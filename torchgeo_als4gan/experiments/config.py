@@ -82,6 +82,12 @@ class ExperimentConfig:
             top of the others (e.g. held-out regions and seasons: an
             out-of-distribution test); each gives ``test_miou_<name>`` (with
             its interval) and a table of its own in ``results.md``.
+        inits: an initialisation axis, name -> weights file (null: the
+            config's own, e.g. random): every method runs once per entry, as
+            ``<method>_<name>`` (e.g. ``random: null``, ``pretrained:
+            output/pretrain/demo_resnet18.pt`` from ``als4gan pretrain``).
+        method_args: model overrides of single methods (the ``inits`` axis
+            fills it).
     """
 
     output: Path
@@ -104,6 +110,8 @@ class ExperimentConfig:
     loop_fractions: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
     loop_scorer: str = 'pixel_entropy'
     extra_tests: dict[str, list[str]] = field(default_factory=dict)
+    inits: dict[str, str | None] = field(default_factory=dict)
+    method_args: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -123,6 +131,7 @@ class ExperimentConfig:
         if not self.strategies or not self.methods or not self.seeds:
             msg = 'strategies, methods and seeds must not be empty'
             raise ValueError(msg)
+        _add_init_axis(self)
         for name in ('checkpoint_top_k', 'bootstrap_samples'):
             check_positive(name, getattr(self, name))
         check_positive('val_check_interval', self.val_check_interval, optional=True)
@@ -184,6 +193,17 @@ class ExperimentConfig:
             )
             raise ValueError(msg)
 
+    def model_args_for(self, method: str) -> list[str]:
+        """The model overrides of one method: the shared ones, then its own.
+
+        Args:
+            method: a key of :attr:`methods`.
+
+        Returns:
+            The overrides.
+        """
+        return [*self.model_args, *self.method_args.get(method, [])]
+
     @property
     def checkpoint_policy(self) -> str:
         """The checkpoint policy every method's run gets, in words."""
@@ -215,6 +235,33 @@ class ExperimentConfig:
 
 #: Top-level keys of an ``als4gan query`` config that a fit config never has.
 _QUERY_KEYS = {'strategy', 'labeled_ratio', 'alpha', 'beta', 'output'}
+
+
+def _add_init_axis(config: 'ExperimentConfig') -> None:
+    """One method per (method, init): ``<method>_<init>`` with its weights."""
+    if not config.inits:
+        return
+    for name, weights in config.inits.items():
+        if weights is not None and not Path(weights).is_file():
+            msg = f'inits.{name}: weights file {weights!r} does not exist'
+            raise ValueError(msg)
+    expanded: dict[str, Path] = {}
+    for method, path in config.methods.items():
+        for name, weights in config.inits.items():
+            key = f'{method}_{name}'
+            expanded[key] = path
+            value = 'null' if weights is None else weights
+            config.method_args[key] = [
+                *config.method_args.get(method, []),
+                f'--model.init_args.weights={value}',
+            ]
+    # the reference is the method at its own (null) initialisation, if listed
+    own = [name for name, weights in config.inits.items() if weights is None]
+    base = config.reference or ('supervised' if 'supervised' in config.methods else None)
+    if base in config.methods:
+        config.reference = f'{base}_{(own or list(config.inits))[0]}'
+    config.methods = expanded
+    config.inits = {}
 
 
 def _check_method_config(name: str, path: Path) -> None:

@@ -62,7 +62,7 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
     settings: dict[str, Any] = {
         'method_config': _file_digest(config.methods[cell.method]),
         'data_args': list(config.data_args),
-        'model_args': list(config.model_args),
+        'model_args': config.model_args_for(cell.method),
         'trainer_args': list(config.trainer_args),
         'checkpoint_policy': config.checkpoint_policy,
     }
@@ -222,7 +222,8 @@ def fit_cell(
 
     cli = run_lightning_cli([
         'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-        *data, *config.model_args, *config.trainer_args, *policy_args(config, run),
+        *data, *config.model_args_for(cell.method), *config.trainer_args,
+        *policy_args(config, run),
         f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}', *extra,
     ])  # fmt: skip
     return len(getattr(cli.datamodule, 'labeled_ids', []))
@@ -264,7 +265,7 @@ def evaluate_cell(
     parser = build_parser()
     cfg = parser.parse_args([
         '--config', os.fspath(config.methods[cell.method]), *config.data_args, *data,
-        *config.model_args, f'--checkpoints={run}',
+        *config.model_args_for(cell.method), f'--checkpoints={run}',
     ])  # fmt: skip
     init = parser.instantiate_classes(cfg)
     device = resolve_device(config.device)
@@ -286,7 +287,7 @@ def evaluate_cell(
     for name, args in config.extra_tests.items():
         other = parser.instantiate_classes(parser.parse_args([
             '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-            *data, *config.model_args, *args, f'--checkpoints={run}',
+            *data, *config.model_args_for(cell.method), *args, f'--checkpoints={run}',
         ])).data  # fmt: skip
         items = confusion_on_split(
             model, other, 'test', model.hparams['num_classes'],
@@ -340,7 +341,8 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
         output=folder, method=config.methods[cell.method],
         budgets=[round(f * cell.ratio, 9) for f in config.loop_fractions],
         scorer=config.loop_scorer, seed=cell.seed, data_args=list(config.data_args),
-        model_args=list(config.model_args), trainer_args=list(config.trainer_args),
+        model_args=config.model_args_for(cell.method),
+        trainer_args=list(config.trainer_args),
         device=config.device, checkpoint_top_k=config.checkpoint_top_k,
         val_check_interval=config.val_check_interval,
         bootstrap_samples=config.bootstrap_samples, bootstrap_seed=config.bootstrap_seed,

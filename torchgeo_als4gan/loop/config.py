@@ -81,6 +81,9 @@ class LoopConfig:
             pool, scoring, validation and test stay on the target.
         source_ratio: source items per target item in a labelled batch.
         class_map: source class -> target class (null: ignored).
+        target_labels: with a ``source``, also train on the chosen target
+            items (False: the "source only" baseline, scored on the same
+            target val / test).
     """
 
     output: Path
@@ -108,6 +111,7 @@ class LoopConfig:
     source: dict[str, Any] | None = None
     source_ratio: float = 1.0
     class_map: dict[str, str | None] | None = None
+    target_labels: bool = True
 
     def __post_init__(self) -> None:
         """Check the settings.
@@ -156,6 +160,9 @@ class LoopConfig:
             raise ValueError(msg)
         if self.source_ratio < 0:
             msg = f'source_ratio must not be negative, got {self.source_ratio!r}'
+            raise ValueError(msg)
+        if not self.target_labels and self.source is None:
+            msg = 'target_labels: false needs a source (nothing would be labelled)'
             raise ValueError(msg)
 
     @property
@@ -213,6 +220,7 @@ class LoopConfig:
             'init_args': {
                 'target': target, 'source': self.source,
                 'source_ratio': self.source_ratio, 'class_map': self.class_map,
+                'target_labels': self.target_labels,
             },
         }  # fmt: skip
         path = self.output / 'method_source_target.yaml'

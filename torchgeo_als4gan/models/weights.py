@@ -1,23 +1,31 @@
 """Loading pretrained weights from a local file, with a report of what matched."""
 
+import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 __all__ = (
+    'REPORT_KIND',
     'WeightsReport',
     'load_local_weights',
     'load_torch_file',
+    'pretrain_report',
     'read_state_dict',
+    'report_path',
     'state_dict_of',
 )
 
 logger = logging.getLogger(__name__)
+
+#: ``kind`` of the JSON report ``als4gan pretrain`` writes next to its weights.
+REPORT_KIND = 'als4gan-pretrain'
 
 #: Prefixes stripped from checkpoint keys until they match the model's keys.
 PREFIXES = ('module.', 'model.', 'backbone.', 'encoder.', 'generator.')
@@ -125,6 +133,71 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     return state_dict_of(load_torch_file(path), path)
 
 
+def report_path(weights: str | os.PathLike[str]) -> Path:
+    """Where the report of a weights file lives: ``<name>.json`` next to it.
+
+    Args:
+        weights: the weights file.
+
+    Returns:
+        The report path.
+    """
+    return Path(weights).with_suffix('.json')
+
+
+def pretrain_report(weights: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The report of weights written by ``als4gan pretrain``, if there is one.
+
+    Args:
+        weights: a weights file.
+
+    Returns:
+        The report, or None for other weights files.
+    """
+    path = report_path(weights)
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(report, dict) or report.get('kind') != REPORT_KIND:
+        return None
+    return report
+
+
+def _check_pretrained(
+    path: str | os.PathLike[str],
+    state: dict[str, Tensor],
+    target: dict[str, Tensor],
+    usable: dict[str, Tensor],
+) -> None:
+    """Refuse pretrained weights for another band count or another backbone."""
+    report = pretrain_report(path)
+    if report is None:
+        return
+    first = next((k for k, v in state.items() if v.ndim == 4), None)
+    if (
+        first is not None
+        and first in target
+        and target[first].shape[1] != state[first].shape[1]
+    ):
+        msg = (
+            f'Weights {os.fspath(path)!r} were pretrained on'
+            f' {state[first].shape[1]} bands ({report.get("backbone")},'
+            f' {report.get("in_channels")} in its report); this model takes'
+            f' {target[first].shape[1]}: pretrain on the same bands'
+        )
+        raise ValueError(msg)
+    if len(usable) < len(state) / 2:
+        msg = (
+            f'Weights {os.fspath(path)!r} hold a pretrained {report.get("backbone")!r}'
+            f' encoder, but only {len(usable)} of its {len(state)} tensors fit this'
+            ' model: pretrain the backbone this model uses'
+        )
+        raise ValueError(msg)
+
+
 def _match_keys(state: dict[str, Tensor], model_keys: set[str]) -> dict[str, Tensor]:
     """Strip common wrapper prefixes until the keys overlap the model's most."""
     best = state
@@ -177,6 +250,7 @@ def load_local_weights(model: nn.Module, path: str | os.PathLike[str]) -> Weight
             report.mismatched.append(key)
         else:
             usable[key] = value
+    _check_pretrained(path, state, target, usable)
     report.loaded = sorted(usable)
     report.missing = sorted(set(target) - set(usable) - set(report.mismatched))
     if not usable:
