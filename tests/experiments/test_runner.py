@@ -358,7 +358,12 @@ def test_an_init_axis_runs_every_method_per_initialisation(tmp_path: Path) -> No
     for method, expected in (('random', None), ('pretrained', str(weights))):
         run = tmp_path / 'small' / 'runs' / f'supervised_{method}_random_r0.5_s0'
         [saved] = run.rglob('config.yaml')
-        assert yaml.safe_load(saved.read_text())['model']['init_args']['weights'] == expected
+        assert (
+            yaml.safe_load(saved.read_text())['model']['init_args']['weights']
+            == expected
+        )
     missing = small_grid(tmp_path, inits={'pretrained': str(tmp_path / 'none.pt')})
-    with pytest.raises(ValueError, match=r'inits.pretrained: weights file .* does not exist'):
+    with pytest.raises(
+        ValueError, match=r'inits.pretrained: weights file .* does not exist'
+    ):
         load_experiment(missing)

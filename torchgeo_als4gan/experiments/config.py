@@ -257,7 +257,9 @@ def _add_init_axis(config: 'ExperimentConfig') -> None:
             ]
     # the reference is the method at its own (null) initialisation, if listed
     own = [name for name, weights in config.inits.items() if weights is None]
-    base = config.reference or ('supervised' if 'supervised' in config.methods else None)
+    base = config.reference or (
+        'supervised' if 'supervised' in config.methods else None
+    )
     if base in config.methods:
         config.reference = f'{base}_{(own or list(config.inits))[0]}'
     config.methods = expanded

@@ -8,7 +8,12 @@ from lightning import Callback, LightningModule, Trainer
 from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ('CollapseGuard', 'PretrainingCollapsedError', 'embedding_std', 'knn_accuracy')
+__all__ = (
+    'CollapseGuard',
+    'PretrainingCollapsedError',
+    'embedding_std',
+    'knn_accuracy',
+)
 
 
 class PretrainingCollapsedError(RuntimeError):
