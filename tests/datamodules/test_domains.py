@@ -231,3 +231,20 @@ def test_every_method_trains_on_joined_batches(
         f'--trainer.default_root_dir={tmp_path}',
     ])  # fmt: skip
     assert seen and all(n == 2 for n in seen)  # 2 source items in every training batch
+
+
+def test_context_vectors_are_joined_when_both_domains_have_them() -> None:
+    dates = str(DATA / 'dates.csv')
+    dm = SourceTargetDataModule(
+        raster(labeled_ratio=0.5, unlabeled=False, context=True, date_table=dates),
+        raster(context=True, date_table=dates), source_ratio=1.0,
+    )  # fmt: skip
+    dm.setup('fit')
+    out = first_batch(dm)
+    assert out['metadata'].shape == (4, 4) and out['metadata_valid'].all()
+    plain = SourceTargetDataModule(
+        raster(labeled_ratio=0.5, unlabeled=False, context=True, date_table=dates),
+        raster(), source_ratio=1.0,
+    )  # fmt: skip
+    plain.setup('fit')
+    assert 'metadata' not in first_batch(plain)  # only one side knows it

@@ -25,6 +25,10 @@ from .metadata import datamodule_classes
 
 __all__ = ('SourceTargetDataModule', 'class_lookup')
 
+#: Keys of labelled items joined across the domains besides image and mask
+#: (the context vectors of the metadata teacher), when both sides carry them.
+CONTEXT_KEYS = ('metadata', 'metadata_valid')
+
 
 def class_lookup(
     source: Sequence[str],
@@ -333,7 +337,11 @@ class SourceTargetDataModule(BaseDataModule):
             k: self._augment(self.target, v, dataloader_idx) for k, v in batch.items()
         }
         images, masks, domains = [], [], []
+        extras: list[
+            dict[str, Tensor]
+        ] = []  # context vectors, when both sides have them
         if 'labeled' in parts:
+            extras.append(parts['labeled'])
             mask = parts['labeled']['mask'].long()
             images.append(parts['labeled']['image'])
             masks.append(mask.squeeze(1) if mask.ndim == 4 else mask)
@@ -342,6 +350,7 @@ class SourceTargetDataModule(BaseDataModule):
             source = self._augment(self.source, raw_source, dataloader_idx)
             like = next(iter(parts.values()))['image'] if parts else source['image']
             view = self._source_view(source, like)
+            extras.append(source)
             images.append(view['image'])
             masks.append(view['mask'])
             domains.append(
@@ -353,6 +362,9 @@ class SourceTargetDataModule(BaseDataModule):
             'image': torch.cat(images),
             'mask': torch.cat(masks),
         }
+        for key in CONTEXT_KEYS:
+            if extras and all(key in part for part in extras):
+                labeled[key] = torch.cat([part[key] for part in extras])
         if raw_source is not None:
             labeled['domain'] = torch.cat(domains)
         if 'unlabeled' in parts:
