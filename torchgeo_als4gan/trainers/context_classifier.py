@@ -38,6 +38,7 @@ from ..losses import image_pseudo_label_loss, image_pseudo_labels
 from ..models import ContextReadingClassifier, PlaceholderClassifier
 from ..transforms import StrongAugmentation
 from .active_learner import ActiveLearnerTask
+from .context_options import DEPLOY_CONTEXT_ONLY_WITH_METADATA, check_context_options
 from .ema import ema_momentum, ema_update, evaluating, frozen_copy
 
 __all__ = ('ContextClassifierTask',)
@@ -103,16 +104,13 @@ class ContextClassifierTask(ActiveLearnerTask):
         Raises:
             ValueError: If an argument is out of range (named).
         """
-        if deploy not in ('student', 'context'):
-            msg = f"deploy must be 'student' or 'context', got {deploy!r}"
-            raise ValueError(msg)
+        check_context_options(deploy, lambda_distill, context_dim, context_hidden)
         if eval_model not in ('ema', 'online'):
             msg = f"eval_model must be 'ema' or 'online', got {eval_model!r}"
             raise ValueError(msg)
-        for name, value in (('lambda_u', lambda_u), ('lambda_distill', lambda_distill)):
-            if value < 0:
-                msg = f'{name} must not be negative, got {value!r}'
-                raise ValueError(msg)
+        if lambda_u < 0:
+            msg = f'lambda_u must not be negative, got {lambda_u!r}'
+            raise ValueError(msg)
         if not 0 <= threshold <= 1:
             msg = f'threshold must be in [0, 1], got {threshold!r}'
             raise ValueError(msg)
@@ -124,12 +122,6 @@ class ContextClassifierTask(ActiveLearnerTask):
             raise ValueError(msg)
         if not 0 <= ema_decay < 1:
             msg = f'ema_decay must be in [0, 1), got {ema_decay!r}'
-            raise ValueError(msg)
-        if context_dim < 1 or context_hidden < 1:
-            msg = (
-                'context_dim and context_hidden must be positive, got'
-                f' {context_dim!r}, {context_hidden!r}'
-            )
             raise ValueError(msg)
         self.ema_updates = 0
         super().__init__(**kwargs)
@@ -172,12 +164,7 @@ class ContextClassifierTask(ActiveLearnerTask):
         if self.training:
             return network
         if self.deploys_context:
-            msg = (
-                'deploy: context is the metadata-as-input baseline: it predicts only'
-                ' with batch metadata (validation and test); train deploy: student'
-                ' for a model that predicts from images alone'
-            )
-            raise ValueError(msg)
+            raise ValueError(DEPLOY_CONTEXT_ONLY_WITH_METADATA)
         return self.student_ema if self._use_ema else network
 
     def evaluation_logits(self, batch: dict[str, Tensor]) -> Tensor:

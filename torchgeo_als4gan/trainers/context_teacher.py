@@ -34,6 +34,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from ..context import batch_context
 from ..losses import ramp, weighted_cross_entropy
 from ..models import ContextConditionedSegmenter, deepest_channels, split_forward
+from .context_options import DEPLOY_CONTEXT_ONLY_WITH_METADATA, check_context_options
 from .ema import ema_momentum, ema_update, evaluating, frozen_copy
 from .schedules import OPTIMIZER_DEFAULTS, backbone_head_groups, lr_factor
 from .self_training import SelfTrainingTask
@@ -83,18 +84,7 @@ class ContextTeacherTask(SelfTrainingTask):
         Raises:
             ValueError: If an argument is out of range (named).
         """
-        if deploy not in ('student', 'context'):
-            msg = f"deploy must be 'student' or 'context', got {deploy!r}"
-            raise ValueError(msg)
-        if lambda_distill < 0:
-            msg = f'lambda_distill must not be negative, got {lambda_distill!r}'
-            raise ValueError(msg)
-        if context_dim < 1 or context_hidden < 1:
-            msg = (
-                'context_dim and context_hidden must be positive, got'
-                f' {context_dim!r}, {context_hidden!r}'
-            )
-            raise ValueError(msg)
+        check_context_options(deploy, lambda_distill, context_dim, context_hidden)
         super().__init__(**kwargs)
 
     def configure_models(self) -> None:
@@ -124,12 +114,7 @@ class ContextTeacherTask(SelfTrainingTask):
             ValueError: With ``deploy: context``, which needs the metadata.
         """
         if self.deploys_context:
-            msg = (
-                'deploy: context is the metadata-as-input baseline: it predicts only'
-                ' with batch metadata (validation and test); train deploy: student'
-                ' for a model that predicts from images alone'
-            )
-            raise ValueError(msg)
+            raise ValueError(DEPLOY_CONTEXT_ONLY_WITH_METADATA)
         return super().inference_network()
 
     def evaluation_logits(self, batch: dict[str, Tensor]) -> Tensor:
