@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datamodules.bigearthnet import BigEarthNetDataModule
@@ -24,7 +23,7 @@ from torchgeo.datasets import EuroSAT, NonGeoDataset
 
 from ..datasets import BigEarthNetContext, EuroSATContext
 from ..transforms import SegmentationAugmentation
-from .loaders import infinite_batches_loader, num_batches_per_epoch
+from .loaders import num_batches_per_epoch, semi_supervised_loader
 
 __all__ = (
     'BigEarthNetContextDataModule',
@@ -179,19 +178,12 @@ class SemiSupervisedClassificationDataModule(NonGeoDataModule):
             n_unlabeled, self.unlabeled_batch_size,
         )  # fmt: skip
         train: Dataset[dict[str, Any]] = self._valid_attribute('train_dataset')
-        labeled = infinite_batches_loader(
-            Subset(train, self.labeled_items), len(self.labeled_items),
-            self.batch_size, num_batches, self.seed, self.num_workers,
+        return semi_supervised_loader(
+            Subset(train, self.labeled_items),
+            Subset(train, self.unlabeled_items) if semi else None,
+            self.batch_size, self.unlabeled_batch_size, num_batches, self.seed,
+            self.num_workers,
         )  # fmt: skip
-        if not semi:
-            return labeled
-        unlabeled = infinite_batches_loader(
-            Subset(train, self.unlabeled_items), n_unlabeled,
-            self.unlabeled_batch_size, num_batches, self.seed + 1, self.num_workers,
-        )  # fmt: skip
-        return CombinedLoader(
-            {'labeled': labeled, 'unlabeled': unlabeled}, mode='max_size_cycle'
-        )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Normalize (and, when training, flip) each (sub-)batch on the device.

@@ -4,9 +4,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ('EpochRandomSampler', 'infinite_batches_loader', 'num_batches_per_epoch')
+__all__ = (
+    'EpochRandomSampler',
+    'infinite_batches_loader',
+    'num_batches_per_epoch',
+    'semi_supervised_loader',
+)
 
 
 class EpochRandomSampler(Sampler[int]):
@@ -126,4 +132,41 @@ def infinite_batches_loader(
         num_workers=num_workers,
         drop_last=True,
         persistent_workers=num_workers > 0,
+    )
+
+
+def semi_supervised_loader(
+    labeled: Dataset[dict[str, Any]],
+    unlabeled: Dataset[dict[str, Any]] | None,
+    batch_size: int,
+    unlabeled_batch_size: int,
+    num_batches: int,
+    seed: int,
+    num_workers: int,
+) -> DataLoader[dict[str, Any]] | CombinedLoader:
+    """Labelled batches, or ``{'labeled', 'unlabeled'}`` batches of the same count.
+
+    Args:
+        labeled: the labelled items.
+        unlabeled: the unlabelled items (None or empty: labelled batches only).
+        batch_size: labelled batch size.
+        unlabeled_batch_size: unlabelled batch size.
+        num_batches: batches per epoch of each stream.
+        seed: seed of the labelled draws (``seed + 1``: the unlabelled ones).
+        num_workers: data loading workers.
+
+    Returns:
+        A DataLoader, or a CombinedLoader of both.
+    """
+    first = infinite_batches_loader(
+        labeled, len(labeled), batch_size, num_batches, seed, num_workers,  # type: ignore[arg-type]
+    )  # fmt: skip
+    size = len(unlabeled) if unlabeled is not None else 0  # type: ignore[arg-type]
+    if unlabeled is None or size == 0:
+        return first
+    second = infinite_batches_loader(
+        unlabeled, size, unlabeled_batch_size, num_batches, seed + 1, num_workers
+    )
+    return CombinedLoader(
+        {'labeled': first, 'unlabeled': second}, mode='max_size_cycle'
     )

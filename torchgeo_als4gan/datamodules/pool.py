@@ -16,7 +16,7 @@ from ..context import missing_context
 from ..datasets.utils import mask_labels
 from ..samplers import FootprintGeoSampler
 from ..transforms import SegmentationAugmentation
-from .loaders import infinite_batches_loader
+from .loaders import semi_supervised_loader
 
 __all__ = ('FootprintPatches', 'PoolDataModule', 'PoolItems', 'QueryPool')
 
@@ -270,18 +270,12 @@ class PoolDataModule(LightningDataModule):
             raise ValueError(msg)
         # as many iterations as without the unlabelled stream (same budget)
         num_batches = max(len(trainable) // self.batch_size, 1)
-        labeled = infinite_batches_loader(
-            Subset(self.items, trainable), len(trainable), self.batch_size,
-            num_batches, self.seed, self.num_workers,
+        return semi_supervised_loader(
+            Subset(self.items, trainable),
+            Subset(self.items, self.unlabeled) if self.unlabeled else None,
+            self.batch_size, self.unlabeled_batch_size, num_batches, self.seed,
+            self.num_workers,
         )  # fmt: skip
-        if not self.unlabeled:
-            return labeled
-        unlabeled = infinite_batches_loader(
-            Subset(self.items, self.unlabeled), len(self.unlabeled),
-            self.unlabeled_batch_size, num_batches, self.seed + 1, self.num_workers,
-        )  # fmt: skip
-        streams = {'labeled': labeled, 'unlabeled': unlabeled}
-        return CombinedLoader(streams, mode='max_size_cycle')
 
     def predict_dataloader(self) -> DataLoader[dict[str, Any]]:
         """The items to score, in pool order, without augmentation.

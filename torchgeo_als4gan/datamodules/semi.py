@@ -5,7 +5,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import torch
-from lightning.pytorch.utilities import CombinedLoader
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
@@ -16,7 +15,7 @@ from ..datasets.patched import PatchedSegmentationDataset
 from ..datasets.utils import read_window
 from ..transforms import SegmentationAugmentation
 from .checks import MASKS_CHECKED, check_labelled_masks, check_model_classes
-from .loaders import infinite_batches_loader, num_batches_per_epoch
+from .loaders import num_batches_per_epoch, semi_supervised_loader
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
 from .selection import (
@@ -331,22 +330,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             self.steps_per_epoch, len(labeled), self.batch_size,
             n_unlabeled if semi else 0, self.unlabeled_batch_size,
         )  # fmt: skip
-        labeled_loader = infinite_batches_loader(
-            labeled,
-            len(labeled),
-            self.batch_size,
-            num_batches,
-            self.seed,
-            self.num_workers,
-        )
-        if not semi:
-            return labeled_loader
-        assert unlabeled is not None
-        unlabeled_loader = infinite_batches_loader(
-            unlabeled, n_unlabeled, self.unlabeled_batch_size, num_batches,
-            self.seed + 1, self.num_workers,
+        return semi_supervised_loader(
+            labeled, unlabeled if semi else None, self.batch_size,
+            self.unlabeled_batch_size, num_batches, self.seed, self.num_workers,
         )  # fmt: skip
-        return CombinedLoader(
-            {'labeled': labeled_loader, 'unlabeled': unlabeled_loader},
-            mode='max_size_cycle',
-        )
