@@ -1,13 +1,9 @@
 """The ``als4gan`` command: TorchGeo's LightningCLI plus this package's commands."""
 
-import contextlib
-import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from lightning.pytorch.cli import ArgsType, LightningCLI
-from torchgeo.datamodules import BaseDataModule
-from torchgeo.trainers import BaseTask
+from lightning.pytorch.cli import ArgsType
 
 # Imported so that short class_path names of this package resolve in configs.
 import torchgeo_als4gan.datamodules
@@ -15,7 +11,7 @@ import torchgeo_als4gan.inference
 import torchgeo_als4gan.models
 import torchgeo_als4gan.trainers  # noqa: F401
 
-from . import __version__
+from .lightning_cli import run_lightning_cli
 from .runtime import quiet_known_warnings, show_package_logs
 
 __all__ = ('main', 'run_lightning_cli')
@@ -87,47 +83,6 @@ COMMANDS['loop'] = _run_loop
 COMMANDS['predict-raster'] = _run_predict_raster
 COMMANDS['pretrain'] = _run_pretrain
 COMMANDS['query'] = _run_query
-
-
-@contextlib.contextmanager
-def _command_line(argv: list[str]) -> Iterator[None]:
-    """Make ``sys.argv`` the command being run (restored afterwards).
-
-    Commands run in process (the experiment runner, the demo) would otherwise
-    hand LightningCLI both ``args`` and the outer command's ``sys.argv``, which
-    it warns about; a DDP launcher that re-runs ``sys.argv`` also needs the
-    inner command.
-    """
-    saved = sys.argv
-    sys.argv = [saved[0] if saved else 'als4gan', *argv]
-    try:
-        yield
-    finally:
-        sys.argv = saved
-
-
-def run_lightning_cli(argv: list[str]) -> LightningCLI:
-    """Run a ``fit``/``validate``/``test``/``predict`` command in process.
-
-    Args:
-        argv: the command line after ``als4gan``.
-
-    Returns:
-        The finished CLI (its ``model``, ``datamodule`` and ``trainer``).
-    """
-    # Same reading settings and defaults as the ``torchgeo`` command.
-    os.environ.setdefault('GDAL_DISABLE_READDIR_ON_OPEN', 'EMPTY_DIR')
-    with _command_line(argv):
-        return LightningCLI(
-            model_class=BaseTask,
-            datamodule_class=BaseDataModule,
-            seed_everything_default=0,
-            parser_kwargs={'version': f'torchgeo-als4gan {__version__}'},
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_kwargs={'overwrite': True},
-            args=None,  # read from sys.argv, which _command_line set
-        )
 
 
 def main(args: ArgsType = None) -> None:

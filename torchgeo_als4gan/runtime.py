@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from .checks import check_device
+
 __all__ = (
     'assign_to_ranks',
     'quiet_known_warnings',
@@ -100,18 +102,20 @@ def release_free_memory() -> bool:
     return bool(libc.malloc_trim(0)) if libc is not None else False
 
 
-def resolve_device(name: str) -> torch.device:
-    """The device of a ``--device`` option.
+def resolve_device(name: str, argument: str = '--device') -> torch.device:
+    """The device of a ``--device`` option (see :func:`~torchgeo_als4gan.checks.check_device`).
 
     Args:
         name: ``auto`` (CUDA when available, else CPU) or a torch device name.
+        argument: the option, for the message.
 
     Returns:
         The device.
+
+    Raises:
+        ValueError: If the machine has no such device.
     """
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
+    return check_device(name, argument)
 
 
 def assign_to_ranks(sizes: Sequence[int], world_size: int) -> list[list[int]]:

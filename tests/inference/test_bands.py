@@ -127,7 +127,7 @@ def test_raster_without_geotransform_is_refused(tmp_path: Path) -> None:
     image = np.ones((3, 20, 20), dtype=np.uint8)
     path = write_raster(tmp_path / 'plain.tif', image, None, Affine.identity())
     with pytest.raises(
-        ValueError, match=r'plain\.tif.* has no geotransform.*even with --crs'
+        ValueError, match=r'plain\.tif.* has no geotransform.*gdal_translate'
     ):
         predict_raster(
             pixelwise_model(), [path], tmp_path / 'o', 16, 4, crs='EPSG:32633',

@@ -99,7 +99,7 @@ def test_command_errors_are_one_line(
     message = error(
         '--checkpoint', str(text), '--input', str(IMAGE), '--output', str(tmp_path)
     )
-    assert 'x.ckpt is not a PyTorch checkpoint' in message
+    assert "x.ckpt' is not a PyTorch checkpoint" in message
 
 
 def test_non_segmentation_checkpoint_is_refused(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_non_segmentation_checkpoint_is_refused(tmp_path: Path) -> None:
         match=r"classifier.ckpt is not a checkpoint of a segmentation model \(its model is 'resnet18'",
     ):
         load_segmentation_checkpoint(path)
-    with pytest.raises(FileNotFoundError, match='is not a file'):
+    with pytest.raises(FileNotFoundError, match="missing.ckpt' does not exist"):
         load_segmentation_checkpoint(tmp_path / 'missing.ckpt')
     torch.save({'weights': torch.zeros(1)}, tmp_path / 'plain.pt')
     with pytest.raises(ValueError, match='no state_dict'):

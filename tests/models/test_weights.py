@@ -85,13 +85,13 @@ def test_text_file_as_s4gan_weights(tmp_path: Path) -> None:
     text.write_text('resnet50 imagenet weights, see the README\n')
     # used to end in a pickle traceback that named no file
     with pytest.raises(
-        ValueError, match=r"Weights file '.*weights\.pth' is not a PyTorch file"
+        ValueError, match=r"Weights file '.*weights\.pth' is not a PyTorch checkpoint"
     ):
         S4GANTask(model='fcn', num_classes=3, weights=str(text))
     truncated = tmp_path / 'cut.pt'
     torch.save(small().state_dict(), truncated)
     truncated.write_bytes(truncated.read_bytes()[:50])
     with pytest.raises(
-        ValueError, match=r"cut\.pt' is not a PyTorch file .* or is damaged"
+        ValueError, match=r"cut\.pt' is a truncated or damaged PyTorch checkpoint"
     ):
         read_state_dict(truncated)

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset, stack_samples
 
-from ..checks import check_positive
+from ..checks import check_class_names, check_positive, check_window_size
 from ..context import context_vector, missing_context, resolve_dates
 from ..datasets import (
     GeoImagery,
@@ -22,10 +22,16 @@ from ..datasets import (
     GeoVectorLabels,
     OverlaidLabels,
 )
-from ..datasets.utils import seeded_split
+from ..datasets.utils import raster_header, seeded_split
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from ..transforms import SegmentationAugmentation
-from .checks import MASKS_CHECKED, check_labelled_masks, check_model_classes
+from .checks import (
+    MASKS_CHECKED,
+    check_labelled_masks,
+    check_mask_values,
+    check_model_fits,
+    raw_mask_values,
+)
 from .loaders import num_batches_per_epoch
 from .pool import FootprintPatches, QueryPool
 from .selection import (
@@ -178,6 +184,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         if isinstance(classes, str) or len(classes) < 2:
             msg = f'classes must name at least two classes, got {classes!r}'
             raise ValueError(msg)
+        check_class_names(classes)
         if not 0 <= background < len(classes):
             msg = (
                 f'background must be a class index in 0..{len(classes) - 1}'
@@ -248,10 +255,20 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         if self.footprints is not None:
             return self.footprints
         self.imagery = GeoImagery(self.image_paths, self.image_glob, bands=self.bands)
+        headers = [raster_header(p) for p in self.imagery.index.filepath]
+        check_window_size(
+            'patch_size', cast(int, self.patch_size),
+            max(h.height for h in headers), max(h.width for h in headers),
+            f'image_paths {self.image_paths!r}', self.imagery.band_count,
+            self.batch_size, allow_padding=0,
+        )  # fmt: skip
         footprints = grid_footprints(self.imagery, self.patch_size, self.stride)  # type: ignore[arg-type]
         footprints['split'] = 'unlabeled'
         if self.label_paths is not None:
             labels = self._labels()
+            self._label_files = (
+                list(labels.index.filepath) if isinstance(labels, GeoRasterMask) else []
+            )
             try:
                 self.scene = GeoSegmentationScene(
                     self.imagery, labels, self.classes, ignore_index=self.ignore_index
@@ -408,7 +425,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 )
                 raise ValueError(msg)
             setattr(self, f'{split}_sampler', sampler)
-        check_model_classes(self)
+        check_model_fits(self)
 
     def _check_masks(self) -> None:
         """Refuse labelled patches whose masks hold no pixel of a class."""
@@ -416,9 +433,10 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         first = self.labeled_footprints.iloc[:MASKS_CHECKED]
         queries = FootprintGeoSampler(self.scene, first, cast(int, self.patch_size))
         masks = (self.scene[q]['mask'] for q in queries)
-        check_labelled_masks(
-            masks, self.classes, self.ignore_index, f'label_paths {self.label_paths!r}'
-        )
+        source = f'label_paths {self.label_paths!r}'
+        check_labelled_masks(masks, self.classes, self.ignore_index, source)
+        raw = [raw_mask_values(p) for p in getattr(self, '_label_files', [])[:8]]
+        check_mask_values(raw, self.classes, self.ignore_index, source)
 
     def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
         """The train footprints as the active learner's pool.

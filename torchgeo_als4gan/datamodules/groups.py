@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from ..checks import read_vector
 from ..datasets.patched import ImageRecord
 from .pool import QueryPool
 
@@ -40,15 +41,12 @@ def _region_groups(
     if not path.is_file():
         msg = f'regions: vector file {os.fspath(path)!r} does not exist'
         raise FileNotFoundError(msg)
-    layer = gpd.read_file(path)
+    layer = read_vector(path, 'regions')
     if column not in layer.columns:
         msg = (
             f'region_column {column!r} is not a column of {os.fspath(path)!r}:'
             f' {[c for c in layer.columns if c != "geometry"]}'
         )
-        raise ValueError(msg)
-    if layer.crs is None:
-        msg = f'regions: {os.fspath(path)!r} has no CRS'
         raise ValueError(msg)
     footprints = pool.footprints
     centres = gpd.GeoDataFrame(

@@ -4,12 +4,17 @@ from typing import Any
 
 from torch.utils.data import Subset
 
+from ..checks import file_pixel_statistics
+
 __all__ = (
     'CONTEXT_ENCODING',
     'INFERENCE_KEY',
     'checkpoint_metadata',
+    'datamodule_bands',
     'datamodule_classes',
+    'image_files',
     'inference_metadata',
+    'training_pixel_range',
 )
 
 #: Key of the prediction metadata inside the datamodule's checkpoint state.
@@ -53,6 +58,69 @@ def datamodule_classes(datamodule: Any) -> tuple[str, ...] | None:
     return None
 
 
+def image_files(datamodule: Any) -> tuple[list[str], list[int] | None]:
+    """The image files a datamodule reads, and the 1-based bands it reads from them.
+
+    Args:
+        datamodule: one of this package's datamodules.
+
+    Returns:
+        The files (empty when the datamodule has none set up) and the bands
+        (None: all).
+    """
+    imagery = getattr(datamodule, 'imagery', None)
+    if imagery is not None and hasattr(imagery, 'index'):
+        return [str(p) for p in imagery.index.filepath], imagery.band_indexes
+    for dataset in _datasets(datamodule):
+        records = getattr(dataset, 'records', None)
+        if records:
+            indexes = getattr(dataset, 'band_indexes', None) or [None]
+            return [r.image for r in records], indexes[0]
+    return [], None
+
+
+def datamodule_bands(datamodule: Any) -> int | None:
+    """Bands per pixel of a datamodule's images, when it knows them.
+
+    Args:
+        datamodule: a datamodule (set up).
+
+    Returns:
+        The band count, or None.
+    """
+    imagery = getattr(datamodule, 'imagery', None)
+    count = getattr(imagery, 'band_count', None)
+    if count:
+        return int(count)
+    for dataset in _datasets(datamodule):
+        count = getattr(dataset, 'band_count', None)
+        if count:
+            return int(count)
+    return None
+
+
+def training_pixel_range(datamodule: Any) -> dict[str, Any] | None:
+    """Data type and per-band 1st/99th percentiles of the training imagery.
+
+    Computed once per datamodule from up to 8 image files read at reduced
+    resolution (:func:`~torchgeo_als4gan.checks.file_pixel_statistics`).
+
+    Args:
+        datamodule: one of this package's datamodules (set up).
+
+    Returns:
+        The statistics, or None when the datamodule has no image files.
+    """
+    cached = getattr(datamodule, '_pixel_range', None)
+    if cached is not None:
+        return dict(cached)
+    files, bands = image_files(datamodule)
+    stats = file_pixel_statistics(files, bands) if files else None
+    if stats is not None:
+        datamodule._pixel_range = stats
+    return stats
+
+
 def _as_list(value: Any) -> list[float] | float:
     if isinstance(value, int | float):
         return float(value)
@@ -72,8 +140,10 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
         ``mean``, ``std`` (float or per band), ``classes`` (or None),
         ``colors`` (RGB per class, or None), ``ignore_index`` and ``bands``
         (the band selection as given, 1-based indexes or descriptions; None:
-        all bands) and ``context`` (how batch metadata was encoded, when the
-        datamodule gave it; None otherwise).
+        all bands), ``context`` (how batch metadata was encoded, when the
+        datamodule gave it; None otherwise) and ``pixel_range`` (data type and
+        per-band 1st/99th percentiles of the training imagery, compared with
+        new data by ``predict-raster`` and ``evaluate``).
     """
     colors = None
     for dataset in _datasets(datamodule):
@@ -90,6 +160,7 @@ def inference_metadata(datamodule: Any) -> dict[str, Any]:
         'ignore_index': int(getattr(datamodule, 'ignore_index', 255)),
         'bands': _bands(getattr(datamodule, 'bands', None)),
         'context': CONTEXT_ENCODING if getattr(datamodule, 'context', False) else None,
+        'pixel_range': training_pixel_range(datamodule),
     }
 
 

@@ -9,12 +9,12 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..checks import check_positive
+from ..checks import check_positive, mask_non_finite
 from ..context import ImageContext
 from ..datasets.patched import PatchedSegmentationDataset
 from ..datasets.utils import read_window
 from ..transforms import SegmentationAugmentation
-from .checks import MASKS_CHECKED, check_labelled_masks, check_model_classes
+from .checks import MASKS_CHECKED, check_labelled_masks, check_model_fits
 from .loaders import num_batches_per_epoch, semi_supervised_loader
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
@@ -66,6 +66,19 @@ class UnlabeledView(Dataset[dict[str, Any]]):
         return len(self.dataset)
 
 
+def _finite(batch: Any, ignore_index: int) -> Any:
+    """NaN / inf pixels of a batch as nodata: image 0, mask ignored."""
+    if isinstance(batch, dict) and isinstance(batch.get('image'), Tensor):
+        image, mask, count = mask_non_finite(
+            batch['image'], batch.get('mask'), ignore_index
+        )
+        if count:
+            batch = {**batch, 'image': image}
+            if mask is not None:
+                batch['mask'] = mask
+    return batch
+
+
 class SubBatchAugmentationMixin:
     """Augments each sub-batch of a ``{'labeled', 'unlabeled'}`` training batch.
 
@@ -87,11 +100,14 @@ class SubBatchAugmentationMixin:
         Returns:
             The augmented batch.
         """
+        ignore = int(getattr(self, 'ignore_index', 255))
         if self.trainer and self.trainer.training and 'labeled' in batch:
             aug = self.train_aug
             assert aug is not None
-            return {key: aug(sub) for key, sub in batch.items()}
-        return super().on_after_batch_transfer(batch, dataloader_idx)  # type: ignore[misc]
+            return {key: aug(_finite(sub, ignore)) for key, sub in batch.items()}
+        return super().on_after_batch_transfer(  # type: ignore[misc]
+            _finite(batch, ignore), dataloader_idx
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """State saved in checkpoints: augmentation random state, prediction metadata.
@@ -152,7 +168,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         unlabeled: bool = True,
         unlabeled_batch_size: int | None = None,
         steps_per_epoch: int | None = None,
-        split_files: dict[str, str] | None = None,
+        split_files: dict[str, str | list[str]] | None = None,
         mean: Sequence[float] | float = 0.0,
         std: Sequence[float] | float = 255.0,
         scale: tuple[float, float] | None = (0.5, 1.5),
@@ -179,7 +195,8 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             unlabeled_batch_size: unlabelled batch size (default ``batch_size``).
             steps_per_epoch: batches per epoch (default: one pass over the
                 unlabelled pool, or over the labelled set without it).
-            split_files: ALS4GAN id list per split name (``train``/``val``/``test``).
+            split_files: ALS4GAN id list file per split name (``train``/``val``/
+                ``test``), or the ids themselves (a fixed split in the config).
             mean: per-band normalization mean.
             std: per-band normalization standard deviation.
             scale: random scale range for training (None: off).
@@ -281,7 +298,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
         if stage in ('test', 'predict'):
             self.test_dataset = self._dataset('test')
             self.predict_dataset = self.test_dataset
-        check_model_classes(self)
+        check_model_fits(self)
 
     def _check_masks(self, train: PatchedSegmentationDataset, items: list[int]) -> None:
         """Refuse labelled masks that hold no pixel of a class (see the check)."""

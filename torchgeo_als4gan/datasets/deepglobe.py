@@ -54,7 +54,7 @@ class DeepGlobePatches(PatchedSegmentationDataset):
         self,
         root: str | os.PathLike[str] = 'data/deepglobe',
         split: str = 'train',
-        split_file: str | os.PathLike[str] | None = None,
+        split_file: str | os.PathLike[str] | Sequence[str] | None = None,
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
         patch_size: int | None = 512,

@@ -26,6 +26,7 @@ from torchgeo.datasets import (
 )
 from torchgeo.datasets.utils import GeoSlice, array_to_tensor
 
+from ..checks import check_georeferenced, read_vector
 from .plotting import default_colors, plot_segmentation
 from .utils import raster_header, resolve_bands
 
@@ -77,6 +78,7 @@ class GeoImagery(RasterDataset):
                 the bands they give (the message names the file).
         """
         self.filename_glob = filename_glob
+        _check_rasters(self, paths, 'image_paths', crs)
         super().__init__(paths, crs, res, cache=cache)
         self.selected_bands = list(bands) if bands is not None else None
         selected: list[list[int] | None] = []
@@ -151,6 +153,7 @@ class GeoRasterMask(RasterDataset):
         """
         self.filename_glob = filename_glob
         self.ignore_index = ignore_index
+        _check_rasters(self, paths, 'label_paths', crs)
         super().__init__(paths, crs, res, cache=cache)
 
     def _merge_files(
@@ -197,6 +200,7 @@ class GeoVectorLabels(VectorDataset):
         crs: CRS | None = None,
         res: float | tuple[float, float] = (0.0001, 0.0001),
         layer: str | int | None = None,
+        argument: str = 'label_paths',
     ) -> None:
         """Initialize a new GeoVectorLabels instance.
 
@@ -210,6 +214,7 @@ class GeoVectorLabels(VectorDataset):
             crs: CRS to reproject to (defaults to the first file's).
             res: resolution in CRS units (set to the imagery's when intersected).
             layer: layer of multi-layer files such as GeoPackages.
+            argument: the option that named the files, for messages.
 
         Raises:
             DatasetNotFoundError: If no readable file is found.
@@ -222,9 +227,12 @@ class GeoVectorLabels(VectorDataset):
         self.background = background
         self.files_without_crs: list[str] = []
         self.repaired = 0
-        for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
-            if os.path.isfile(path):
-                _check_vector_file(os.fspath(path), layer)
+        self.paths = paths
+        for path in self.files:  # before TorchGeo indexes them
+            if path.lower().endswith('.parquet'):
+                _check_vector_file(path, layer)
+            else:
+                read_vector(path, argument, layer)
         super().__init__(paths, crs, res, label_name=label_name, layer=layer)
         frames = [self._read(path) for path in self.index.filepath]
         self.features = gpd.GeoDataFrame(
@@ -240,7 +248,7 @@ class GeoVectorLabels(VectorDataset):
                 f' (label_name); its attributes are {list(frame.columns.drop("geometry"))}'
             )
             raise ValueError(msg)
-        if frame.crs is None:
+        if frame.crs is None:  # an empty file (a non-empty one was refused)
             self.files_without_crs.append(path)
             frame = frame.set_crs(self.crs)
         frame = frame.to_crs(self.crs)
@@ -308,6 +316,15 @@ class GeoVectorLabels(VectorDataset):
                 shapes, out=mask, transform=transform, dtype=np.int64
             )
         return {'crs': self.crs, 'bounds': query, 'mask': torch.from_numpy(mask)}
+
+
+def _check_rasters(
+    dataset: RasterDataset, paths: Paths, argument: str, crs: Any
+) -> None:
+    """Refuse files that TorchGeo would fail on with a GDAL message naming none."""
+    dataset.paths = paths
+    for path in dataset.files:
+        check_georeferenced(path, argument, crs)
 
 
 def _check_vector_file(path: str, layer: str | int | None) -> None:

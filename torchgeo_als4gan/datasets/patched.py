@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
-from ..checks import check_positive
+from ..checks import check_positive, check_window_size
 from .plotting import plot_segmentation
 from .utils import (
     grid_windows,
@@ -106,7 +106,7 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         self,
         root: str | os.PathLike[str],
         split: str = 'train',
-        split_file: str | os.PathLike[str] | None = None,
+        split_file: str | os.PathLike[str] | Sequence[str] | None = None,
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
         patch_size: int | None = None,
@@ -122,7 +122,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             root: root directory of the dataset.
             split: one of ``train``, ``val``, ``test`` or ``all``.
             split_file: text file listing the ids of this split, one per line (the
-                ALS4GAN format); overrides the seeded split.
+                ALS4GAN format), or the list of ids itself; overrides the seeded
+                split.
             split_fractions: train/val/test fractions of the seeded split.
             split_seed: seed of the split (stratified by scene class when known).
             patch_size: side of the grid patches, or None for whole images.
@@ -182,10 +183,14 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
             if c != self.band_count
         ]
         if odd:
+            groups = ', '.join(
+                f'{n} band(s): {counts.count(n)} image(s), e.g.'
+                f' {next(r.image for r, c in zip(self.records, counts, strict=True) if c == n)!r}'
+                for n in sorted(set(counts), key=lambda n: (-counts.count(n), n))
+            )
             msg = (
-                f'{len(odd)} image(s) do not have the {self.band_count} band(s) of'
-                f' the other {counts.count(self.band_count)}, e.g. {odd[0][0]!r}'
-                f' has {odd[0][1]}: every image must give the same bands (select'
+                f'The images of {self.split} do not all give the same number of'
+                f' bands ({groups}): every image must give the same bands (select'
                 ' them with bands)'
             )
             raise ValueError(msg)
@@ -194,6 +199,12 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         self.tile_size = tile_size
         if patch_size is None:
             self._check_tile_sizes()
+        elif self.shapes:
+            check_window_size(
+                'patch_size', patch_size, max(h for h, _ in self.shapes),
+                max(w for _, w in self.shapes), f'{type(self).__name__} at {self.root!r}',
+                self.band_count, allow_padding=0,
+            )  # fmt: skip
         self.patches = self._grid_patches()
 
     def _check_tile_sizes(self) -> None:
@@ -236,17 +247,25 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
     def _select_split(
         self,
         records: list[ImageRecord],
-        split_file: str | os.PathLike[str] | None,
+        split_file: str | os.PathLike[str] | Sequence[str] | None,
         fractions: Sequence[float],
         seed: int,
     ) -> list[ImageRecord]:
         if split_file is not None:
-            wanted = read_id_list(split_file)
+            if isinstance(split_file, list | tuple):
+                wanted = [str(i) for i in split_file]
+                where = f'the {self.split} id list'
+            else:
+                assert not isinstance(split_file, Sequence) or isinstance(
+                    split_file, str
+                )
+                wanted = read_id_list(split_file)
+                where = f'split file {os.fspath(split_file)!r}'
             by_id = {record.id: record for record in records}
             missing = [i for i in wanted if i not in by_id]
             if missing:
                 msg = (
-                    f'{len(missing)} ids in split file {os.fspath(split_file)!r} are'
+                    f'{len(missing)} ids in {where} are'
                     f' not in the dataset at {self.root!r}, e.g. {missing[:5]}'
                 )
                 raise ValueError(msg)

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from torchgeo.datasets import DatasetNotFoundError
 
+from ..checks import check_class_names
 from .patched import ImageRecord, PatchedSegmentationDataset
 
 __all__ = ('SegmentationTileFolder',)
@@ -44,7 +45,7 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
         mask_dir: str = 'masks',
         class_subfolders: bool = False,
         split: str = 'train',
-        split_file: str | os.PathLike[str] | None = None,
+        split_file: str | os.PathLike[str] | Sequence[str] | None = None,
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
         patch_size: int | None = None,
@@ -92,6 +93,7 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
             )
             raise ValueError(msg)
         self.classes = tuple(classes)
+        check_class_names(self.classes)
         if colors is None:
             cmap = matplotlib.colormaps['tab20']
             colors = [
@@ -124,6 +126,24 @@ class SegmentationTileFolder(PatchedSegmentationDataset):
     def _find_records(self) -> list[ImageRecord]:
         images = self._index(Path(self.root, self.image_dir))
         if not images:
+            top = (
+                sorted(
+                    p.name
+                    for p in Path(self.root).iterdir()
+                    if p.suffix.lower() in _EXTENSIONS
+                )
+                if Path(self.root).is_dir()
+                else []
+            )
+            if top:
+                msg = (
+                    f'{self.root!r} holds {len(top)} image file(s) at its top level'
+                    f' (e.g. {top[0]!r}) but a tile folder keeps tiles in'
+                    f' {self.image_dir}/ and their masks under the same names in'
+                    f' {self.mask_dir}/ (set image_dir / mask_dir if they are'
+                    ' elsewhere)'
+                )
+                raise ValueError(msg)
             raise DatasetNotFoundError(self)
         masks = self._index(Path(self.root, self.mask_dir))
         missing = [str(images[key]) for key in images if key not in masks]

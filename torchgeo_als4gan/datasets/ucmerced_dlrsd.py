@@ -2,6 +2,7 @@
 
 import glob
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -70,7 +71,7 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
         self,
         root: str | os.PathLike[str] = 'data/ucmerced',
         split: str = 'train',
-        split_file: str | os.PathLike[str] | None = None,
+        split_file: str | os.PathLike[str] | Sequence[str] | None = None,
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
         patch_size: int | None = None,
@@ -167,4 +168,19 @@ class UCMercedDLRSD(PatchedSegmentationDataset):
         return records
 
     def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
-        return self._map_values(array[0], offset=self.value_offset)
+        out = self._map_values(array[0], offset=self.value_offset)
+        outside = out == self.ignore_index
+        if outside.any() and not getattr(self, '_warned_values', False):
+            self._warned_values = True
+            low = self.value_offset
+            high = low + len(self.classes) - 1
+            share = float(outside.mean())
+            warnings.warn(
+                f'Mask {path!r} holds values'
+                f' {np.unique(array[0][outside])[:8].tolist()} outside the DLRSD'
+                f' class values {low}..{high} on {share:.0%} of its pixels; those'
+                ' pixels are ignored (warned once per dataset)',
+                UserWarning,
+                stacklevel=2,
+            )
+        return out

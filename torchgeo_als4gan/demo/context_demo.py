@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0 < args.ratio <= 1:
         parser.error(f'--ratio must be a labelled fraction in (0, 1], got {args.ratio}')
+    for name in ('epochs', 'steps'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1, got {getattr(args, name)}')
     if args.size < 128:  # 32-pixel patches in 2x2 blocks need a few blocks per scene
         parser.error(f'--size must be at least 128 pixels, got {args.size}')
     output = fresh_output(parser, Path(args.output), args.overwrite)

@@ -15,8 +15,13 @@ from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask, ClassificationTask
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from ..datamodules.metadata import checkpoint_metadata, datamodule_classes
-from ..files import atomic_write
+from ..checks import check_pixel_range
+from ..datamodules.metadata import (
+    checkpoint_metadata,
+    datamodule_classes,
+    training_pixel_range,
+)
+from ..files import atomic_write, check_output_folder
 from ..models.weights import load_torch_file, state_dict_of
 from ..runtime import resolve_device
 from .classification import classification_scores_on_split
@@ -71,6 +76,11 @@ def build_parser() -> LightningArgumentParser:
     parser.add_argument(
         '--device', type=str, default='auto', help='cpu, cuda, cuda:1 or auto'
     )
+    parser.add_argument(
+        '--allow_range', type=bool, default=False,
+        help='score data whose data type or value range differs from the training'
+        ' imagery (recorded in the checkpoint) with a warning instead of refusing',
+    )  # fmt: skip
     return parser
 
 
@@ -171,6 +181,7 @@ def evaluate_checkpoints(
     checkpoints: Sequence[Path],
     split: str = 'val',
     device: torch.device | None = None,
+    allow_range: bool = False,
 ) -> dict[str, Any]:
     """Score each checkpoint with the config's model and data.
 
@@ -180,6 +191,8 @@ def evaluate_checkpoints(
         checkpoints: Lightning ``.ckpt`` files.
         split: ``val`` or ``test``.
         device: where to run (default CPU).
+        allow_range: warn instead of refusing data whose type or value range
+            differs from the checkpoint's training imagery.
 
     Returns:
         ``split``, ``classes``, one entry of scores per checkpoint, ``best`` and
@@ -217,6 +230,11 @@ def evaluate_checkpoints(
             raise ValueError(msg) from error
         meta = checkpoint_metadata(content) if isinstance(content, dict) else None
         _check_trained_classes(path, (meta or {}).get('classes'), classes)
+        check_pixel_range(
+            (meta or {}).get('pixel_range'), training_pixel_range(datamodule),
+            f'the {split} data of {type(datamodule).__name__}', allow_range,
+            '--allow_range true',
+        )  # fmt: skip
         if classifier:
             assert isinstance(model, ClassificationTask)
             scores = classification_scores_on_split(model, datamodule, split, device)
@@ -288,6 +306,7 @@ def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
     Raises:
         FileExistsError: If the output exists and ``--overwrite`` is not set.
     """
+    device = resolve_device(cfg.device)
     folder = Path(cfg.checkpoints)
     checkpoints = _find_checkpoints(folder)
     output = Path(cfg.output or folder / f'evaluation_{cfg.split}.json')
@@ -299,9 +318,10 @@ def run_evaluate(cfg: Namespace, parser: LightningArgumentParser) -> Path:
     if not output.parent.is_dir():
         msg = f'Output folder {os.fspath(output.parent)!r} does not exist'
         raise FileNotFoundError(msg)
+    check_output_folder(output.parent, '--output folder')
     init = parser.instantiate_classes(cfg)
     report = evaluate_checkpoints(
-        init.model, init.data, checkpoints, cfg.split, resolve_device(cfg.device)
+        init.model, init.data, checkpoints, cfg.split, device, cfg.allow_range
     )
     with atomic_write(output) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + '\n')

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..checks import check_positive
+from ..checks import check_device, check_positive, read_yaml
 from ..strategies import get_strategy
 
 __all__ = ('Cell', 'ExperimentConfig', 'load_experiment', 'read_config_file')
@@ -134,6 +132,7 @@ class ExperimentConfig:
         _add_init_axis(self)
         for name in ('checkpoint_top_k', 'bootstrap_samples'):
             check_positive(name, getattr(self, name))
+        check_device(self.device, 'device')
         check_positive('val_check_interval', self.val_check_interval, optional=True)
         if self.reference is None:
             self.reference = (
@@ -268,11 +267,7 @@ def _add_init_axis(config: 'ExperimentConfig') -> None:
 
 def _check_method_config(name: str, path: Path) -> None:
     """Refuse a method config that is not a segmentation fit config."""
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        msg = f'methods.{name}: {os.fspath(path)!r} is not valid YAML: {error}'
-        raise ValueError(msg) from error
+    raw = read_yaml(path, f'methods.{name}:', mapping=False)
     model = raw.get('model') if isinstance(raw, dict) else None
     class_path = model.get('class_path', '') if isinstance(model, dict) else ''
     if (
@@ -342,10 +337,7 @@ def read_config_file(file: Path, kind: type) -> dict[str, Any]:
         FileNotFoundError: If the file does not exist.
         ValueError: If it has unknown keys.
     """
-    if not file.is_file():
-        msg = f'--config {os.fspath(file)!r} does not exist'
-        raise FileNotFoundError(msg)
-    raw: dict[str, Any] = yaml.safe_load(file.read_text()) or {}
+    raw: dict[str, Any] = read_yaml(file, '--config')
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
+from ..checks import read_yaml
 from ..evaluation.intervals import bootstrap_miou
 from ..evaluation.scores import segmentation_scores
 from ..files import atomic_write, folder_lock
@@ -41,7 +41,9 @@ TEST_CONFUSION = 'test_confusion.npy'
 
 def _file_digest(path: Path) -> str:
     """Digest of a YAML config's content (comments and layout do not count)."""
-    content = json.dumps(yaml.safe_load(path.read_text()), sort_keys=True, default=str)
+    content = json.dumps(
+        read_yaml(path, 'config', mapping=False), sort_keys=True, default=str
+    )
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
@@ -218,7 +220,7 @@ def fit_cell(
     Returns:
         The number of labelled items the run trained on.
     """
-    from ..main import run_lightning_cli
+    from ..lightning_cli import run_lightning_cli
 
     cli = run_lightning_cli([
         'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,

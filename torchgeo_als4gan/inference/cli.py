@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import rasterio.errors
 
+from ..checks import check_non_negative
 from ..runtime import resolve_device
 from .distributed import predict_raster_distributed
 from .labels import rasterize_patch_labels
@@ -90,6 +91,13 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         '--overwrite', action='store_true', help='replace existing outputs'
     )
     parser.add_argument(
+        '--allow-range',
+        action='store_true',
+        help='predict inputs whose data type or value range differs from the'
+        ' training imagery (recorded in the checkpoint) with a warning instead'
+        ' of refusing them',
+    )
+    parser.add_argument(
         '--device',
         default='auto',
         help='auto (cuda if available), cpu, cuda, cuda:1, ...',
@@ -135,17 +143,18 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
             f'--devices and --num-nodes must be at least 1, got {cfg.devices} and'
             f' {cfg.num_nodes}'
         )
-    if cfg.devices * cfg.num_nodes > 1:
-        _predict_raster_distributed(cfg, parser)
-        return
     try:
-        model = load_segmentation_checkpoint(
-            cfg.checkpoint, resolve_device(cfg.device), cfg.mean, cfg.std
-        )
+        check_non_negative('--min-area', cfg.min_area)
+        device = resolve_device(cfg.device)
+        if cfg.devices * cfg.num_nodes > 1:
+            _predict_raster_distributed(cfg, parser)
+            return
+        model = load_segmentation_checkpoint(cfg.checkpoint, device, cfg.mean, cfg.std)
         results = predict_raster(
             model, cfg.input, cfg.output, cfg.patch_size, cfg.overlap, cfg.batch_size,
             cfg.probabilities, cfg.uncertainty, cfg.vector, cfg.min_area, cfg.crs,
             cfg.overwrite, progress=not cfg.no_progress, bands=cfg.bands,
+            allow_range=cfg.allow_range,
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
@@ -166,6 +175,7 @@ def _predict_raster_distributed(
             overlap=cfg.overlap, batch_size=cfg.batch_size,
             probabilities=cfg.probabilities, uncertainty=cfg.uncertainty,
             vector=cfg.vector, crs=cfg.crs, overwrite=cfg.overwrite, bands=cfg.bands,
+            allow_range=cfg.allow_range,
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
@@ -180,6 +190,11 @@ def _predict_raster_distributed(
 def _print_results(results: Sequence[RasterPrediction], vector: str | None) -> None:
     for result in results:
         print(f'{os.fspath(result.input)}: {result.tiles} tiles')
+        if result.non_finite:
+            print(
+                f'  {result.non_finite} NaN / inf input pixels written as nodata'
+                ' (class 255)'
+            )
         for kind, path in result.outputs.items():
             print(f'  {kind:<14} {os.fspath(path)}')
         if result.vector_layer is not None:

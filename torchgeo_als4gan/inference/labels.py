@@ -162,7 +162,7 @@ def rasterize_patch_labels(
     fill = ignore_index if background is None else background
     labels = GeoVectorLabels(
         drawn, label_name, classes, label_map, fill, crs=imagery.crs,
-        res=imagery.res, layer=layer,
+        res=imagery.res, layer=layer, argument='--drawn',
     )  # fmt: skip
     features = labels.features
     points = features.geom_type.isin(['Point', 'MultiPoint']).to_numpy()

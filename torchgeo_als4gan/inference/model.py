@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torchgeo.trainers import SemanticSegmentationTask
 
+from ..checks import read_checkpoint
 from ..datamodules.metadata import checkpoint_metadata
 from ..datasets.plotting import default_colors
 from ..models import S4GANDiscriminator, rescale_to_unit
@@ -45,6 +46,8 @@ class SegmentationModel:
         device: where the networks run.
         bands: bands of the input rasters the model was trained on (1-based
             indexes or band descriptions; None: all bands).
+        pixel_range: data type and per-band 1st/99th percentiles of the
+            training imagery (None: not recorded, nothing is compared).
     """
 
     network: nn.Module
@@ -57,6 +60,7 @@ class SegmentationModel:
     source: str = 'model'
     device: torch.device = field(default_factory=lambda: torch.device('cpu'))
     bands: list[int | str] | None = None
+    pixel_range: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         """Check the normalization and fill in colours."""
@@ -211,17 +215,7 @@ def load_segmentation_checkpoint(
             and none is given, or its outputs do not match its classes.
     """
     path = Path(path)
-    if not path.is_file():
-        msg = f'--checkpoint {os.fspath(path)!r} is not a file'
-        raise FileNotFoundError(msg)
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as error:
-        msg = f'{path} is not a PyTorch checkpoint: {error}'
-        raise ValueError(msg) from error
-    if not isinstance(checkpoint, dict):
-        msg = f'{path} is not a Lightning checkpoint (it holds a {type(checkpoint)})'
-        raise ValueError(msg)
+    checkpoint = read_checkpoint(path, '--checkpoint')
     task, hparams = _build_task(path, checkpoint)
     meta = checkpoint_metadata(checkpoint) or {}
     if (mean is None and 'mean' not in meta) or (std is None and 'std' not in meta):
@@ -247,5 +241,6 @@ def load_segmentation_checkpoint(
         discriminator=discriminator,
         source=os.fspath(path),
         bands=meta.get('bands'),
+        pixel_range=meta.get('pixel_range'),
     )
     return model.to(device)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rasterio
 import rasterio.errors
 import torch
@@ -14,6 +15,13 @@ from rasterio.windows import Window
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..checks import (
+    check_georeferenced,
+    check_non_negative,
+    check_pixel_range,
+    check_window_size,
+    file_pixel_statistics,
+)
 from ..datasets.utils import raster_header, resolve_bands
 from ..files import check_output_folder
 from ..runtime import release_free_memory
@@ -57,6 +65,8 @@ class RasterPrediction:
     outputs: dict[str, Path]
     tiles: int
     vector_layer: str | None = None
+    #: NaN / inf input pixels, written as nodata (class 255).
+    non_finite: int = 0
 
 
 @dataclass
@@ -80,6 +90,10 @@ class RasterSource:
     height: int
     nodata: float = 0.0
     indexes: list[int] | None = None
+    #: Whether the pixels are floating point (and may be NaN / inf).
+    floating: bool = False
+    #: NaN / inf pixels met so far (nodata in the outputs).
+    non_finite: int = 0
     stem: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,7 +135,8 @@ class RasterSource:
             with rasterio.open(path) as src:
                 own = src.crs
                 transform, width, height = src.transform, src.width, src.height
-                nodata, gcps = src.nodata, src.gcps[0]
+                nodata = src.nodata
+                floating = np.dtype(src.dtypes[0]).kind == 'f'
         except (rasterio.errors.RasterioIOError, OSError) as error:
             msg = f'--input {os.fspath(path)!r} is not a raster GDAL can read: {error}'
             raise ValueError(msg) from error
@@ -136,20 +151,7 @@ class RasterSource:
                 f' --bands {" ".join(str(i + 1) for i in range(bands))})'
             )
             raise ValueError(msg)
-        if transform.is_identity and not gcps:
-            msg = (
-                f'{os.fspath(path)!r} has no geotransform (its pixels are not tied to'
-                ' map coordinates), so predictions could not be placed on a map'
-                + (' even with --crs' if crs is not None else '')
-                + '; georeference it first (e.g. gdal_translate -a_srs ... -a_ullr ...)'
-            )
-            raise ValueError(msg)
-        if own is None and crs is None:
-            msg = (
-                f'{os.fspath(path)!r} has no CRS: the outputs could not be placed on'
-                ' a map; give its CRS with --crs (e.g. --crs EPSG:32633)'
-            )
-            raise ValueError(msg)
+        check_georeferenced(path, '--input', crs, '--crs')
         if own is not None and crs is not None and CRS.from_user_input(own) != crs:
             msg = (
                 f'{os.fspath(path)!r} already has CRS {own}; --crs {crs} is only'
@@ -158,8 +160,8 @@ class RasterSource:
             raise ValueError(msg)
         chosen_crs = own if own is not None else crs
         assert chosen_crs is not None
-        fill = 0.0 if nodata is None else float(nodata)
-        return cls(path, chosen_crs, transform, width, height, fill, indexes)
+        fill = 0.0 if nodata is None or not np.isfinite(nodata) else float(nodata)
+        return cls(path, chosen_crs, transform, width, height, fill, indexes, floating)
 
 
 def check_vector_path(vector: str | os.PathLike[str]) -> Path:
@@ -208,6 +210,8 @@ def _read_tile(
             f' {col} ({grid.patch}x{grid.patch} pixels) failed: {error}'
         )
         raise RasterPredictionError(msg) from error
+    if source.floating:  # NaN / inf are nodata: 0 here, masked by read_valid
+        data[~np.isfinite(data)] = source.nodata
     return torch.from_numpy(data)
 
 
@@ -242,7 +246,12 @@ def read_valid(
             f' row {row}, column {col} ({w}x{h} pixels) failed: {error}'
         )
         raise RasterPredictionError(msg) from error
-    return valid_pixels(mask)
+    valid = valid_pixels(mask)
+    if source.floating:
+        finite = np.isfinite(src.read(source.indexes, window=window)).all(axis=0)
+        source.non_finite += int((~finite & valid.numpy()).sum())
+        valid &= torch.from_numpy(finite)
+    return valid
 
 
 def _predict_one(
@@ -298,6 +307,7 @@ def predict_raster(
     overwrite: bool = False,
     progress: bool = True,
     bands: Sequence[int | str] | None = None,
+    allow_range: bool = False,
 ) -> list[RasterPrediction]:
     """Predict whole rasters tile by tile and write GeoTIFFs (and polygons).
 
@@ -327,6 +337,9 @@ def predict_raster(
         bands: bands to read from every input, as 1-based indexes or band
             descriptions (default: the bands the model was trained on, recorded
             in its checkpoint, else all bands).
+        allow_range: predict inputs whose data type or value range differs
+            from the training imagery's (recorded in the checkpoint) with a
+            warning, instead of refusing them.
 
     Returns:
         What was written, per input.
@@ -336,9 +349,10 @@ def predict_raster(
         FileExistsError: If an output exists and ``overwrite`` is False.
         RasterPredictionError: If reading a window fails (nothing is written).
     """
+    check_non_negative('--min-area', min_area)
     plan = plan_prediction(
         model, inputs, output, patch_size, overlap, batch_size, probabilities,
-        uncertainty, vector, crs, overwrite, bands,
+        uncertainty, vector, crs, overwrite, bands, allow_range,
     )  # fmt: skip
     results = run_plan(model, plan, range(len(plan.sources)), progress)
     write_plan_vectors(plan, results, model.classes, min_area)
@@ -377,6 +391,7 @@ def plan_prediction(
     crs: str | CRS | None = None,
     overwrite: bool = False,
     bands: Sequence[int | str] | None = None,
+    allow_range: bool = False,
 ) -> PredictionPlan:
     """Check every input and output of a prediction before any tile is read.
 
@@ -409,6 +424,18 @@ def plan_prediction(
         RasterSource.open(path, model.in_channels, override, selection)
         for path in inputs
     ]
+    largest = max(sources, key=lambda s: s.height * s.width)
+    check_window_size(
+        '--patch-size', patch_size, max(s.height for s in sources),
+        max(s.width for s in sources), f'the --input rasters (e.g. {largest.stem})',
+        model.in_channels + model.num_classes, batch_size, allow_padding=512,
+    )  # fmt: skip
+    for source in sources:
+        check_pixel_range(
+            model.pixel_range,
+            file_pixel_statistics([source.path], source.indexes),
+            f'--input {os.fspath(source.path)!r}', allow_range,
+        )  # fmt: skip
     stems = [source.stem for source in sources]
     if len(set(stems)) != len(stems):
         msg = f'--input names must differ (outputs are named after them): {stems}'
@@ -465,7 +492,11 @@ def run_plan(
                 writer.abort()
                 raise
             written = writer.commit()
-            results.append(RasterPrediction(source.path, written, len(grid)))
+            results.append(
+                RasterPrediction(
+                    source.path, written, len(grid), non_finite=source.non_finite
+                )
+            )
     return results
 
 

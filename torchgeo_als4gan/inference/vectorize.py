@@ -1,6 +1,7 @@
 """Polygons of a predicted class raster, per class, in the raster's CRS."""
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,7 +89,16 @@ def vectorize_classes(
         crs=crs,
     )
     if min_area > 0:
-        frame = frame[frame['pixels'] >= min_area]
+        kept = frame[frame['pixels'] >= min_area]
+        if len(frame) and not len(kept):
+            warnings.warn(
+                f'--min-area {min_area:g} drops every one of the {len(frame)}'
+                f' polygons of {os.fspath(path)!r} (the largest has'
+                f' {int(frame["pixels"].max())} pixels): its layer is empty',
+                UserWarning,
+                stacklevel=2,
+            )
+        frame = kept
     order = np.lexsort((-frame['pixels'].to_numpy(), frame['class'].to_numpy()))
     return frame.iloc[order].reset_index(drop=True)
 

@@ -50,7 +50,7 @@ def main(args: Sequence[str] | None = None) -> None:
         parser.error(str(error))
     try:
         written = run_loop(config, resume=cfg.resume)
-    except (FileExistsError, LoopSetupError) as error:
+    except (FileExistsError, FileNotFoundError, LoopSetupError) as error:
         parser.error(str(error))
     if 'labelling' in written:
         resume = ['als4gan', 'loop', '--config', cfg.config, '--resume']

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..checks import check_fraction, check_positive
+from ..checks import check_device, check_fraction, check_positive, read_yaml
 from ..datamodules.groups import STRATIFY_BY
 from ..experiments.config import (
     ExperimentConfig,
@@ -141,6 +141,7 @@ class LoopConfig:
             'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',
         ):  # fmt: skip
             check_positive(name, getattr(self, name))
+        check_device(self.device, 'device')
         check_positive('val_check_interval', self.val_check_interval, optional=True)
         check_fraction('region_top', self.region_top, low_open=True)
         if not isinstance(self.region_k, int) or self.region_k < 0:
@@ -211,7 +212,7 @@ class LoopConfig:
         """
         if self.source is None:
             return Path(self.method)
-        raw = yaml.safe_load(Path(self.method).read_text())
+        raw = read_yaml(Path(self.method), 'method')
         target = raw['data']
         nulls = {'labeled_ratio', *filter(None, map(_null_override, self.data_args))}
         target.setdefault('init_args', {}).update(dict.fromkeys(nulls))
@@ -259,7 +260,7 @@ class LoopConfig:
         values = asdict(self)
         for key in ('output', 'device', 'score_batch_size', 'score_devices'):
             values.pop(key)
-        values['method'] = yaml.safe_load(Path(self.method).read_text())
+        values['method'] = read_yaml(Path(self.method), 'method')
         values['regions'] = None if self.regions is None else os.fspath(self.regions)
         return values
 

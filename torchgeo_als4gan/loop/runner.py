@@ -341,6 +341,13 @@ def _check_settings(config: LoopConfig, resume: bool) -> dict[str, Any] | None:
     file = output / SETTINGS_FILE
     settings: dict[str, Any] = json.loads(json.dumps(config.settings(), default=str))
     if not file.is_file():
+        if resume:
+            msg = (
+                f'--resume: {os.fspath(output)!r} holds no loop run to resume (no'
+                f' {SETTINGS_FILE}); check --output, or leave out --resume to'
+                ' start a new run there'
+            )
+            raise FileNotFoundError(msg)
         return settings
     if not resume:
         msg = (

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
+
+from ..checks.checkpoints import read_torch_file
 
 __all__ = (
     'REPORT_KIND',
@@ -78,17 +79,7 @@ def load_torch_file(path: str | os.PathLike[str]) -> Any:
         FileNotFoundError: If the file does not exist.
         ValueError: If it is not a PyTorch file (text, truncated, ...).
     """
-    if not os.path.isfile(path):
-        msg = f'Weights file {os.fspath(path)!r} does not exist'
-        raise FileNotFoundError(msg)
-    try:
-        return torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as error:
-        msg = (
-            f'Weights file {os.fspath(path)!r} is not a PyTorch file (.pt, .pth or a'
-            f' Lightning .ckpt) or is damaged: {type(error).__name__}: {error}'
-        )
-        raise ValueError(msg) from error
+    return read_torch_file(path, 'Weights file')
 
 
 def state_dict_of(content: Any, path: str | os.PathLike[str]) -> dict[str, Tensor]:

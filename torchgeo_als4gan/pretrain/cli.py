@@ -16,6 +16,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask
 
+from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
 from ..models.weights import read_state_dict
 from ..runtime import quiet_known_warnings
 from .data import PretrainDataModule, labelled_val_items, pretraining_pool
@@ -77,8 +78,20 @@ def run_pretrain(cfg: Namespace, parser: LightningArgumentParser) -> Path:
         TypeError: If the model is not a task with a ``backbone`` (SimCLR, MoCo).
         PretrainingCollapsedError: If the embeddings collapse.
     """
+    check_positive('--batch_size', cfg.batch_size)
+    check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
     output = Path(cfg.output)
     folder = output.with_suffix('')
+    if output.is_dir():
+        msg = (
+            f'--output {os.fspath(output)!r} is a folder: give the weights file to'
+            ' write, e.g. output/pretrain/encoder.pt (its report and checkpoints'
+            ' go next to it)'
+        )
+        raise IsADirectoryError(msg)
+    if folder.exists() and not folder.is_dir():
+        msg = f'{os.fspath(folder)!r} (the run folder of --output) is a file'
+        raise NotADirectoryError(msg)
     if output.exists() and not (cfg.overwrite or cfg.resume):
         msg = f'{os.fspath(output)!r} exists; pass --overwrite true or --resume true'
         raise FileExistsError(msg)
@@ -120,7 +133,9 @@ def run_pretrain(cfg: Namespace, parser: LightningArgumentParser) -> Path:
     kwargs = dict(vars(init.trainer))
     callbacks = list(kwargs.pop('callbacks', None) or [])
     kwargs.setdefault('default_root_dir', str(folder))
-    trainer = Trainer(**{**kwargs, 'callbacks': [*callbacks, guard, best]})
+    trainer = Trainer(
+        **{**kwargs, 'callbacks': [*callbacks, guard, best, NonFiniteLossGuard()]}
+    )
     last = folder / 'checkpoints' / 'last.ckpt'
     start = time.perf_counter()
     print(

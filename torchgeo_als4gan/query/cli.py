@@ -14,7 +14,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
 from torchgeo.datamodules import BaseDataModule
 
-from ..checks import check_positive
+from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
 from ..datamodules.groups import pool_groups
 from ..datamodules.pool import PoolDataModule, QueryPool
 from ..datamodules.selection import check_labeled_ratio
@@ -212,6 +212,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     if cfg.num_workers < 0:
         msg = f'num_workers must not be negative, got {cfg.num_workers}'
         raise ValueError(msg)
+    check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
     output = Path(cfg.output)
     replace = _check_output(output, cfg.overwrite, cfg.resume)
 
@@ -244,7 +245,9 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
 
     def make_trainer(name: str, callbacks: list[Callback]) -> Trainer:
         kwargs = dict(trainer_kwargs, default_root_dir=str(output / 'logs' / name))
-        return Trainer(**kwargs, callbacks=[*user_callbacks, *callbacks])
+        return Trainer(
+            **kwargs, callbacks=[*user_callbacks, *callbacks, NonFiniteLossGuard()]
+        )
 
     def make_datamodule(
         round_: int, labeled: Sequence[int], predict: Sequence[int]

@@ -12,6 +12,7 @@ from lightning import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import BasePredictionWriter
 from numpy.typing import NDArray
 
+from ..checks import read_checkpoint
 from ..datamodules.pool import PoolDataModule, QueryPool
 from ..files import atomic_path, atomic_write
 from ..runtime import release_free_memory
@@ -197,7 +198,7 @@ class LightningPoolLearner:
     def _model(self, checkpoint: Path | None) -> ActiveLearnerTask:
         model = self.make_model()
         if checkpoint is not None:
-            state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+            state = read_checkpoint(checkpoint, 'round checkpoint')
             model.load_state_dict(state['state_dict'])
         return model
 

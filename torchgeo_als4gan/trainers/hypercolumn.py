@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..checks import read_checkpoint
 from ..losses import check_mask_values
 from ..models import HypercolumnSegmenter
 from ..models.weights import read_state_dict
@@ -163,7 +164,7 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
             self._load_pixels_stage(hp['init_checkpoint'])
 
     def _load_pixels_stage(self, path: str | os.PathLike[str]) -> None:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+        checkpoint = read_checkpoint(path, 'init_checkpoint')
         saved = (
             checkpoint.get('hyper_parameters', {})
             if isinstance(checkpoint, dict)

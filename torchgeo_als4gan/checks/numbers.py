@@ -1,9 +1,39 @@
-"""Argument checks shared by every component: one message style, the name first."""
+"""Numbers given as arguments: one message style, the name first."""
 
 import math
 from typing import Any
 
-__all__ = ('check_fraction', 'check_non_negative', 'check_positive')
+__all__ = (
+    'check_class_names',
+    'check_fraction',
+    'check_non_negative',
+    'check_positive',
+)
+
+
+def check_class_names(classes: Any, name: str = 'classes') -> tuple[str, ...]:
+    """Check a list of class names: at least two, none empty, none twice.
+
+    Args:
+        classes: the names, in mask-value order.
+        name: the argument, for the message.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        ValueError: If a name repeats or is empty (two classes of one name would
+            swap silently in every table and colour map).
+    """
+    names = tuple(str(c) for c in classes)
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        msg = f'{name} must name each class once; {twice} appear twice in {list(names)}'
+        raise ValueError(msg)
+    if any(not c.strip() for c in names):
+        msg = f'{name} holds an empty class name: {list(names)}'
+        raise ValueError(msg)
+    return names
 
 
 def _is_number(value: Any) -> bool:
