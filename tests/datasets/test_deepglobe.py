@@ -162,3 +162,29 @@ class TestDeepGlobePatches:
         fig = ds.plot(sample)
         assert [ax.get_title() for ax in fig.axes] == ['Image', 'Mask', 'Prediction']
         plt.close('all')
+
+
+def test_split_ids_written_in_the_config(copy_data) -> None:  # type: ignore[no-untyped-def]
+    root = copy_data('deepglobe')
+    val = make(root, split='val', split_file=['207', '855'])
+    assert [r.id for r in val.records] == ['207', '855']
+    with pytest.raises(
+        ValueError, match=r"1 ids in the val id list are not in the dataset .*\['404'\]"
+    ):
+        make(root, split='val', split_file=['207', '404'])
+
+
+def test_decoded_images_are_cached_and_read_as_from_the_file(
+    copy_data, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from torchgeo_als4gan.datasets import utils
+
+    root = copy_data('deepglobe')
+    cached = make(root, split='all')
+    first = [cached[i] for i in range(len(cached))]
+    assert any(key[0].endswith('_sat.jpg') for key in utils._decode_cache)
+    monkeypatch.setenv('ALS4GAN_DECODE_CACHE_MB', '0')  # off: windowed reads
+    plain = make(root, split='all')
+    for i, sample in enumerate(first):
+        assert torch.equal(sample['image'], plain[i]['image'])
+        assert torch.equal(sample['mask'], plain[i]['mask'])
