@@ -76,11 +76,15 @@ def test_vector_without_crs_and_missing_values(tmp_path: Path) -> None:
         {'class': ['building', None]}, geometry=[box(0, 0, 1, 1), box(2, 2, 3, 3)]
     )
     frame.to_file(tmp_path / 'nocrs.gpkg')
-    with pytest.raises(ValueError, match='<missing>'):
+    # a file without CRS is refused, never read as if it were in some CRS
+    with pytest.raises(ValueError, match=r"nocrs\.gpkg' has no CRS"):
         GeoVectorLabels(tmp_path / 'nocrs.gpkg', 'class', ['background', 'building'])
-    frame.iloc[:1].to_file(tmp_path / 'ok.gpkg')
+    frame.set_crs('EPSG:4326').to_file(tmp_path / 'missing.gpkg')
+    with pytest.raises(ValueError, match='<missing>'):
+        GeoVectorLabels(tmp_path / 'missing.gpkg', 'class', ['background', 'building'])
+    frame.iloc[:1].set_crs('EPSG:4326').to_file(tmp_path / 'ok.gpkg')
     labels = GeoVectorLabels(tmp_path / 'ok.gpkg', 'class', ['background', 'building'])
-    assert labels.crs.to_epsg() == 4326  # TorchGeo's default for vectors without CRS
+    assert labels.crs.to_epsg() == 4326
     labels.crs = gpd.GeoSeries(crs='EPSG:3857').crs
     labels.res = (2e4, 2e4)
     sample = labels[0:2e5, 0:2e5]
