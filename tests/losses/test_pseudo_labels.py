@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from torchgeo_als4gan.losses import (
+    adaptive_thresholds,
+    confidence_statistics,
     entropy_drop_share,
     entropy_filter,
     pixel_entropy,
@@ -16,6 +18,33 @@ from torchgeo_als4gan.losses import (
 def probabilities(*pixels: list[float]) -> torch.Tensor:
     """[1, C, 1, N] from N pixels' class distributions."""
     return torch.tensor(pixels).T[None, :, None, :]
+
+
+def test_per_class_thresholds_apply_to_the_pseudo_label() -> None:
+    prob = probabilities([0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.97, 0.03])
+    _, weights = pseudo_labels(prob, 'threshold', threshold=torch.tensor([0.95, 0.65]))
+    assert weights.flatten().tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_confidence_statistics_are_moving_averages_over_valid_pixels() -> None:
+    prob = probabilities([0.8, 0.2], [0.4, 0.6], [0.0, 1.0])
+    valid = torch.tensor([[[True, True, False]]])
+    mean, per_class = confidence_statistics(
+        prob, valid, torch.tensor(0.5), torch.tensor([0.5, 0.5]), momentum=0.75
+    )
+    # batch: mean max p = (0.8 + 0.6) / 2 = 0.7; class means (0.6, 0.4)
+    torch.testing.assert_close(mean, torch.tensor(0.75 * 0.5 + 0.25 * 0.7))
+    torch.testing.assert_close(per_class, torch.tensor([0.525, 0.475]))
+    none = torch.zeros_like(valid)
+    same, same_class = confidence_statistics(prob, none, mean, per_class, momentum=0.75)
+    assert torch.equal(same, mean) and torch.equal(same_class, per_class)
+
+
+def test_adaptive_thresholds_lower_the_rare_classes() -> None:
+    thresholds = adaptive_thresholds(torch.tensor(0.8), torch.tensor([0.6, 0.3, 0.1]))
+    torch.testing.assert_close(thresholds, torch.tensor([0.8, 0.4, 0.8 / 6]))
+    capped = adaptive_thresholds(torch.tensor(0.99), torch.tensor([0.5, 0.5]), 0.9)
+    assert capped.tolist() == pytest.approx([0.9, 0.9])
 
 
 def test_threshold_and_soft_weights() -> None:

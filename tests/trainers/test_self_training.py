@@ -89,6 +89,7 @@ def trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
     {'pseudo_label': 'hard'}, {'eval_model': 'ema'}, {'strong_views': 3},
     {'cutmix_p': 2.0}, {'cutmix_area': (0.5, 0.2)}, {'optimizer': 'adam'},
     {'entropy_drop': 1.0}, {'lambda_fp': -0.1}, {'blur_p': 1.5},
+    {'threshold_mode': 'flex'}, {'adaptive_momentum': 1.0},
 ])  # fmt: skip
 def test_bad_arguments_name_themselves(argument: dict[str, Any]) -> None:
     [name] = argument
@@ -192,12 +193,27 @@ def test_pseudo_labels_logged_and_teacher_evaluated(tmp_path: Path) -> None:
     assert tiny_task(eval_model='student').inference_network() is not None
 
 
-def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+def test_adaptive_thresholds_follow_the_teacher(tmp_path: Path) -> None:
+    task = tiny_task(threshold_mode='adaptive', adaptive_momentum=0.5)
+    assert task.state_dict()['confidence_mean'] == pytest.approx(1 / 3)
+    before = task.state_dict()['confidence_class'].clone()
+    trainer(tmp_path, max_steps=3).fit(task, LabelScarceScenes())
+    state = task.state_dict()
+    assert 1 / 3 < float(state['confidence_mean']) <= 1  # max p >= 1/C always
+    assert not torch.equal(state['confidence_class'], before)
+    assert float(state['confidence_class'].sum()) == pytest.approx(1, abs=1e-5)
+    assert 'confidence_mean' not in tiny_task().state_dict()
+
+
+@pytest.mark.parametrize('mode', ['fixed', 'adaptive'])
+def test_resume_matches_uninterrupted_run(tmp_path: Path, mode: str) -> None:
     def run(
         folder: Path, ckpt: str | None = None, stop: int | None = None
     ) -> SelfTrainingTask:
         seed_everything(0)
-        task = tiny_task(unsup_warmup=5, threshold=0.5, entropy_filter=True)
+        task = tiny_task(
+            unsup_warmup=5, threshold=0.5, entropy_filter=True, threshold_mode=mode
+        )
         t = trainer(
             folder, max_epochs=3, limit_val_batches=1, enable_checkpointing=True,
             callbacks=[Interrupt(stop)] if stop is not None else [],

@@ -32,6 +32,14 @@ def read_torch_file(
         msg = f'{argument} {os.fspath(file)!r} {what}; expected a checkpoint file'
         raise FileNotFoundError(msg)
     size = file.stat().st_size
+    if file.suffix == '.safetensors':  # timm / Hugging Face weights
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(file, device='cpu')
+        except Exception as e:
+            msg = f'{argument} {os.fspath(file)!r} is not a readable safetensors file: {e}'
+            raise ValueError(msg) from e
     try:
         return torch.load(file, map_location='cpu', weights_only=False)
     except Exception as e:  # torch.load raises many types on foreign files

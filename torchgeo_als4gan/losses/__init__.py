@@ -2,6 +2,8 @@
 
 from .image_pseudo_labels import image_pseudo_label_loss, image_pseudo_labels
 from .pseudo_labels import (
+    adaptive_thresholds,
+    confidence_statistics,
     entropy_drop_share,
     entropy_filter,
     pixel_entropy,
@@ -18,7 +20,9 @@ from .s4gan import (
 )
 
 __all__ = (
+    'adaptive_thresholds',
     'check_mask_values',
+    'confidence_statistics',
     'discriminator_loss',
     'entropy_drop_share',
     'entropy_filter',

@@ -7,6 +7,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = (
+    'adaptive_thresholds',
+    'confidence_statistics',
     'entropy_drop_share',
     'entropy_filter',
     'pixel_entropy',
@@ -19,7 +21,7 @@ __all__ = (
 def pseudo_labels(
     prob: Tensor,
     mode: Literal['threshold', 'soft'] = 'threshold',
-    threshold: float = 0.95,
+    threshold: float | Tensor = 0.95,
     gamma: float = 2.0,
 ) -> tuple[Tensor, Tensor]:
     """Hard pseudo-labels of class probabilities and the weight of each pixel.
@@ -31,7 +33,9 @@ def pseudo_labels(
     Args:
         prob: class probabilities [B, C, H, W] (the teacher's, on the weak view).
         mode: ``threshold`` or ``soft``.
-        threshold: confidence needed in ``threshold`` mode.
+        threshold: confidence needed in ``threshold`` mode: one number, or one
+            per class [C] (:func:`adaptive_thresholds`), applied to the pixel's
+            pseudo-label.
         gamma: exponent of the confidence in ``soft`` mode.
 
     Returns:
@@ -39,10 +43,70 @@ def pseudo_labels(
     """
     confidence, labels = prob.max(dim=1)
     if mode == 'threshold':
+        if isinstance(threshold, Tensor) and threshold.ndim == 1:
+            threshold = threshold.to(prob.device, prob.dtype)[labels]
         weights = (confidence >= threshold).to(prob.dtype)
     else:
         weights = confidence**gamma
     return labels, weights
+
+
+def confidence_statistics(
+    prob: Tensor,
+    valid: Tensor,
+    mean_confidence: Tensor,
+    class_confidence: Tensor,
+    momentum: float,
+) -> tuple[Tensor, Tensor]:
+    """FreeMatch's running confidence of the teacher, overall and per class.
+
+    ``mean_confidence`` follows the mean of ``max p`` over the valid pixels and
+    ``class_confidence`` the mean of each class's probability ``p_c``, both as
+    exponential moving averages: ``momentum * old + (1 - momentum) * new``.
+
+    Args:
+        prob: class probabilities [B, C, H, W].
+        valid: [B, H, W] pixels to count.
+        mean_confidence: the running mean confidence (a scalar tensor).
+        class_confidence: the running mean probability of each class [C].
+        momentum: weight of the old value, in [0, 1).
+
+    Returns:
+        The updated ``mean_confidence`` and ``class_confidence`` (new tensors;
+        unchanged when no pixel is valid).
+    """
+    weight = valid.to(prob.dtype).unsqueeze(1)
+    count = weight.sum()
+    if count == 0:
+        return mean_confidence.clone(), class_confidence.clone()
+    batch_mean = (prob.max(dim=1, keepdim=True).values * weight).sum() / count
+    batch_class = (prob * weight).sum(dim=(0, 2, 3)) / count
+    new_mean = momentum * mean_confidence + (1 - momentum) * batch_mean
+    new_class = momentum * class_confidence + (1 - momentum) * batch_class
+    return new_mean.detach(), new_class.detach()
+
+
+def adaptive_thresholds(
+    mean_confidence: Tensor, class_confidence: Tensor, ceiling: float = 1.0
+) -> Tensor:
+    """FreeMatch's self-adaptive thresholds: one per class.
+
+    ``tau_c = mean_confidence * class_confidence[c] / max(class_confidence)``:
+    the global threshold is the teacher's own mean confidence (low while it
+    learns, rising as it improves), scaled down for the classes it predicts
+    less often, so that rare classes still get pseudo-labels.
+
+    Args:
+        mean_confidence: running mean confidence (:func:`confidence_statistics`).
+        class_confidence: running mean probability of each class [C].
+        ceiling: largest threshold allowed.
+
+    Returns:
+        Per-class thresholds [C] in [0, ``ceiling``].
+    """
+    scale = class_confidence / class_confidence.max().clamp_min(1e-12)
+    thresholds: Tensor = (mean_confidence * scale).clamp(0, ceiling)
+    return thresholds
 
 
 def pixel_entropy(prob: Tensor) -> Tensor:

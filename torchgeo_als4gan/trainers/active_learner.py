@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torchgeo.trainers import ClassificationTask
 
+from ..models.pretrained import resolve_weights
 from ..models.weights import WeightsReport, load_local_weights
 from ..strategies.registry import QueryStrategy, score_probabilities
 from .generator import is_local_weights
@@ -62,7 +63,7 @@ class ActiveLearnerTask(ClassificationTask):
 
         Args:
             model: name of a timm model (e.g. ``resnet50``).
-            weights: path of local weights, a TorchGeo weight name / enum, True
+            weights: path of local weights, a TorchGeo weight enum or its name, ``timm:<name>``, True
                 for timm's ImageNet weights, or None for random initialisation.
             in_channels: number of input bands.
             task: ``binary``, ``multiclass`` or ``multilabel``.
@@ -113,7 +114,8 @@ class ActiveLearnerTask(ClassificationTask):
 
     def configure_models(self) -> None:
         """Create the timm model and load local weights with a report."""
-        weights = self.weights
+        given = self.weights
+        weights = resolve_weights(given)
         local = is_local_weights(weights)
         if local:
             self.weights = None
@@ -130,7 +132,7 @@ class ActiveLearnerTask(ClassificationTask):
                 self.model.get_classifier().requires_grad_(True)
         else:
             super().configure_models()
-        self.weights = weights
+        self.weights = given
         if local:
             assert isinstance(weights, str | os.PathLike)
             self.weights_report = load_local_weights(self.model, weights)

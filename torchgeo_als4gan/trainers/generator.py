@@ -19,10 +19,12 @@ def is_local_weights(weights: object) -> bool:
         weights: the ``weights`` argument of a task.
 
     Returns:
-        True for an existing file or a path ending in ``.pt``/``.pth``/``.ckpt``.
+        True for an existing file or a path ending in ``.pt``/``.pth``/``.ckpt``
+        /``.safetensors``.
     """
     return isinstance(weights, str | os.PathLike) and (
-        os.path.isfile(weights) or str(weights).endswith(('.pt', '.pth', '.ckpt'))
+        os.path.isfile(weights)
+        or str(weights).endswith(('.pt', '.pth', '.ckpt', '.safetensors'))
     )
 
 

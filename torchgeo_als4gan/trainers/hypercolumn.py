@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from ..checks import read_checkpoint
 from ..losses import check_mask_values
 from ..models import HypercolumnSegmenter
+from ..models.pretrained import resolve_weights
 from ..models.weights import read_state_dict
 from ..models.zoomout import ZoomOutSegmenter
 from ..samplers import sample_pixels_per_class
@@ -87,8 +88,9 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
 
         Args:
             backbone: a timm model name (the seed: ``vgg16``).
-            weights: True for timm's hub weights (online), a local weights file
-                of the backbone, or None.
+            weights: True for timm's hub weights (online), a TorchGeo weight
+                enum or its name, ``timm:<name>`` (from the local caches), a
+                local weights file of the backbone, or None.
             in_channels: input bands.
             num_classes: classes.
             ignore_index: mask value of unlabelled pixels.
@@ -149,7 +151,8 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
         args = (
             hp['backbone'], hp['in_channels'], hp['num_classes'], hp['taps'],
             hp['hidden'] or (1024, 1024), hp['dropout'],
-            self.weights if hp['init_checkpoint'] is None else None, hp['include_image'],
+            resolve_weights(self.weights) if hp['init_checkpoint'] is None else None,
+            hp['include_image'],
         )  # fmt: skip
         if hp['pooling'] == 'superpixel':
             self.model = ZoomOutSegmenter(*args, hp['n_segments'], hp['compactness'])

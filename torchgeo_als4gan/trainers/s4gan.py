@@ -103,7 +103,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             weights: a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
                 backbone; a report of loaded and missing keys is kept in
                 :attr:`weights_report`), True for ImageNet weights (download),
-                a TorchGeo weight name, or None for random initialisation.
+                a TorchGeo weight enum or its name, ``timm:<name>`` (from the local caches), or None for random initialisation.
             in_channels: input bands.
             num_classes: segmentation classes (without the ignore index).
             ignore_index: mask value of unlabelled pixels.

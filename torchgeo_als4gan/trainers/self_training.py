@@ -9,6 +9,8 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..losses import (
+    adaptive_thresholds,
+    confidence_statistics,
     entropy_drop_share,
     entropy_filter,
     pseudo_labels,
@@ -35,7 +37,10 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
        ``p`` on the *weak* view of each unlabelled image (the datamodule's
        geometric augmentation): pseudo-labels ``argmax p`` with weight 1 where
        ``max p >= threshold`` (``pseudo_label: threshold``) or ``(max p) **
-       gamma`` (``soft``, STAL). With ``entropy_filter`` the highest-entropy
+       gamma`` (``soft``, STAL). With ``threshold_mode: adaptive`` the
+       threshold is FreeMatch's self-adaptive one, per class: the teacher's
+       running mean confidence, scaled down for the classes it predicts less
+       often (:func:`adaptive_thresholds`), capped at ``threshold``. With ``entropy_filter`` the highest-entropy
        share of the unlabelled pixels is dropped as well, 20 % at first and
        none at the end (U2PL; STAL's released code masks the *lowest*-entropy
        pixels instead, which we do not follow).
@@ -97,6 +102,8 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         ema_decay: float = 0.99,
         pseudo_label: Literal['threshold', 'soft'] = 'threshold',
         threshold: float = 0.95,
+        threshold_mode: Literal['fixed', 'adaptive'] = 'fixed',
+        adaptive_momentum: float = 0.99,
         gamma: float = 2.0,
         entropy_filter: bool = False,
         entropy_drop: float = 0.2,
@@ -126,7 +133,7 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
                 ``backbone``: every convolution tapped, MLP 1024-1024).
             backbone: encoder name (timm / smp; a timm ResNet for ``deeplabv2``).
             weights: a local ``.pt``/``.pth``/``.ckpt`` file, True for ImageNet
-                weights (download), a TorchGeo weight name, or None.
+                weights (download), a TorchGeo weight enum or its name, ``timm:<name>`` (from the local caches: ``resolve_weights``), or None.
             in_channels: input bands.
             num_classes: segmentation classes (without the ignore index).
             ignore_index: mask value of unlabelled pixels.
@@ -144,7 +151,13 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
             ema_decay: largest EMA momentum of the teacher, in [0, 1).
             pseudo_label: ``threshold`` (hard confidence threshold) or ``soft``
                 (weight ``confidence ** gamma``).
-            threshold: confidence needed in ``threshold`` mode, in [0, 1].
+            threshold: confidence needed in ``threshold`` mode, in [0, 1]; with
+                ``threshold_mode: adaptive`` the ceiling of the class thresholds.
+            threshold_mode: ``fixed`` (one ``threshold``) or ``adaptive``
+                (FreeMatch's self-adaptive thresholds, one per class, from the
+                teacher's running confidence; kept in the checkpoint).
+            adaptive_momentum: EMA momentum of those running confidences, in
+                [0, 1).
             gamma: exponent of ``soft`` weights, not negative.
             entropy_filter: drop the highest-entropy unlabelled pixels (U2PL).
             entropy_drop: share dropped at the start, decaying linearly to 0,
@@ -193,6 +206,12 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         """Create the student, its frozen EMA copy and the strong augmentation."""
         self.configure_generator()
         self.teacher = frozen_copy(self.model)
+        if self.hparams['threshold_mode'] == 'adaptive':  # FreeMatch's state
+            classes: int = self.hparams['num_classes']
+            self.register_buffer('confidence_mean', torch.tensor(1 / classes))
+            self.register_buffer(
+                'confidence_class', torch.full((classes,), 1 / classes)
+            )
         k: float = self.hparams['strong_strength']
         self.strong = StrongAugmentation(
             self.hparams['in_channels'], self.hparams['strong_augmentation'],
@@ -289,10 +308,20 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
             Labels [B, H, W], weights [B, H, W] (0 outside ``valid``) and the
             share dropped by the entropy filter.
         """
+        threshold: float | Tensor = self.hparams['threshold']
+        if self.hparams['threshold_mode'] == 'adaptive':
+            mean: Tensor = self.get_buffer('confidence_mean')
+            per_class: Tensor = self.get_buffer('confidence_class')
+            if self.training:
+                mean, per_class = confidence_statistics(
+                    prob, valid, mean, per_class, self.hparams['adaptive_momentum']
+                )
+                self.register_buffer('confidence_mean', mean)
+                self.register_buffer('confidence_class', per_class)
+            threshold = adaptive_thresholds(mean, per_class, self.hparams['threshold'])
         labels, weights = pseudo_labels(
-            prob, self.hparams['pseudo_label'], self.hparams['threshold'],
-            self.hparams['gamma'],
-        )  # fmt: skip
+            prob, self.hparams['pseudo_label'], threshold, self.hparams['gamma']
+        )
         drop = 0.0
         if self.hparams['entropy_filter']:
             drop = entropy_drop_share(
@@ -458,9 +487,10 @@ def _check_arguments(args: dict[str, Any]) -> None:
     if not 0 <= args['threshold'] <= 1:
         msg = f'threshold must be in [0, 1], got {args["threshold"]!r}'
         raise ValueError(msg)
-    if not 0 <= args['ema_decay'] < 1:
-        msg = f'ema_decay must be in [0, 1), got {args["ema_decay"]!r}'
-        raise ValueError(msg)
+    for name in ('ema_decay', 'adaptive_momentum'):
+        if not 0 <= args[name] < 1:
+            msg = f'{name} must be in [0, 1), got {args[name]!r}'
+            raise ValueError(msg)
     if not 0 <= args['entropy_drop'] < 1:
         msg = f'entropy_drop must be in [0, 1), got {args["entropy_drop"]!r}'
         raise ValueError(msg)
@@ -480,6 +510,7 @@ def _check_arguments(args: dict[str, Any]) -> None:
             raise ValueError(msg)
     for name, allowed in (('pseudo_label', ('threshold', 'soft')),
                           ('eval_model', ('teacher', 'student')),
+                          ('threshold_mode', ('fixed', 'adaptive')),
                           ('strong_augmentation', ('auto', 'rgb', 'bands'))):  # fmt: skip
         if args[name] not in allowed:
             msg = f'{name} must be one of {allowed}, got {args[name]!r}'

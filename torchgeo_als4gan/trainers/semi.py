@@ -19,6 +19,7 @@ from ..datamodules.metadata import datamodule_classes
 from ..evaluation import SegmentationScores
 from ..losses import check_mask_values
 from ..models import DeepLabV2, HypercolumnSegmenter
+from ..models.pretrained import resolve_weights
 from .generator import denormalize, is_local_weights, load_generator_weights
 
 __all__ = ('FIXED_HPARAMS', 'SemiSupervisedSegmentationTask')
@@ -76,10 +77,12 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
         ``weights`` may be a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
         backbone; the report of loaded and missing keys is kept in
         :attr:`weights_report`), True for ImageNet weights (download), a
-        TorchGeo weight name, or None.
+        TorchGeo weight enum or its name, ``timm:<name>`` (both from the local
+        caches: :func:`resolve_weights`), or None.
         """
         self._fix_hparams()
-        weights = self.weights
+        given = self.weights
+        weights = resolve_weights(given)
         local = is_local_weights(weights)
         name: str = self.hparams['model']
         if name == 'hypercolumn':
@@ -103,7 +106,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
         else:
             self.weights = None if local else weights
             super().configure_models()
-            self.weights = weights
+            self.weights = given
         if local:
             assert isinstance(weights, str | os.PathLike)
             self.weights_report = load_generator_weights(self.model, weights)
