@@ -32,6 +32,38 @@ def test_make_scene(tmp_path: Path) -> None:
     assert other.read_bytes() != image.read_bytes()
 
 
+def test_scene_variation_changes_appearance_not_labels(tmp_path: Path) -> None:
+    image, mask = make_scene(tmp_path / 'plain', size=256, seed=3)
+    varied, varied_mask = make_scene(
+        tmp_path / 'varied', size=256, seed=3, variation=1.0
+    )
+    assert varied_mask.read_bytes() == mask.read_bytes()
+    with (
+        rasterio.open(image) as a,
+        rasterio.open(varied) as b,
+        rasterio.open(mask) as m,
+    ):
+        plain, changed, labels = (
+            a.read().astype(float),
+            b.read().astype(float),
+            m.read(1),
+        )
+    field = labels == CLASSES.index('field')
+
+    def spread(pixels: np.ndarray) -> float:
+        # spread of the field colour between 32 px blocks of the scene
+        means = [pixels[:, y:y + 32, x:x + 32][:, field[y:y + 32, x:x + 32]].mean(axis=1)
+                 for y in range(0, 256, 32) for x in range(0, 256, 32)
+                 if field[y:y + 32, x:x + 32].sum() > 100]  # fmt: skip
+        return float(np.std(means, axis=0).mean())
+
+    assert spread(changed) > 3 * spread(plain)  # the look of a class drifts across
+    again, _ = make_scene(tmp_path / 'again', size=256, seed=3, variation=1.0)
+    assert again.read_bytes() == varied.read_bytes()
+    with pytest.raises(ValueError, match=r'variation must be in \[0, 1\], got 1.5'):
+        make_scene(tmp_path / 'bad', size=256, variation=1.5)
+
+
 def test_demo_runs_the_pipeline_and_refuses_overwrite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -84,4 +116,8 @@ def test_demo_rejects_small_scene(
     with pytest.raises(SystemExit):
         main(['demo', '--output', str(tmp_path / 'small'), '--size', '64'])
     assert '--size must be at least 192 pixels, got 64' in capsys.readouterr().err
+    assert not (tmp_path / 'small').exists()
+    with pytest.raises(SystemExit):
+        main(['demo', '--output', str(tmp_path / 'small'), '--scene-variation', '2'])
+    assert '--scene-variation must be in [0, 1], got 2.0' in capsys.readouterr().err
     assert not (tmp_path / 'small').exists()

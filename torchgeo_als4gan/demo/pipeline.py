@@ -154,6 +154,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0.1,
         help='labelled fraction of the train patches',
     )
+    parser.add_argument(
+        '--scene-variation',
+        type=float,
+        default=0.0,
+        help='appearance changes across the scenes (season, textures, illumination,'
+        ' haze), in [0, 1]; 0 (default) is the scene of the README table',
+    )
     parser.add_argument('--epochs', type=int, default=8, help='training epochs')
     parser.add_argument('--steps', type=int, default=40, help='iterations per epoch')
     parser.add_argument(
@@ -172,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.size < 192:
         # 32-pixel patches in 2x2 blocks: smaller scenes have no val/test block
         parser.error(f'--size must be at least 192 pixels, got {args.size}')
+    if not 0 <= args.scene_variation <= 1:
+        parser.error(f'--scene-variation must be in [0, 1], got {args.scene_variation}')
     output = fresh_output(parser, Path(args.output), args.overwrite)
     start = time.perf_counter()
     # Keep the demo's own progress lines readable: Lightning's tips and the
@@ -187,10 +196,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ..experiments import ExperimentConfig, run_experiment
     from ..inference import load_segmentation_checkpoint, predict_raster
 
-    make_scene(output / 'data', args.size, seed=0)
+    make_scene(output / 'data', args.size, seed=0, variation=args.scene_variation)
     new_image, new_mask = make_scene(
-        output / 'new', args.size, seed=1, name='new_scene'
-    )
+        output / 'new', args.size, seed=1, name='new_scene',
+        variation=args.scene_variation,
+    )  # fmt: skip
     log(f'scenes written to {output / "data"} and {output / "new"}')
     configs = write_configs(output, args.epochs, args.steps)
     methods = {m: configs[m] for m in ('supervised', 's4gan', 'self_training')}

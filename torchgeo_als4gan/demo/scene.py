@@ -80,8 +80,56 @@ def _render(rng: np.random.Generator, mask: Array, angle: Array) -> Array:
     return np.clip(image, 1, 255).astype(np.uint8)
 
 
+def _vary(rng: np.random.Generator, image: Array, mask: Array, amount: float) -> Array:
+    """Appearance that changes across the scene, as in real acquisitions.
+
+    Four effects, each scaled by ``amount`` (0: the image unchanged): a season
+    front (fields from golden to green, forest from green to autumn brown,
+    along a smooth large-scale field), a second texture for a third of the
+    field parcels (plain, not striped) and of the water (turbid, brighter),
+    an illumination gradient in a random direction (x 0.7 to 1.3 at
+    ``amount`` 1) and haze (a smooth veil towards grey, up to 40 %) with
+    sensor noise that grows under it. A small labelled sample then misses
+    appearances that the unlabelled rest of the scene shows.
+    """
+    size = mask.shape[0]
+    yy, xx = np.mgrid[:size, :size].astype(float) / size
+    out = image.astype(float)
+    season = _smooth_noise(rng, size, max(size // 2, 8))[None]
+    green, autumn = np.array([110.0, 165.0, 70.0]), np.array([150.0, 95.0, 45.0])
+    for index, target in ((0, green), (1, autumn)):
+        base = np.array(COLORS[index], dtype=float)
+        out += (mask == index) * amount * season * (target - base)[:, None, None]
+    parcels = (np.floor(yy * 8) * 97 + np.floor(xx * 8)).astype(int)
+    plain = rng.random(int(parcels.max()) + 1) < 1 / 3
+    fields = (mask == 0) & plain[parcels]
+    smooth = (
+        sum(  # a 5 x 5 box blur erases the stripes (period ~5 px)
+            np.roll(out, (dy, dx), axis=(1, 2))
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+        )
+        / 25
+    )
+    out = np.where(fields[None], out + amount * (smooth - out), out)
+    turbid = (_smooth_noise(rng, size, max(size // 3, 8)) > 0.5) & (mask == 4)
+    out += turbid * amount * np.array([60.0, 50.0, -40.0])[:, None, None]
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle)
+    out *= 1 + amount * 0.6 * ramp[None]
+    haze = amount * 0.4 * _smooth_noise(rng, size, max(size // 3, 8))[None]
+    out = out * (1 - haze) + 190.0 * haze
+    out += rng.normal(0, 1, out.shape) * 12 * haze / 0.4
+    varied: Array = np.clip(out, 1, 255).astype(np.uint8)
+    return varied
+
+
 def make_scene(
-    folder: str | os.PathLike[str], size: int = 512, seed: int = 0, name: str = 'scene'
+    folder: str | os.PathLike[str],
+    size: int = 512,
+    seed: int = 0,
+    name: str = 'scene',
+    variation: float = 0.0,
 ) -> tuple[Path, Path]:
     """Write a synthetic scene: ``imagery/<name>.tif`` and ``masks/<name>.tif``.
 
@@ -89,20 +137,32 @@ def make_scene(
     field parcels (most of the scene), smooth blobs of rough forest, a town of
     small bright rectangles crossed by thin roads, and a river plus a lake of
     smooth water. Buildings, roads and water are rare. Both files are
-    GeoTIFFs in EPSG:32618 (1 m pixels); the image has nodata 0.
+    GeoTIFFs in EPSG:32618 (1 m pixels); the image has nodata 0. With
+    ``variation`` > 0 the appearance changes across the scene (season, a
+    second texture per class, illumination, haze and noise: :func:`_vary`);
+    the class map is the same.
 
     Args:
         folder: output folder (created).
         size: side of the scene in pixels.
         seed: random seed (same seed, same bytes).
         name: file name stem.
+        variation: strength of the appearance changes, in [0, 1] (0: none).
+
+    Raises:
+        ValueError: If ``variation`` is outside [0, 1].
 
     Returns:
         Paths of the image and mask.
     """
+    if not 0 <= variation <= 1:
+        msg = f'variation must be in [0, 1], got {variation!r}'
+        raise ValueError(msg)
     rng = np.random.default_rng(seed)
     mask, angle = _layout(rng, size)
     image = _render(rng, mask, angle)
+    if variation > 0:  # its own stream: the layout and base image do not change
+        image = _vary(np.random.default_rng([seed, 1]), image, mask, variation)
     out = Path(folder)
     (out / 'imagery').mkdir(parents=True, exist_ok=True)
     (out / 'masks').mkdir(parents=True, exist_ok=True)
