@@ -166,6 +166,41 @@ def test_self_training_warmup() -> None:
     assert torch.isclose(after['loss_g'], after['loss_ce'] + after['loss_st'])
 
 
+@pytest.mark.parametrize('limit', [None, 0.75])
+def test_discriminator_is_kept_from_winning(
+    tmp_path: Path, limit: float | None
+) -> None:
+    torch.manual_seed(0)
+    task = tiny_task(lr=0.01, d_lr=3e-3, d_width=16, d_max_accuracy=limit)
+    recorder = Recorder()
+    weights: list[Tensor] = []
+
+    class Weights(Callback):
+        def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+            weights.append(torch.cat([p.detach().flatten().clone()
+                                      for p in task.discriminator.parameters()]))  # fmt: skip
+
+    fitted = trainer(
+        tmp_path, max_epochs=4, callbacks=[recorder, Weights()], limit_val_batches=0
+    )
+    fitted.fit(task, ScenesDataModule())
+    assert fitted.global_step == 2 * len(recorder.rows)  # skipped D steps count
+    updated = [r['train_d_updated'] for r in recorder.rows]
+    accuracy = [
+        (r['train_d_acc_real'] + r['train_d_acc_fake']) / 2 for r in recorder.rows
+    ]
+    for step, (done, acc) in enumerate(zip(updated, accuracy, strict=True)):
+        assert done == float(limit is None or acc <= limit), step
+        if step > 0:  # D moved exactly on the updated steps
+            assert (not torch.equal(weights[step], weights[step - 1])) == bool(done), (
+                step
+            )
+    if limit is not None:
+        assert 0 < sum(updated) < len(updated)  # both happen in this run
+    with pytest.raises(ValueError, match=r'd_max_accuracy must be in \(0.5, 1\]'):
+        tiny_task(d_max_accuracy=0.4)
+
+
 def test_training_lowers_ce_and_discriminator_separates(tmp_path: Path) -> None:
     torch.manual_seed(0)
     task = tiny_task(lr=0.01, d_lr=3e-3, d_width=16, threshold_st=0.9)

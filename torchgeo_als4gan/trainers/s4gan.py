@@ -86,6 +86,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         lambda_st: float = 1.0,
         threshold_st: float = 0.6,
         st_warmup: int = 0,
+        d_max_accuracy: float | None = None,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: Literal['norm', 'value'] = 'norm',
         freeze_backbone: bool = False,
@@ -129,6 +130,11 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             threshold_st: D score above which an unlabelled prediction becomes a
                 pseudo-label, in [0, 1].
             st_warmup: iterations before self-training starts.
+            d_max_accuracy: keep D from winning: D is updated only on batches
+                where its accuracy (mean of real and fake) is at most this, in
+                (0.5, 1] (None: always; the paper's). A D that separates real
+                from predicted pairs perfectly scores every prediction near 0,
+                and the self-training gate ``threshold_st`` closes.
             gradient_clip_val: clip the gradients of both networks (None: off).
             gradient_clip_algorithm: ``norm`` or ``value``.
             freeze_backbone: train only the decoder / head of the generator.
@@ -144,6 +150,9 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             raise ValueError(msg)
         if num_classes < 2:
             msg = f'num_classes must be at least 2, got {num_classes!r}'
+            raise ValueError(msg)
+        if d_max_accuracy is not None and not 0.5 < d_max_accuracy <= 1:
+            msg = f'd_max_accuracy must be in (0.5, 1] or null, got {d_max_accuracy!r}'
             raise ValueError(msg)
         check_optimizer(optimizer)
         for name, value in (
@@ -225,7 +234,9 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             ``objective`` (what to backpropagate: G's and D's losses, each
             reaching only its own network), ``loss_g`` (value), ``loss_d``, the
             terms ``loss_ce``, ``loss_fm``, ``loss_st``, and ``d_acc_real``,
-            ``d_acc_fake``, ``st_fraction``, ``logits_l``.
+            ``d_acc_fake``, ``st_fraction``, ``logits_l``. ``training_step``
+            adds ``d_updated`` (1 when D's update was taken, see
+            ``d_max_accuracy``).
         """
         logits_l = self(x_l)
         loss_ce: Tensor = self.criterion(logits_l, y_l)
@@ -330,6 +341,13 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         opt_d.zero_grad()
         self.manual_backward(losses['objective'])
         opt_g.step()
+        limit: float | None = self.hparams['d_max_accuracy']
+        accuracy = (losses['d_acc_real'] + losses['d_acc_fake']) / 2
+        losses['d_updated'] = torch.tensor(
+            float(limit is None or float(accuracy) <= limit), device=accuracy.device
+        )
+        if losses['d_updated'] == 0:  # no gradient: Adam leaves D as it is, and
+            opt_d.zero_grad(set_to_none=True)  # the step still counts (global_step)
         opt_d.step()
         for scheduler in self.lr_schedulers():  # type: ignore[union-attr]
             scheduler.step()
