@@ -163,6 +163,34 @@ class TestOtherDataModules:
         batch, _, _ = next(iter(dm.train_dataloader()))
         assert batch['labeled']['label_multi'].shape == (2, 6)
 
+    def test_unlabelled_only_images_join_the_pool(self, data_dir: Path) -> None:
+        kwargs: dict[str, Any] = dict(patch_size=16, batch_size=2, labeled_ratio=0.2)
+        split = {'train': ['100', '207'], 'val': ['855'], 'test': ['9999']}
+        dm = DeepGlobePatchesDataModule(
+            data_dir / 'deepglobe', split_files=split, **kwargs
+        )
+        dm.setup('fit')
+        base = len(dm.unlabeled_dataset)  # type: ignore[arg-type]
+        labelled = list(dm.labeled_ids)
+        extra = {**split, 'unlabeled': ['2774', '9999']}
+        dm = DeepGlobePatchesDataModule(
+            data_dir / 'deepglobe', split_files=extra, **kwargs
+        )
+        with pytest.warns(UserWarning, match=r"test images \['9999'\].*transductive"):
+            dm.setup('fit')
+        assert dm.labeled_ids == labelled  # the labelled set does not change
+        pool = dm.unlabeled_dataset
+        assert pool is not None and len(pool) == base + 18  # 9 patches per image
+        assert 'mask' not in pool[len(pool) - 1] and 'image' in pool[len(pool) - 1]
+        clash = {**split, 'unlabeled': ['207']}
+        dm = DeepGlobePatchesDataModule(
+            data_dir / 'deepglobe', split_files=clash, **kwargs
+        )
+        with pytest.raises(
+            ValueError, match=r"images \['207'\] are in the train split"
+        ):
+            dm.setup('fit')
+
     def test_tile_folder(self, data_dir: Path) -> None:
         dm = SegmentationTileFolderDataModule(
             data_dir / 'tile_folder',

@@ -1,12 +1,13 @@
 """Base datamodule yielding labelled and unlabelled training batches."""
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..checks import check_positive, mask_non_finite
@@ -37,11 +38,14 @@ class UnlabeledView(Dataset[dict[str, Any]]):
 
     dropped = ('mask', 'label', 'label_multi')
 
-    def __init__(self, dataset: Subset[dict[str, Any]]) -> None:
+    def __init__(
+        self, dataset: Subset[dict[str, Any]] | ConcatDataset[dict[str, Any]]
+    ) -> None:
         """Initialize a new UnlabeledView.
 
         Args:
-            dataset: a subset of the train split.
+            dataset: the unlabelled pool (a subset of the train split, with the
+                ``split_files: {unlabeled: ...}`` images after it).
         """
         self.dataset = dataset
 
@@ -197,6 +201,11 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
                 unlabelled pool, or over the labelled set without it).
             split_files: ALS4GAN id list file per split name (``train``/``val``/
                 ``test``), or the ids themselves (a fixed split in the config).
+                ``unlabeled`` names images whose patches only join the
+                unlabelled pool (their masks are never used): e.g. the imagery
+                of the area to be mapped. They may not be train images; val or
+                test images there make the evaluation transductive (a warning
+                says so).
             mean: per-band normalization mean.
             std: per-band normalization standard deviation.
             scale: random scale range for training (None: off).
@@ -290,7 +299,12 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             rest = sorted(set(range(len(train))) - set(labeled))
             self.labeled_ids = [ids[i] for i in labeled]
             self.labeled_dataset = Subset(train, labeled)
-            self.unlabeled_dataset = UnlabeledView(Subset(train, rest))
+            pool: Subset[dict[str, Any]] | ConcatDataset[dict[str, Any]]
+            pool = Subset(train, rest)
+            extra = self._unlabelled_images(train)
+            if extra is not None:
+                pool = ConcatDataset([pool, extra])
+            self.unlabeled_dataset = UnlabeledView(pool)
             self.train_dataset = self.labeled_dataset
             self._check_masks(train, labeled[:MASKS_CHECKED])
         if stage in ('fit', 'validate'):
@@ -299,6 +313,38 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             self.test_dataset = self._dataset('test')
             self.predict_dataset = self.test_dataset
         check_model_fits(self)
+
+    def _unlabelled_images(
+        self, train: PatchedSegmentationDataset
+    ) -> PatchedSegmentationDataset | None:
+        """Patches of the ``split_files['unlabeled']`` images (None without them)."""
+        wanted = self.split_files.get('unlabeled')
+        if wanted is None:
+            return None
+        kwargs = dict(self.kwargs)
+        kwargs['split_file'] = wanted
+        dataset_class = cast(type[PatchedSegmentationDataset], self.dataset_class)
+        extra = dataset_class(split='all', **kwargs)
+        names = {r.id for r in extra.records}
+        clash = sorted(names & {r.id for r in train.records})
+        if clash:
+            msg = (
+                f'split_files unlabeled: images {clash[:5]} are in the train split;'
+                ' the unlabelled-only images must be other images'
+            )
+            raise ValueError(msg)
+        for split in ('val', 'test'):
+            if split in self.split_files:
+                held = names & {r.id for r in self._dataset(split).records}
+                if held:
+                    warnings.warn(
+                        f'split_files unlabeled holds {split} images {sorted(held)[:5]}:'
+                        f' their imagery (never their masks) is used in training, so'
+                        f' {split} scores are transductive',
+                        UserWarning,
+                        stacklevel=2,
+                    )
+        return extra
 
     def _check_masks(self, train: PatchedSegmentationDataset, items: list[int]) -> None:
         """Refuse labelled masks that hold no pixel of a class (see the check)."""
