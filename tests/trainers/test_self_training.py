@@ -97,6 +97,23 @@ def test_bad_arguments_name_themselves(argument: dict[str, Any]) -> None:
         tiny_task(**argument)
 
 
+def test_warm_start_from_a_supervised_checkpoint(tmp_path: Path) -> None:
+    # STAL's warm start: a TorchGeo supervised checkpoint as ``weights`` starts
+    # the student and its teacher from the supervised model (every tensor).
+    supervised = SemanticSegmentationTask(
+        model='unet', backbone='resnet18', num_classes=3, weights=None
+    )
+    for parameter in supervised.model.parameters():
+        torch.nn.init.normal_(parameter)
+    path = tmp_path / 'supervised.ckpt'
+    torch.save({'state_dict': supervised.state_dict()}, path)
+    task = tiny_task(weights=str(path))
+    assert task.weights_report.loaded and not task.weights_report.missing
+    for name, value in supervised.model.state_dict().items():
+        assert torch.equal(task.model.state_dict()[name], value), name
+        assert torch.equal(task.teacher.state_dict()[name], value), name
+
+
 def test_rgb_strong_view_on_other_bands_is_refused() -> None:
     with pytest.raises(ValueError, match="'rgb' \\(colour jitter\\) needs 3 bands"):
         tiny_task(in_channels=4, strong_augmentation='rgb')
