@@ -6,8 +6,10 @@ import pytest
 import rasterio
 
 from torchgeo_als4gan.demo import CLASSES, make_scene
-from torchgeo_als4gan.experiments import markdown_table
+from torchgeo_als4gan.experiments import load_experiment, markdown_table
 from torchgeo_als4gan.main import main
+
+REPO = Path(__file__).parents[1]
 
 
 def test_make_scene(tmp_path: Path) -> None:
@@ -65,9 +67,9 @@ def test_scene_variation_changes_appearance_not_labels(tmp_path: Path) -> None:
 
 
 def test_demo_runs_the_pipeline_and_refuses_overwrite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / 'demo'
+    out = tmp_path / 'demo_output'
     args = [
         'demo',
         '--output',
@@ -78,6 +80,10 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
         '1',
         '--steps',
         '2',
+        '--methods',
+        'supervised',
+        's4gan',
+        'self_training',
     ]
     main(args)
     printed = capsys.readouterr().out
@@ -108,6 +114,19 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
     with pytest.raises(SystemExit):
         main(args)
     assert 'pass --overwrite' in capsys.readouterr().err
+    # the shipped grids over the demo's output read what the demo wrote
+    monkeypatch.chdir(tmp_path)
+    for name in ('demo.yaml', 'demo_seeds.yaml'):
+        grid = load_experiment(REPO / 'configs' / 'experiments' / name)
+        assert grid.seeds == [0, 1, 2] and grid.ceiling
+        assert all(path.is_file() for path in grid.methods.values())
+    seeds = load_experiment(REPO / 'configs' / 'experiments' / 'demo_seeds.yaml')
+    assert seeds.ratios == [0.1]
+    assert set(seeds.methods) == {'supervised', 'self_training'}
+    assert len(seeds.cells()) == 3 * 2 * 2 + 3  # + the ceiling per seed
+    unseen = seeds.extra_tests['unseen']
+    assert '--data.init_args.image_paths=demo_output/new/imagery' in unseen
+    assert Path('demo_output/new/imagery/new_scene.tif').is_file()
 
 
 def test_demo_rejects_small_scene(
@@ -120,4 +139,7 @@ def test_demo_rejects_small_scene(
     with pytest.raises(SystemExit):
         main(['demo', '--output', str(tmp_path / 'small'), '--scene-variation', '2'])
     assert '--scene-variation must be in [0, 1], got 2.0' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(['demo', '--output', str(tmp_path / 'small'), '--methods', 's4gan'])
+    assert '--methods must include supervised' in capsys.readouterr().err
     assert not (tmp_path / 'small').exists()

@@ -24,13 +24,18 @@ def _data(folder: Path, unlabeled: bool, batch_size: int, steps: int) -> dict[st
     }  # fmt: skip
 
 
-#: Self-training settings of the demo, chosen on its validation split (10 %
-#: labelled, random and entropy selections, one seed; see the README): a mild
-#: strong view without blur or grayscale (blur erases the 2-3 px roads), lambda_u
-#: 0.5, threshold 0.8 and a fast teacher (ema_decay 0.9: with 320 iterations a
-#: 0.99 average lags behind the student).
+#: Self-training settings of the demo. Chosen on its validation split: on the
+#: uniform scene (one seed, 22 variants; see the README) a mild strong view
+#: without blur or grayscale (blur erases the 2-3 px roads), lambda_u 0.5,
+#: threshold 0.8 and a fast teacher (ema_decay 0.9: with 320 iterations a 0.99
+#: average lags behind the student); on the varied scene (3 seeds, both
+#: selections; docs/demo.md) FreeMatch's class-adaptive thresholds (capped at
+#: 0.8) and two forward passes (the strong views do not share BatchNorm
+#: statistics with the labelled batch): mean val mIoU 0.631 against 0.596 for
+#: the fixed threshold in one joint pass and 0.628 for the supervised baseline.
 SELF_TRAINING = {
     'optimizer': 'adamw', 'lr': 1e-3, 'ema_decay': 0.9, 'threshold': 0.8,
+    'threshold_mode': 'adaptive', 'joint_batch_norm': False,
     'lambda_u': 0.5, 'strong_strength': 0.5, 'blur_p': 0.0, 'grayscale_p': 0.0,
 }  # fmt: skip
 
