@@ -127,6 +127,16 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
     unseen = seeds.extra_tests['unseen']
     assert '--data.init_args.image_paths=demo_output/new/imagery' in unseen
     assert Path('demo_output/new/imagery/new_scene.tif').is_file()
+    # one seed of it, end to end: the unseen scene is scored for queried
+    # selections too (their selection file names patches of the demo scene)
+    grid_text = (REPO / 'configs' / 'experiments' / 'demo_seeds.yaml').read_text()
+    one_seed = tmp_path / 'demo_seeds.yaml'
+    one_seed.write_text(grid_text.replace('seeds: [0, 1, 2]', 'seeds: [0]'))
+    main(['experiment', '--config', str(one_seed)])
+    seeded = pd.read_csv(tmp_path / 'demo_output' / 'seeds' / 'results.csv')
+    assert set(seeded['strategy']) == {'random', 'entropy', 'all'}
+    assert seeded['test_miou_unseen'].between(0, 1).all()
+    assert (seeded['test_items_unseen'] > seeded['test_items']).all()
 
 
 def test_demo_rejects_small_scene(

@@ -38,6 +38,9 @@ POLICY_FOLDER = 'policy_checkpoints'
 #: Per-item confusion matrices of a run's chosen checkpoint on test.
 TEST_CONFUSION = 'test_confusion.npy'
 
+#: Override that hands a queried selection to the datamodule.
+SELECTION_FILE_ARG = '--data.init_args.selection_file='
+
 
 def _file_digest(path: Path) -> str:
     """Digest of a YAML config's content (comments and layout do not count)."""
@@ -155,7 +158,7 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
         with atomic_write(stamp) as tmp:
             tmp.write_text(current)
     return [
-        f'--data.init_args.selection_file={selection}',
+        f'{SELECTION_FILE_ARG}{selection}',
         '--data.init_args.labeled_ratio=null',
         seed,
     ]
@@ -286,10 +289,14 @@ def evaluate_cell(
         per_item, config.bootstrap_samples, config.bootstrap_seed
     )
     extra: dict[str, Any] = {}
+    # only the test split of another test set is read: the cell's selection
+    # file names items of the training imagery and is left out
+    unselected = [a for a in data if not a.startswith(SELECTION_FILE_ARG)]
     for name, args in config.extra_tests.items():
         other = parser.instantiate_classes(parser.parse_args([
             '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-            *data, *config.model_args_for(cell.method), *args, f'--checkpoints={run}',
+            *unselected, *config.model_args_for(cell.method), *args,
+            f'--checkpoints={run}',
         ])).data  # fmt: skip
         items = confusion_on_split(
             model, other, 'test', model.hparams['num_classes'],
