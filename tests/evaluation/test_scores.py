@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchgeo_als4gan.evaluation import segmentation_scores
-from torchgeo_als4gan.evaluation.cli import item_confusions
+from torchgeo_als4gan.evaluation import item_confusions, segmentation_scores
 from torchgeo_als4gan.evaluation.intervals import (
     bootstrap_miou,
     miou_of_confusions,

@@ -12,6 +12,7 @@ import torchgeo_als4gan.experiments.runner as runner
 from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.experiments import load_experiment, markdown_table
 from torchgeo_als4gan.main import main
+from torchgeo_als4gan.runs import POLICY_FOLDER
 
 FAST = ['--trainer.accelerator=cpu', '--trainer.enable_progress_bar=false',
         '--trainer.enable_model_summary=false', '--trainer.logger=false']  # fmt: skip
@@ -267,7 +268,7 @@ def test_every_method_gets_the_same_checkpoint_policy(tmp_path: Path) -> None:
     ]
     for method in ('supervised', 's4gan'):
         run = out / 'runs' / f'{method}_random_r0.5_s0'
-        policy = sorted((run / runner.POLICY_FOLDER).glob('*.ckpt'))
+        policy = sorted((run / POLICY_FOLDER).glob('*.ckpt'))
         # 3 validations, the best 2 kept; and no other checkpoint (S4GAN's own
         # top-3 + last, TorchGeo's last-epoch default) is written or scored
         assert len(policy) == 2, method

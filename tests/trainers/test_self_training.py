@@ -16,8 +16,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 from torchgeo_als4gan.datamodules import SegmentationTileFolderDataModule
 from torchgeo_als4gan.datamodules.loaders import EpochRandomSampler
 from torchgeo_als4gan.datasets import SegmentationTileFolder
-from torchgeo_als4gan.evaluation import segmentation_scores
-from torchgeo_als4gan.evaluation.cli import confusion_on_split
+from torchgeo_als4gan.evaluation import confusion_on_split, segmentation_scores
 from torchgeo_als4gan.trainers import SelfTrainingTask
 
 from .test_s4gan import Interrupt, Scenes

@@ -49,16 +49,16 @@ def fresh_output(
 
 def _prediction_scores(prediction: Path, truth: Path) -> dict[str, float]:
     """MIoU and pixel accuracy of a predicted class raster against a mask."""
-    from ..evaluation.scores import segmentation_scores
+    from ..evaluation import item_confusions, segmentation_scores
 
     with rasterio.open(prediction) as p, rasterio.open(truth) as t:
         pred, true = p.read(1).astype(np.int64), t.read(1).astype(np.int64)
-    valid = (pred < len(CLASSES)) & (true < len(CLASSES))
     n = len(CLASSES)
-    confusion = np.bincount(true[valid] * n + pred[valid], minlength=n * n).reshape(
-        n, n
-    )
-    scores = segmentation_scores(torch.from_numpy(confusion), CLASSES)
+    true[pred >= n] = n  # nodata predictions are left out with nodata truth
+    confusion = item_confusions(
+        torch.from_numpy(pred)[None], torch.from_numpy(true)[None], n, None
+    )[0]
+    scores = segmentation_scores(confusion, CLASSES)
     return {key: cast(float, scores[key]) for key in ('miou', 'pixel_accuracy')}
 
 

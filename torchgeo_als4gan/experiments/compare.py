@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.intervals import paired_difference, seed_interval
+from ..runs import TEST_CONFUSION
 from .config import Cell, ExperimentConfig
 
 __all__ = ('DIFFERENCE_COLUMNS', 'difference_summary', 'paired_differences')
@@ -28,8 +29,6 @@ def paired_differences(config: ExperimentConfig, results: pd.DataFrame) -> pd.Da
     Returns:
         One row per pair (:data:`DIFFERENCE_COLUMNS`).
     """
-    from .runner import TEST_CONFUSION
-
     rows = []
     reference = config.reference
     for row in results.itertuples():

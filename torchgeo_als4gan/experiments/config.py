@@ -3,14 +3,19 @@
 import itertools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..checks import check_device, check_positive, read_yaml
+from ..checks import check_device, check_positive
+from ..runs import (
+    RunPolicy,
+    check_method_config,
+    check_single_process,
+    read_config_file,
+)
 from ..strategies import get_strategy
 
-__all__ = ('Cell', 'ExperimentConfig', 'load_experiment', 'read_config_file')
+__all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class ExperimentConfig:
                 msg = f'{name}: config {os.fspath(path)!r} does not exist'
                 raise ValueError(msg)
         for name, path in self.methods.items():
-            _check_method_config(name, Path(path))
+            check_method_config(f'methods.{name}', Path(path))
         for arg in self.trainer_args:
             key, _, value = str(arg).partition('=')
             if key in ('--trainer.devices', '--trainer.strategy'):
@@ -203,15 +208,33 @@ class ExperimentConfig:
         """
         return [*self.model_args, *self.method_args.get(method, [])]
 
+    def policy(self, method: str) -> RunPolicy:
+        """How the runs of one method are fitted and scored.
+
+        Args:
+            method: a key of :attr:`methods`.
+
+        Returns:
+            The shared overrides with the method's own, and the checkpoint,
+            evaluation and bootstrap settings.
+        """
+        return RunPolicy(
+            data_args=tuple(self.data_args),
+            model_args=tuple(self.model_args_for(method)),
+            trainer_args=tuple(self.trainer_args), device=self.device,
+            checkpoint_top_k=self.checkpoint_top_k,
+            val_check_interval=self.val_check_interval,
+            bootstrap_samples=self.bootstrap_samples,
+            bootstrap_seed=self.bootstrap_seed, extra_tests=dict(self.extra_tests),
+        )  # fmt: skip
+
     @property
     def checkpoint_policy(self) -> str:
         """The checkpoint policy every method's run gets, in words."""
-        every = (
-            'every epoch'
-            if self.val_check_interval is None
-            else f'every {self.val_check_interval} iterations'
-        )
-        return f'best {self.checkpoint_top_k} by val_miou, validated {every}'
+        return RunPolicy(
+            checkpoint_top_k=self.checkpoint_top_k,
+            val_check_interval=self.val_check_interval,
+        ).description
 
     def cells(self) -> list[Cell]:
         """Every cell, ratios outermost so that early results cover all methods.
@@ -230,10 +253,6 @@ class ExperimentConfig:
             assert self.reference is not None
             cells += [Cell(1.0, 'all', self.reference, seed) for seed in self.seeds]
         return cells
-
-
-#: Top-level keys of an ``als4gan query`` config that a fit config never has.
-_QUERY_KEYS = {'strategy', 'labeled_ratio', 'alpha', 'beta', 'output'}
 
 
 def _add_init_axis(config: 'ExperimentConfig') -> None:
@@ -263,87 +282,6 @@ def _add_init_axis(config: 'ExperimentConfig') -> None:
         config.reference = f'{base}_{(own or list(config.inits))[0]}'
     config.methods = expanded
     config.inits = {}
-
-
-def _check_method_config(name: str, path: Path) -> None:
-    """Refuse a method config that is not a segmentation fit config."""
-    raw = read_yaml(path, f'methods.{name}:', mapping=False)
-    model = raw.get('model') if isinstance(raw, dict) else None
-    class_path = model.get('class_path', '') if isinstance(model, dict) else ''
-    if (
-        not isinstance(raw, dict)
-        or _QUERY_KEYS & set(raw)
-        or str(class_path).endswith('ActiveLearnerTask')
-    ):
-        msg = (
-            f'methods.{name}: {os.fspath(path)!r} is not a segmentation fit config'
-            ' (it looks like an `als4gan query` config); methods take configs such'
-            ' as configs/ucm_s4gan.yaml, and the query config goes to query_config'
-        )
-        raise ValueError(msg)
-    if not isinstance(model, dict) or not isinstance(raw.get('data'), dict):
-        msg = f'methods.{name}: {os.fspath(path)!r} needs model and data sections'
-        raise ValueError(msg)
-    trainer = raw.get('trainer')
-    if isinstance(trainer, dict):
-        check_single_process(
-            f'methods.{name}: {os.fspath(path)!r}', trainer.get('devices'),
-            trainer.get('strategy'),
-        )  # fmt: skip
-
-
-def check_single_process(where: str, devices: Any, strategy: Any = None) -> None:
-    """Refuse a multi-process (DDP) trainer for fits run in-process.
-
-    ``als4gan experiment`` and ``als4gan loop`` run every fit inside their own
-    process; Lightning's DDP launcher would start the other ranks by rerunning
-    the whole command (every rank repeating the experiment).
-
-    Args:
-        where: the config or option, for the message.
-        devices: the trainer's ``devices``.
-        strategy: the trainer's ``strategy``.
-
-    Raises:
-        ValueError: If more than one device or a DDP strategy is asked for.
-    """
-    many = (isinstance(devices, int) and devices > 1) or (
-        isinstance(devices, list | tuple) and len(devices) > 1
-    )
-    if isinstance(devices, str) and devices.strip().isdigit():
-        many = int(devices) > 1
-    if many or 'ddp' in str(strategy or '').lower():
-        msg = (
-            f'{where}: trainer devices {devices!r} / strategy {strategy!r} would start'
-            ' several processes, but the experiment runner and the loop train in'
-            ' their own process (Lightning would rerun the whole command per'
-            ' rank); use devices: 1 here, and several devices for single fits'
-            " (`als4gan fit`) or pool scoring (the loop's score_devices)"
-        )
-        raise ValueError(msg)
-
-
-def read_config_file(file: Path, kind: type) -> dict[str, Any]:
-    """Read a YAML config of a dataclass, refusing keys it does not have.
-
-    Args:
-        file: the YAML file.
-        kind: the dataclass the keys belong to.
-
-    Returns:
-        The raw values by key.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If it has unknown keys.
-    """
-    raw: dict[str, Any] = read_yaml(file, '--config')
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
-        raise ValueError(msg)
-    return raw
 
 
 def load_experiment(

@@ -4,38 +4,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.figure import Figure
 
-from ..evaluation.intervals import seed_interval
+from ..evaluation.summary import plot_label_efficiency, seed_summary
 from ..files import atomic_write
 from .compare import difference_summary
 
-__all__ = (
-    'markdown_table',
-    'noise_sentences',
-    'plot_label_efficiency',
-    'write_reports',
-)
-
-
-def _summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean test mIoU per (strategy, method, ratio) and its 95 % interval.
-
-    One seed: the row's bootstrap interval over test items; several seeds: the
-    t-interval over seeds.
-    """
-    rows = []
-    for key, group in results.groupby(['strategy', 'method', 'ratio'], sort=True):
-        if len(group) == 1:
-            mean = float(group['test_miou'].iloc[0])
-            low = float(group.get('test_miou_low', pd.Series([float('nan')])).iloc[0])
-            high = float(group.get('test_miou_high', pd.Series([float('nan')])).iloc[0])
-        else:
-            mean, low, high = seed_interval(group['test_miou'].tolist())
-        rows.append((*key, mean, low, high, len(group)))
-    return pd.DataFrame(
-        rows, columns=['strategy', 'method', 'ratio', 'mean', 'low', 'high', 'count']
-    )
+__all__ = ('extra_test_names', 'markdown_table', 'noise_sentences', 'write_reports')
 
 
 def _cell(mean: float, low: float, high: float, count: int) -> str:
@@ -137,7 +111,7 @@ def markdown_table(
     Returns:
         Markdown.
     """
-    summary = _summary(results)
+    summary = seed_summary(results)
     ratios = sorted(summary['ratio'].unique())
     header = (
         '| selection | method | '
@@ -170,41 +144,6 @@ def markdown_table(
         lines.extend(noise_sentences(differences))
     lines.extend(_gap_sentences(summary))
     return '\n'.join(lines) + '\n'
-
-
-def plot_label_efficiency(results: pd.DataFrame) -> Figure:
-    """Test mIoU vs % labelled, one line per strategy/method, 95 % interval band.
-
-    Args:
-        results: rows of ``results.csv``.
-
-    Returns:
-        The figure.
-    """
-    summary = _summary(results)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (strategy, method), rows in summary.groupby(['strategy', 'method'], sort=True):
-        rows = rows.sort_values('ratio')
-        x = 100 * rows['ratio']
-        style = '-' if method != 'supervised' else '--'
-        line = ax.plot(
-            x, rows['mean'], style, marker='o', label=f'{strategy} / {method}'
-        )[0]
-        if rows['low'].notna().all():
-            ax.fill_between(
-                x, rows['low'], rows['high'], color=line.get_color(), alpha=0.15
-            )
-    ratios = sorted(100 * summary['ratio'].unique())
-    ax.set_xscale('log')
-    ax.set_xticks(ratios, [f'{r:g}%' for r in ratios])
-    ax.minorticks_off()
-    ax.set_xlabel('share of the train pool labelled (log scale)')
-    ax.set_ylabel('test mIoU')
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title('Label efficiency (band: 95 % interval)')
-    fig.tight_layout()
-    return fig
 
 
 def write_reports(

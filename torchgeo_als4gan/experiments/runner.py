@@ -5,20 +5,17 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
 from ..checks import read_yaml
-from ..evaluation.intervals import bootstrap_miou
-from ..evaluation.scores import segmentation_scores
 from ..files import atomic_write, folder_lock
-from ..models.weights import read_state_dict
-from ..runtime import quiet_lightning, resolve_device
+from ..loop import LoopConfig, run_loop
+from ..runs import SELECTION_FILE_ARG, TEST_CONFUSION, evaluate_run, fit_run
+from ..runtime import quiet_lightning
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .report import write_reports
@@ -31,15 +28,6 @@ RESULT_COLUMNS = (
     'test_miou_low', 'test_miou_high', 'test_items', 'test_pixel_accuracy',
     'test_fw_iou', 'checkpoint', 'checkpoint_policy', 'seconds', 'settings',
 )  # fmt: skip
-
-#: Folder of a run's checkpoints written under the experiment's policy.
-POLICY_FOLDER = 'policy_checkpoints'
-
-#: Per-item confusion matrices of a run's chosen checkpoint on test.
-TEST_CONFUSION = 'test_confusion.npy'
-
-#: Override that hands a queried selection to the datamodule.
-SELECTION_FILE_ARG = '--data.init_args.selection_file='
 
 
 def _file_digest(path: Path) -> str:
@@ -164,86 +152,27 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     ]
 
 
-def policy_args(config: ExperimentConfig, run: Path) -> list[str]:
-    """Trainer arguments that give every method the same checkpoint policy.
-
-    Whatever the method config says: the scores of
-    :class:`~torchgeo_als4gan.evaluation.SegmentationScores` (``val_miou`` by
-    one code path for every task, TorchGeo's included) and one
-    ``ModelCheckpoint`` on ``val_miou`` keeping the best
-    ``checkpoint_top_k`` in the run's own folder, validated at the same interval,
-    weights only. Only these checkpoints are scored.
-
-    Args:
-        config: the experiment.
-        run: the run folder.
-
-    Returns:
-        ``--trainer.*`` overrides.
-    """
-    interval = (
-        ['--trainer.check_val_every_n_epoch=1']
-        if config.val_check_interval is None
-        else [
-            f'--trainer.val_check_interval={config.val_check_interval}',
-            '--trainer.check_val_every_n_epoch=null',
-        ]
-    )
-    return [
-        '--trainer.enable_checkpointing=true',
-        '--trainer.callbacks+=torchgeo_als4gan.evaluation.SegmentationScores',
-        '--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint',
-        f'--trainer.callbacks.dirpath={run / POLICY_FOLDER}',
-        '--trainer.callbacks.monitor=val_miou', '--trainer.callbacks.mode=max',
-        f'--trainer.callbacks.save_top_k={config.checkpoint_top_k}',
-        # scored, never resumed (an interrupted cell starts again): no optimizer
-        # state, which would double every file (0.23 GB per demo checkpoint)
-        '--trainer.callbacks.save_weights_only=true',
-        '--trainer.callbacks.filename={epoch}-{step}-{val_miou:.4f}',
-        '--trainer.callbacks.auto_insert_metric_name=false', *interval,
-    ]  # fmt: skip
-
-
-def fit_cell(
-    config: ExperimentConfig,
-    cell: Cell,
-    data: list[str],
-    run: Path,
-    extra: Sequence[str] = (),
-) -> int:
-    """Train one cell with ``als4gan fit`` into ``run``, under the experiment's policy.
+def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -> int:
+    """Train one cell into ``run`` under the experiment's policy.
 
     Args:
         config: the experiment.
         cell: the cell.
         data: selection arguments.
         run: the run folder (logs and checkpoints).
-        extra: more arguments, after the policy's (e.g. a warm-start callback).
 
     Returns:
         The number of labelled items the run trained on.
     """
-    from ..lightning_cli import run_lightning_cli
-
-    cli = run_lightning_cli([
-        'fit', '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-        *data, *config.model_args_for(cell.method), *config.trainer_args,
-        *policy_args(config, run),
-        f'--seed_everything={cell.seed}', f'--trainer.default_root_dir={run}', *extra,
-    ])  # fmt: skip
-    return len(getattr(cli.datamodule, 'labeled_ids', []))
+    return fit_run(
+        config.methods[cell.method], config.policy(cell.method), data, run, cell.seed
+    )
 
 
 def evaluate_cell(
     config: ExperimentConfig, cell: Cell, data: list[str], run: Path
 ) -> dict[str, Any]:
     """Choose the run's checkpoint on val by mIoU and score it on test.
-
-    Every method is scored by the same code (a confusion matrix over the split,
-    mIoU over the classes present), whatever its training logs, on the
-    checkpoints of the experiment's policy only. The test mIoU comes with a
-    bootstrap interval over the test items, whose confusion matrices are kept
-    in ``test_confusion.npy`` for paired comparisons.
 
     Args:
         config: the experiment.
@@ -254,74 +183,13 @@ def evaluate_cell(
     Returns:
         The result row (without timing), with ``test_class_iou`` (class index
         -> IoU or None), which ``results.csv`` leaves out.
-
-    Raises:
-        FileNotFoundError: If the run wrote no checkpoint.
     """
-    from ..evaluation.cli import build_parser, confusion_on_split, evaluate_checkpoints
-
-    checkpoints = sorted((run / POLICY_FOLDER).glob('*.ckpt'))
-    if not checkpoints:
-        msg = (
-            f'run {os.fspath(run)!r} wrote no checkpoint under the experiment policy'
-            ' (did validation run? it saves by val_miou)'
-        )
-        raise FileNotFoundError(msg)
-    parser = build_parser()
-    cfg = parser.parse_args([
-        '--config', os.fspath(config.methods[cell.method]), *config.data_args, *data,
-        *config.model_args_for(cell.method), f'--checkpoints={run}',
-    ])  # fmt: skip
-    init = parser.instantiate_classes(cfg)
-    device = resolve_device(config.device)
-    val = evaluate_checkpoints(init.model, init.data, checkpoints, 'val', device)
-    best = Path(val['best']['checkpoint'])
-    model = init.model
-    model.load_state_dict(read_state_dict(best), strict=True)
-    per_item = confusion_on_split(
-        model, init.data, 'test', model.hparams['num_classes'],
-        model.hparams.get('ignore_index'), device, per_item=True,
-    ).numpy()  # fmt: skip
-    with atomic_write(run / TEST_CONFUSION) as tmp, tmp.open('wb') as f:
-        np.save(f, per_item)
-    scores = segmentation_scores(torch.from_numpy(per_item.sum(axis=0)))
-    miou, low, high = bootstrap_miou(
-        per_item, config.bootstrap_samples, config.bootstrap_seed
+    scores = evaluate_run(
+        config.methods[cell.method], config.policy(cell.method), data, run
     )
-    extra: dict[str, Any] = {}
-    # only the test split of another test set is read: the cell's selection
-    # file names items of the training imagery and is left out
-    unselected = [a for a in data if not a.startswith(SELECTION_FILE_ARG)]
-    for name, args in config.extra_tests.items():
-        other = parser.instantiate_classes(parser.parse_args([
-            '--config', os.fspath(config.methods[cell.method]), *config.data_args,
-            *unselected, *config.model_args_for(cell.method), *args,
-            f'--checkpoints={run}',
-        ])).data  # fmt: skip
-        items = confusion_on_split(
-            model, other, 'test', model.hparams['num_classes'],
-            model.hparams.get('ignore_index'), device, per_item=True,
-        ).numpy()  # fmt: skip
-        with (
-            atomic_write(run / f'test_confusion_{name}.npy') as tmp,
-            tmp.open('wb') as f,
-        ):
-            np.save(f, items)
-        value, lo, hi = bootstrap_miou(
-            items, config.bootstrap_samples, config.bootstrap_seed
-        )
-        extra.update({
-            f'test_miou_{name}': value, f'test_miou_{name}_low': lo,
-            f'test_miou_{name}_high': hi, f'test_items_{name}': len(items),
-        })  # fmt: skip
     return {
         'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
-        'seed': cell.seed, 'val_miou': val['best']['miou'], 'test_miou': miou,
-        'test_miou_low': low, 'test_miou_high': high, 'test_items': len(per_item),
-        'test_pixel_accuracy': scores['pixel_accuracy'],
-        'test_fw_iou': scores['fw_iou'], 'checkpoint': os.fspath(best),
-        'checkpoint_policy': config.checkpoint_policy,
-        'test_class_iou': scores['per_class_iou'], **extra,
+        'seed': cell.seed, **scores,
     }  # fmt: skip
 
 
@@ -341,8 +209,6 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
     Returns:
         The result row.
     """
-    from ..loop import LoopConfig, run_loop
-
     folder = config.output / 'loops' / cell.name
     if folder.exists():
         shutil.rmtree(folder)
@@ -482,7 +348,7 @@ def _run_cells(
             log(
                 f'{tag}: test mIoU {row["test_miou"]:.4f}'
                 f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}]'
-                f' ({labeled} labelled)'
+                f' ({row["labeled"]} labelled)'
             )
     differences = paired_differences(config, results)
     differences_csv = output / 'differences.csv'

@@ -2,8 +2,9 @@
 
 from .callbacks import InitialWeights
 from .config import SCORERS, LoopConfig, load_loop
-from .runner import STAGES, RoundState, run_loop
+from .runner import run_loop
 from .scoring import SEGMENTER_SCORERS, SegmenterPoolScorer, score_pool
+from .state import STAGES, RoundState
 
 __all__ = (
     'SCORERS',

@@ -11,12 +11,8 @@ import yaml
 
 from ..checks import check_device, check_fraction, check_positive, read_yaml
 from ..datamodules.groups import STRATIFY_BY
-from ..experiments.config import (
-    ExperimentConfig,
-    _check_method_config,
-    read_config_file,
-)
 from ..files import atomic_write
+from ..runs import RunPolicy, check_method_config, read_config_file
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
@@ -150,7 +146,7 @@ class LoopConfig:
         if not Path(self.method).is_file():
             msg = f'method: config {os.fspath(self.method)!r} does not exist'
             raise ValueError(msg)
-        _check_method_config('method', Path(self.method))
+        check_method_config('method', Path(self.method))
         if self.source is not None and (
             not isinstance(self.source, dict) or 'class_path' not in self.source
         ):
@@ -230,22 +226,21 @@ class LoopConfig:
             tmp.write_text(yaml.safe_dump(raw, sort_keys=False))
         return path
 
-    def experiment(self) -> ExperimentConfig:
-        """The experiment runner's settings for one method: its fit policy.
+    def policy(self) -> RunPolicy:
+        """How every round is fitted and scored.
 
-        Every round trains and is scored exactly as a cell of
-        ``als4gan experiment`` (same checkpoint policy and evaluation code), so
-        a loop's rows compare with an experiment's.
+        The same policy as a cell of ``als4gan experiment`` (checkpoints,
+        evaluation code, intervals), so a loop's rows compare with an
+        experiment's.
 
         Returns:
-            An experiment config with the method ``loop``.
+            The loop's overrides (aimed at the target when a source is
+            joined) and its checkpoint, evaluation and bootstrap settings.
         """
-        return ExperimentConfig(
-            output=self.output, ratios=list(self.budgets), strategies=['random'],
-            methods={'loop': self.fit_method()}, seeds=[self.seed],
-            data_args=self.retarget(self.data_args), model_args=list(self.model_args),
-            trainer_args=list(self.trainer_args), device=self.device,
-            checkpoint_top_k=self.checkpoint_top_k,
+        return RunPolicy(
+            data_args=tuple(self.retarget(self.data_args)),
+            model_args=tuple(self.model_args), trainer_args=tuple(self.trainer_args),
+            device=self.device, checkpoint_top_k=self.checkpoint_top_k,
             val_check_interval=self.val_check_interval,
             bootstrap_samples=self.bootstrap_samples, bootstrap_seed=self.bootstrap_seed,
         )  # fmt: skip

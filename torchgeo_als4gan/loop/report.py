@@ -8,13 +8,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..datamodules.pool import QueryPool
-from ..experiments.report import plot_label_efficiency
+from ..evaluation.summary import plot_label_efficiency
 from ..files import atomic_write
 from ..query.outputs import write_selection
 
 if TYPE_CHECKING:
     from .config import LoopConfig
-    from .runner import RoundState
+    from .state import RoundState
 
 __all__ = ('RESULT_COLUMNS', 'loop_table', 'write_loop_reports')
 

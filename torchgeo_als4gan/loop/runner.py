@@ -12,7 +12,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,20 @@ from torchgeo.datasets import DatasetNotFoundError
 
 from ..datamodules.groups import pool_groups
 from ..datamodules.selection import labeled_count, random_selection
-from ..experiments.config import Cell
-from ..experiments.runner import evaluate_cell, fit_cell
 from ..files import atomic_write, folder_lock
 from ..query.outputs import write_selection
+from ..runs import evaluate_run, fit_run
 from ..runtime import quiet_lightning
-from ..strategies.loop import read_state, save_state
 from ..strategies.quotas import stratified_top
 from ..strategies.selection import rank_items
 from .config import LoopConfig
 from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
 from .scoring import check_scorer
+from .state import STAGES, RoundState
 from .workers import ScoringJob, score_in_processes, score_items
 
 __all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
-
-#: Stages of a round, in order.
-STAGES = ('selected', 'trained', 'evaluated', 'scored', 'done')
 
 #: The loop's settings, checked on resume.
 SETTINGS_FILE = 'loop_settings.json'
@@ -49,66 +44,14 @@ class LoopSetupError(ValueError):
     """The loop cannot start: its settings, data, pool or budgets are wrong."""
 
 
-@dataclass
-class RoundState:
-    """Progress of one round, saved after every stage."""
-
-    #: Round number (0: the random start).
-    round: int
-    #: Labelled fraction of the pool this round trains on.
-    budget: float
-    #: Pool indices labelled for this round (cumulative), in choice order.
-    selected: list[int]
-    #: Round in which each of ``selected`` was chosen.
-    rounds: list[int]
-    #: Score of each when chosen (NaN: random picks).
-    scores: list[float]
-    #: Last finished stage.
-    stage: str = 'selected'
-    #: The round's result row once evaluated.
-    result: dict[str, Any] | None = None
-    #: Seconds spent on each finished stage.
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def save(self, path: Path) -> None:
-        """Write the state atomically.
-
-        Args:
-            path: the state file.
-        """
-        save_state(self, path)
-
-    @classmethod
-    def load(cls, path: Path) -> 'RoundState':
-        """Read a state file.
-
-        Args:
-            path: the state file.
-
-        Returns:
-            The state.
-        """
-        return cls(**read_state(path))
-
-    def reached(self, stage: str) -> bool:
-        """Whether ``stage`` is finished.
-
-        Args:
-            stage: one of :data:`STAGES`.
-
-        Returns:
-            True when it is.
-        """
-        return STAGES.index(self.stage) >= STAGES.index(stage)
-
-
 class _Loop:
     """One ``als4gan loop`` run; see :func:`run_loop`."""
 
     def __init__(self, config: LoopConfig, log: Callable[[str], None]) -> None:
         self.config = config
         self.log = log
-        self.experiment = config.experiment()
+        self.fit_config = config.fit_method()
+        self.policy = config.policy()
         self.method = config.method.stem
         built = build_pool(config)
         self.pool, self.labelled, self.classes = (
@@ -230,21 +173,22 @@ class _Loop:
                 '--trainer.callbacks+=torchgeo_als4gan.loop.InitialWeights',
                 f'--trainer.callbacks.checkpoint={best["checkpoint"]}',
             ]
-        cell = Cell(state.budget, config.scorer, 'loop', config.seed)
         self.log(
             f'round {state.round}: training {self.method} on {len(state.selected)}'
             f' labelled items ({100 * state.budget:g} %)'
         )
         data = config.retarget(self.data_args(state.round))
-        fit_cell(self.experiment, cell, data, run, extra)
+        fit_run(self.fit_config, self.policy, data, run, config.seed, extra)
 
     def evaluate(self, state: RoundState) -> None:
         config, folder = self.config, self.folder(state.round)
-        cell = Cell(state.budget, config.scorer, 'loop', config.seed)
-        row = evaluate_cell(
-            self.experiment, cell, config.retarget(self.data_args(state.round)),
-            folder / 'run',
+        row = evaluate_run(
+            self.fit_config, self.policy,
+            config.retarget(self.data_args(state.round)), folder / 'run',
         )  # fmt: skip
+        row.update({
+            'ratio': state.budget, 'strategy': config.scorer, 'seed': config.seed,
+        })  # fmt: skip
         per_class = row.pop('test_class_iou')
         row.update({
             'round': state.round, 'method': self.method, 'labeled': len(state.selected),

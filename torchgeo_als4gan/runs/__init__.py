@@ -1,0 +1,29 @@
+"""The runs layer: fit a method config under a policy, score the run, read configs.
+
+``experiments/`` (grids) and ``loop/`` (STAL's rounds) train and score every
+run through these functions, so their results compare.
+"""
+
+from .config import check_method_config, check_single_process, read_config_file
+from .evaluate import evaluate_run
+from .fit import fit_run
+from .policy import (
+    POLICY_FOLDER,
+    SELECTION_FILE_ARG,
+    TEST_CONFUSION,
+    RunPolicy,
+    policy_args,
+)
+
+__all__ = (
+    'POLICY_FOLDER',
+    'SELECTION_FILE_ARG',
+    'TEST_CONFUSION',
+    'RunPolicy',
+    'check_method_config',
+    'check_single_process',
+    'evaluate_run',
+    'fit_run',
+    'policy_args',
+    'read_config_file',
+)

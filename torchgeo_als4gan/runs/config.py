@@ -1,0 +1,104 @@
+"""Config files of the orchestration commands, and the fit configs they run."""
+
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..checks import read_yaml
+
+__all__ = ('check_method_config', 'check_single_process', 'read_config_file')
+
+#: Top-level keys of an ``als4gan query`` config that a fit config never has.
+_QUERY_KEYS = {'strategy', 'labeled_ratio', 'alpha', 'beta', 'output'}
+
+
+def read_config_file(file: Path, kind: type) -> dict[str, Any]:
+    """Read a YAML config of a dataclass, refusing keys it does not have.
+
+    Args:
+        file: the YAML file.
+        kind: the dataclass the keys belong to.
+
+    Returns:
+        The raw values by key.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it has unknown keys.
+    """
+    raw: dict[str, Any] = read_yaml(file, '--config')
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
+        raise ValueError(msg)
+    return raw
+
+
+def check_method_config(name: str, path: Path) -> None:
+    """Refuse a method config that is not a segmentation fit config.
+
+    Args:
+        name: where the config is named (``methods.<key>``, ``method``), for
+            the message.
+        path: the config file.
+
+    Raises:
+        ValueError: If it is an ``als4gan query`` config, lacks the model or
+            data section, or asks for several training processes.
+    """
+    raw = read_yaml(path, f'{name}:', mapping=False)
+    model = raw.get('model') if isinstance(raw, dict) else None
+    class_path = model.get('class_path', '') if isinstance(model, dict) else ''
+    if (
+        not isinstance(raw, dict)
+        or _QUERY_KEYS & set(raw)
+        or str(class_path).endswith('ActiveLearnerTask')
+    ):
+        msg = (
+            f'{name}: {os.fspath(path)!r} is not a segmentation fit config'
+            ' (it looks like an `als4gan query` config); methods take configs such'
+            ' as configs/ucm_s4gan.yaml, and the query config goes to query_config'
+        )
+        raise ValueError(msg)
+    if not isinstance(model, dict) or not isinstance(raw.get('data'), dict):
+        msg = f'{name}: {os.fspath(path)!r} needs model and data sections'
+        raise ValueError(msg)
+    trainer = raw.get('trainer')
+    if isinstance(trainer, dict):
+        check_single_process(
+            f'{name}: {os.fspath(path)!r}', trainer.get('devices'),
+            trainer.get('strategy'),
+        )  # fmt: skip
+
+
+def check_single_process(where: str, devices: Any, strategy: Any = None) -> None:
+    """Refuse a multi-process (DDP) trainer for fits run in-process.
+
+    ``als4gan experiment`` and ``als4gan loop`` run every fit inside their own
+    process; Lightning's DDP launcher would start the other ranks by rerunning
+    the whole command (every rank repeating the experiment).
+
+    Args:
+        where: the config or option, for the message.
+        devices: the trainer's ``devices``.
+        strategy: the trainer's ``strategy``.
+
+    Raises:
+        ValueError: If more than one device or a DDP strategy is asked for.
+    """
+    many = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, list | tuple) and len(devices) > 1
+    )
+    if isinstance(devices, str) and devices.strip().isdigit():
+        many = int(devices) > 1
+    if many or 'ddp' in str(strategy or '').lower():
+        msg = (
+            f'{where}: trainer devices {devices!r} / strategy {strategy!r} would start'
+            ' several processes, but the experiment runner and the loop train in'
+            ' their own process (Lightning would rerun the whole command per'
+            ' rank); use devices: 1 here, and several devices for single fits'
+            " (`als4gan fit`) or pool scoring (the loop's score_devices)"
+        )
+        raise ValueError(msg)
