@@ -28,8 +28,8 @@ from lightning import Trainer
 from torch.utils.data import Dataset
 
 from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
-from torchgeo_als4gan.query import PoolScoreWriter
-from torchgeo_als4gan.strategies import get_strategy
+from torchgeo_als4gan.active.query import PoolScoreWriter
+from torchgeo_als4gan.active import get_strategy
 from torchgeo_als4gan.trainers import ActiveLearnerTask
 
 

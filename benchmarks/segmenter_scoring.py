@@ -1,7 +1,7 @@
 """Pool scoring throughput and peak memory of the segmenter (``als4gan loop``).
 
 Scores a synthetic pool (patches generated from their index, so the pool itself
-takes no memory) with :func:`torchgeo_als4gan.loop.score_pool`, exactly as each
+takes no memory) with :func:`torchgeo_als4gan.active.loop.score_pool`, exactly as each
 round of ``als4gan loop`` does (PoolDataModule -> segmenter softmax ->
 per-patch score -> PoolScoreWriter, one float per patch kept), and in the same
 process, right after, measures the raw segmenter forward throughput on the same
@@ -29,7 +29,7 @@ from query_scoring import SyntheticPatches, print_report, run_children
 from torchgeo.trainers import SemanticSegmentationTask
 
 from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
-from torchgeo_als4gan.loop import score_pool
+from torchgeo_als4gan.active.loop import score_pool
 from torchgeo_als4gan.runtime import quiet_known_warnings, quiet_lightning
 
 

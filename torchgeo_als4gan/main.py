@@ -33,7 +33,7 @@ def _run_demo_context(args: list[str]) -> None:
 
 
 def _run_query(args: list[str]) -> None:
-    from .query.cli import main as query_main
+    from .active.query.cli import main as query_main
 
     query_main(args)
 
@@ -57,7 +57,7 @@ def _run_labels(args: list[str]) -> None:
 
 
 def _run_loop(args: list[str]) -> None:
-    from .loop.cli import main as loop_main
+    from .active.loop.cli import main as loop_main
 
     loop_main(args)
 

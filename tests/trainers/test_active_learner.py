@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from torchgeo_als4gan.strategies import get_strategy
+from torchgeo_als4gan.active import get_strategy
 from torchgeo_als4gan.trainers import ActiveLearnerTask
 
 

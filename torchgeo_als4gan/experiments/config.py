@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..active import get_strategy
 from ..checks import check_device, check_positive
 from ..runs import (
     RunPolicy,
@@ -13,7 +14,6 @@ from ..runs import (
     check_single_process,
     read_config_file,
 )
-from ..strategies import get_strategy
 
 __all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
 
@@ -177,7 +177,7 @@ class ExperimentConfig:
                 check_single_process(f'trainer_args {arg!r}', devices, strategy)
 
     def _check_loop(self) -> None:
-        from ..loop.config import SCORERS
+        from ..active.loop.config import SCORERS
 
         fractions = self.loop_fractions
         if (

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..active.loop import LoopConfig, run_loop
 from ..checks import read_yaml
 from ..files import atomic_write, folder_lock
-from ..loop import LoopConfig, run_loop
 from ..runs import SELECTION_FILE_ARG, TEST_CONFUSION, evaluate_run, fit_run
 from ..runtime import quiet_lightning
 from .compare import paired_differences
@@ -134,7 +134,7 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     }
     current = _settings_text(query_settings)
     if not selection.is_file() or not stamp.is_file() or stamp.read_text() != current:
-        from ..query.cli import main as query_main
+        from ..active.query.cli import main as query_main
 
         assert config.query_config is not None
         query_main([

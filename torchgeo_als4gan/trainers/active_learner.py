@@ -9,9 +9,9 @@ import torch
 from torch import Tensor
 from torchgeo.trainers import ClassificationTask
 
+from ..active.registry import QueryStrategy, score_probabilities
 from ..models.pretrained import resolve_weights
 from ..models.weights import WeightsReport, load_local_weights
-from ..strategies.registry import QueryStrategy, score_probabilities
 from .generator import is_local_weights
 
 __all__ = ('ActiveLearnerTask',)

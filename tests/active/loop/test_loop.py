@@ -1,0 +1,302 @@
+"""``als4gan loop`` on fixture data: rounds, interruption in every stage, bad input."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import torchgeo_als4gan.active.loop.runner as runner
+from tests.fixture_args import DATA_ARGS
+from torchgeo_als4gan.active.loop import (
+    InitialWeights,
+    LoopConfig,
+    RoundState,
+    load_loop,
+)
+from torchgeo_als4gan.main import main
+from torchgeo_als4gan.models.weights import read_state_dict
+
+FAST = ['--trainer.accelerator=cpu', '--trainer.enable_progress_bar=false',
+        '--trainer.enable_model_summary=false', '--trainer.logger=false',
+        '--trainer.max_epochs=1']  # fmt: skip
+
+
+def loop_file(tmp_path: Path, name: str = 'loop', **changes: Any) -> Path:
+    config: dict[str, Any] = {
+        'output': str(tmp_path / name),
+        'method': 'configs/ucm_self_training.yaml',
+        'budgets': [0.3, 0.5, 0.8],  # 2 -> 3 -> 5 of the 6 train tiles
+        'scorer': 'pixel_entropy',
+        'device': 'cpu',
+        'data_args': [*DATA_ARGS['ucm'], '--data.init_args.batch_size=2',
+                      '--data.init_args.steps_per_epoch=2', '--data.init_args.num_workers=0'],
+        'model_args': ['--model.init_args.model=fcn', '--model.init_args.unsup_warmup=1',
+                       '--model.init_args.unsup_rampup=0', '--model.init_args.threshold=0.0'],
+        'trainer_args': FAST,
+        'bootstrap_samples': 50,
+    }  # fmt: skip
+    config.update(changes)
+    path = tmp_path / f'{name}.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def outcome(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    results = pd.read_csv(folder / 'results.csv')
+    ids = pd.read_csv(folder / 'selection' / 'selection.csv', dtype={'id': str})
+    return results, list(ids['id'])
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp('whole')
+    main(['loop', '--config', str(loop_file(tmp_path))])
+    return tmp_path / 'loop'
+
+
+def test_rounds_add_the_most_uncertain_items(uninterrupted: Path) -> None:
+    results, ids = outcome(uninterrupted)
+    assert results['round'].tolist() == [0, 1, 2]
+    assert results['labeled'].tolist() == [2, 3, 5]
+    assert results['test_miou'].between(0, 1).all()
+    assert (results['strategy'] == 'pixel_entropy').all()
+    assert 'iou_airplane' in results.columns  # per-class IoU named by class
+    assert len(ids) == len(set(ids)) == 5
+    # every increment is the top of the previous round's pool scores
+    for round_ in (0, 1):
+        scores = pd.read_csv(uninterrupted / f'round_{round_:02d}' / 'scores.csv')
+        state = RoundState.load(
+            uninterrupted / f'round_{round_ + 1:02d}' / 'state.json'
+        )
+        added = [i for i, r in zip(state.selected, state.rounds, strict=True)
+                 if r == round_ + 1]  # fmt: skip
+        k = len(added)
+        top = scores.sort_values('score', ascending=False)['id'].head(k).tolist()
+        pool_ids = np.load(uninterrupted / f'round_{round_ + 1:02d}' / 'selection.npy')
+        assert set(top) <= set(pool_ids.tolist())
+        assert scores['score'].between(0, 1).all()
+    assert (uninterrupted / 'results.md').read_text().startswith('| round | labelled')
+    assert (uninterrupted / 'label_efficiency.png').stat().st_size > 5_000
+    selection = np.load(uninterrupted / 'selection' / 'selection.npy')
+    assert selection.tolist() == ids  # feeds selection_file
+
+
+@pytest.mark.parametrize('stage', ['train', 'evaluate', 'score', 'next_round'])
+def test_interrupted_in_each_stage_resumes_identically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uninterrupted: Path, stage: str
+) -> None:
+    path = loop_file(tmp_path)
+    real = getattr(runner._Loop, stage)
+    calls: list[int] = []
+
+    def interrupted(self: Any, state: RoundState) -> Any:
+        calls.append(state.round)
+        if len(calls) == 2:  # the second call of that stage (round 1)
+            raise KeyboardInterrupt
+        return real(self, state)
+
+    monkeypatch.setattr(runner._Loop, stage, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(['loop', '--config', str(path)])
+    monkeypatch.setattr(runner._Loop, stage, real)
+    with pytest.raises(SystemExit):  # without --resume an existing run is refused
+        main(['loop', '--config', str(path)])
+    main(['loop', '--config', str(path), '--resume'])
+    got, got_ids = outcome(tmp_path / 'loop')
+    expected, expected_ids = outcome(uninterrupted)
+    assert got_ids == expected_ids
+    columns = ['round', 'labeled', 'val_miou', 'test_miou', 'test_miou_low']
+    pd.testing.assert_frame_equal(got[columns], expected[columns])
+
+
+def test_resume_with_other_settings_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path, budgets=[0.3])
+    main(['loop', '--config', str(path)])
+    changed = loop_file(tmp_path, budgets=[0.3], scorer='pixel_margin', seed=1)
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(changed), '--resume'])
+    assert 'scorer, seed differ' in capsys.readouterr().err
+
+
+def test_warm_start_and_random_scorer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[tuple[str, float]] = []
+    real = InitialWeights.on_fit_start
+
+    def spy(self: InitialWeights, trainer: Any, module: Any) -> None:
+        real(self, trainer, module)
+        weight = next(iter(module.state_dict().values()))
+        loaded.append((self.checkpoint, float(weight.float().sum())))
+
+    monkeypatch.setattr(InitialWeights, 'on_fit_start', spy)
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], scorer='random', warm_start=True)
+    main(['loop', '--config', str(path)])
+    results, _ = outcome(tmp_path / 'loop')
+    assert results['labeled'].tolist() == [2, 3]
+    state = RoundState.load(tmp_path / 'loop' / 'round_01' / 'state.json')
+    assert np.isnan(state.scores[-1])  # random picks carry no score
+    # round 1 started from round 0's chosen checkpoint, round 0 from scratch
+    first = RoundState.load(tmp_path / 'loop' / 'round_00' / 'state.json')
+    assert first.result is not None
+    assert [c for c, _ in loaded] == [first.result['checkpoint']]
+    expected = next(iter(read_state_dict(first.result['checkpoint']).values()))
+    assert loaded[0][1] == pytest.approx(float(expected.float().sum()))
+
+
+@pytest.mark.parametrize(('changes', 'message'), [
+    ({'budgets': [0.5, 0.3]}, 'strictly increasing'),
+    ({'budgets': [0.0, 0.5]}, r'fractions in \(0, 1\]'),
+    ({'budgets': [0.5, 1.5]}, r'fractions in \(0, 1\]'),
+    ({'budgets': []}, 'non-empty'),
+    ({'scorer': 'entropy'}, 'scorer must be one of'),
+    ({'stratify_by': 'city'}, 'stratify_by must be one of'),
+    ({'region_top': 0}, r'region_top must be in \(0, 1\]'),
+    ({'method': 'configs/ucm_query.yaml'}, 'not a segmentation fit config'),
+    ({'method': 'configs/missing.yaml'}, 'does not exist'),
+])  # fmt: skip
+def test_bad_configs_name_the_option(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_loop(loop_file(tmp_path, **changes))
+
+
+def test_budgets_smaller_than_one_item_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path, budgets=[0.3, 0.31])  # 2 -> 2 of 6 items
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(path)])
+    assert 'every round must add at least one item' in capsys.readouterr().err
+
+
+def test_unknown_keys_are_refused(tmp_path: Path) -> None:
+    path = loop_file(tmp_path, budget=[0.5])
+    with pytest.raises(ValueError, match=r"unknown keys \['budget'\]"):
+        load_loop(path)
+    assert isinstance(load_loop(loop_file(tmp_path)), LoopConfig)
+
+
+ROOT = Path(__file__).parents[3]
+
+
+def test_every_stal_config_is_tested() -> None:
+    shipped = {p.name for p in (ROOT / 'configs').glob('*_stal.yaml')}
+    assert shipped == {f'{name}_stal.yaml' for name in ('ucm', 'deepglobe', 'raster')}
+
+
+@pytest.mark.parametrize('name', ['ucm', 'deepglobe', 'raster'])
+def test_shipped_stal_configs_run(tmp_path: Path, name: str) -> None:
+    config = yaml.safe_load((ROOT / 'configs' / f'{name}_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS[name], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20,
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    assert results['round'].tolist() == [0, 1]
+    assert len(ids) == results['labeled'].iloc[-1] > results['labeled'].iloc[0]
+    if name == 'raster':  # georeferenced pools also get the footprints
+        assert (tmp_path / 'loop' / 'selection' / 'selection.gpkg').is_file()
+
+
+def test_a_loop_that_cannot_start_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = loop_file(tmp_path, budgets=[0.3], stratify_by='region')
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(bad)])
+    assert "stratify_by 'region' needs a georeferenced pool" in capsys.readouterr().err
+    missing = loop_file(
+        tmp_path, budgets=[0.3], data_args=['--data.init_args.root=/nonexistent']
+    )
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(missing)])
+    assert 'Dataset not found' in capsys.readouterr().err
+    # the same output starts afresh (no --resume needed): nothing was recorded
+    main(['loop', '--config', str(loop_file(tmp_path, budgets=[0.3]))])
+    assert (tmp_path / 'loop' / 'results.csv').is_file()
+
+
+def test_scoring_in_two_processes_gives_the_same_scores(
+    tmp_path: Path, uninterrupted: Path
+) -> None:
+    """DDP pool scoring (2 CPU processes, a child command line) = one process."""
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], score_devices=2)
+    main(['loop', '--config', str(path)])
+    got = pd.read_csv(tmp_path / 'loop' / 'round_00' / 'scores.csv')
+    expected = pd.read_csv(uninterrupted / 'round_00' / 'scores.csv')
+    assert got['id'].tolist() == expected['id'].tolist()
+    np.testing.assert_allclose(got['score'], expected['score'], rtol=1e-5)
+    # each process scored a share; the gathered table covers the whole pool
+    assert len(got) == 4 and got['score'].notna().all()
+    assert (tmp_path / 'loop' / 'round_00' / 'scoring_job.json').is_file()
+    _, ids = outcome(tmp_path / 'loop')
+    _, expected_ids = outcome(uninterrupted)
+    assert ids == expected_ids[:3]
+
+
+def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
+    tmp_path: Path,
+) -> None:
+    georaster = ROOT / 'tests' / 'data' / 'georaster'
+    source = {
+        'class_path': 'torchgeo_als4gan.datamodules.GeoSegmentationDataModule',
+        'init_args': {
+            'image_paths': str(georaster / 'imagery'),
+            'label_paths': str(georaster / 'masks'),
+            'classes': ['water', 'building', 'background'], 'patch_size': 16,
+            'split_block': 1, 'split_fractions': [1.0, 0.0, 0.0], 'num_workers': 0,
+        },
+    }  # fmt: skip
+    config = yaml.safe_load((ROOT / 'configs' / 'raster_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20, 'source': source, 'source_ratio': 0.5,
+        'class_map': {'water': 'water'},
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    assert results['round'].tolist() == [0, 1]
+    # the fits read the joined datamodule: the round's selection on the target side
+    saved = yaml.safe_load(
+        (tmp_path / 'loop' / 'round_01' / 'run' / 'config.yaml').read_text()
+    )
+    data = saved['data']
+    assert data['class_path'].endswith('SourceTargetDataModule')
+    assert data['init_args']['source_ratio'] == 0.5
+    target = data['init_args']['target']['init_args']
+    assert target['selection_file'].endswith('round_01/selection.npy')
+    assert target['labeled_ratio'] is None
+    # the pool is the target's train patches only (the source's would double it)
+    from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
+
+    target_dm = GeoSegmentationDataModule(
+        image_paths=str(georaster / 'imagery'),
+        label_paths=str(georaster / 'vectors' / 'labels.geojson'),
+        label_name='landcover', classes=['background', 'building', 'water'],
+        patch_size=16, split_block=1,
+    )  # fmt: skip
+    pool = set(target_dm.query_pool().ids)
+    scores = pd.read_csv(tmp_path / 'loop' / 'round_00' / 'scores.csv')
+    first = int(results['labeled'].iloc[0])
+    assert len(scores) + first == len(pool) and set(scores['id']) <= pool
+    assert set(ids) <= pool
+    with pytest.raises(ValueError, match='source must be a datamodule with class_path'):
+        LoopConfig(**{**load_loop(path).__dict__, 'source': {'init_args': {}}})

@@ -1,0 +1,301 @@
+"""The ``als4gan loop`` YAML: budgets, method, scorer, strata and policy."""
+
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...checks import check_device, check_fraction, check_positive, read_yaml
+from ...datamodules.groups import STRATIFY_BY
+from ...files import atomic_write
+from ...runs import RunPolicy, check_method_config, read_config_file
+from .scoring import SEGMENTER_SCORERS
+
+__all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
+
+#: What ``scorer`` accepts: the segmenter's scores, or a random draw.
+SCORERS = (*SEGMENTER_SCORERS, 'random')
+
+#: Where the masks of the chosen items come from: already on disk, or drawn
+#: by annotators between rounds.
+MODES = ('simulation', 'labelling')
+
+
+@dataclass
+class LoopConfig:
+    """An ``als4gan loop`` run (STAL: train, score the pool, label, retrain).
+
+    In ``simulation`` mode the masks of the whole pool are on disk and the
+    chosen items' masks are used from one round on (benchmarks, papers,
+    choosing a scorer before a labelling campaign). In ``labelling`` mode
+    (raster datamodules) the pool is every patch outside val and test, and a
+    round whose chosen patches have no mask writes their labelling task and
+    stops; ``als4gan labels --output <output>/labels`` turns the drawn
+    polygons into masks and ``--resume`` goes on with them.
+
+    Attributes:
+        output: folder of the rounds, results and selection.
+        method: fit config of the segmentation method (self-training by
+            default in the shipped configs; S4GAN or supervised work too).
+        mode: ``simulation`` or ``labelling``.
+        budgets: labelled fractions of the pool after each round,
+            strictly increasing in (0, 1], e.g. ``[0.01, 0.022, 0.05]``.
+        scorer: ``pixel_entropy`` (STAL), ``pixel_margin``,
+            ``region_impurity`` (RIPU) or ``random`` (the same rounds with
+            random increments: the control).
+        stratify_by: per-group quotas: ``scene``, ``source``, ``file`` or
+            ``region`` (with ``regions`` and ``region_column``), or None.
+        regions: vector file of regions for ``stratify_by: region``.
+        region_column: its column naming the region.
+        warm_start: start each round from the previous round's chosen
+            checkpoint (teacher included) instead of fresh weights (STAL's
+            released code starts fresh).
+        seed: seed of the first random draw and of every fit.
+        data_args: overrides of the datamodule for every step.
+        model_args: overrides of the model (fit, evaluation and scoring).
+        trainer_args: overrides of the trainer (fit only).
+        device: where checkpoints are evaluated and the pool scored (the
+            fits use the method config's trainer).
+        score_devices: devices that score the pool (several: DDP in child
+            processes, the scores gathered; the result does not change).
+        score_batch_size: pool scoring batch size.
+        region_k: window radius of ``region_impurity``.
+        region_top: share of pixels averaged by ``region_impurity``.
+        checkpoint_top_k: checkpoints kept per round by val mIoU.
+        val_check_interval: validate every this many iterations (None: every
+            epoch), as in ``als4gan experiment``.
+        bootstrap_samples: resamples of the test items for intervals.
+        bootstrap_seed: seed of the resamples.
+        source: a labelled source datamodule (``class_path``, ``init_args``)
+            joined to every round's fit (STAL's domain-adaptive setting): the
+            fits see source + chosen target items
+            (:class:`~torchgeo_als4gan.datamodules.SourceTargetDataModule`);
+            pool, scoring, validation and test stay on the target.
+        source_ratio: source items per target item in a labelled batch.
+        class_map: source class -> target class (null: ignored).
+        target_labels: with a ``source``, also train on the chosen target
+            items (False: the "source only" baseline, scored on the same
+            target val / test).
+    """
+
+    output: Path
+    method: Path
+    budgets: list[float]
+    scorer: str = 'pixel_entropy'
+    mode: str = 'simulation'
+    stratify_by: str | None = None
+    regions: Path | None = None
+    region_column: str | None = None
+    warm_start: bool = False
+    seed: int = 0
+    data_args: list[str] = field(default_factory=list)
+    model_args: list[str] = field(default_factory=list)
+    trainer_args: list[str] = field(default_factory=list)
+    device: str = 'auto'
+    score_devices: int = 1
+    score_batch_size: int = 16
+    region_k: int = 1
+    region_top: float = 0.1
+    checkpoint_top_k: int = 3
+    val_check_interval: int | None = None
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
+    source: dict[str, Any] | None = None
+    source_ratio: float = 1.0
+    class_map: dict[str, str | None] | None = None
+    target_labels: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the settings.
+
+        Raises:
+            ValueError: If a budget, scorer, mode or other option is invalid.
+        """
+        budgets = self.budgets
+        if not budgets or any(
+            not isinstance(b, int | float) or not 0 < b <= 1 for b in budgets
+        ):
+            msg = f'budgets must be a non-empty list of fractions in (0, 1], got {budgets}'
+            raise ValueError(msg)
+        if any(b >= a for b, a in itertools.pairwise(budgets)):
+            msg = f'budgets must be strictly increasing, got {budgets}'
+            raise ValueError(msg)
+        if self.scorer not in SCORERS:
+            msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
+            raise ValueError(msg)
+        if self.mode not in MODES:
+            msg = f'mode must be one of {list(MODES)}, got {self.mode!r}'
+            raise ValueError(msg)
+        if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
+            msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
+            raise ValueError(msg)
+        for name in (
+            'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',
+        ):  # fmt: skip
+            check_positive(name, getattr(self, name))
+        check_device(self.device, 'device')
+        check_positive('val_check_interval', self.val_check_interval, optional=True)
+        check_fraction('region_top', self.region_top, low_open=True)
+        if not isinstance(self.region_k, int) or self.region_k < 0:
+            msg = f'region_k must be an integer >= 0, got {self.region_k!r}'
+            raise ValueError(msg)
+        if not Path(self.method).is_file():
+            msg = f'method: config {os.fspath(self.method)!r} does not exist'
+            raise ValueError(msg)
+        check_method_config('method', Path(self.method))
+        if self.source is not None and (
+            not isinstance(self.source, dict) or 'class_path' not in self.source
+        ):
+            msg = (
+                'source must be a datamodule with class_path and init_args, got'
+                f' {self.source!r}'
+            )
+            raise ValueError(msg)
+        if self.source_ratio < 0:
+            msg = f'source_ratio must not be negative, got {self.source_ratio!r}'
+            raise ValueError(msg)
+        if not self.target_labels and self.source is None:
+            msg = 'target_labels: false needs a source (nothing would be labelled)'
+            raise ValueError(msg)
+
+    @property
+    def labels_folder(self) -> Path:
+        """Where labelling mode expects the masks (``<output>/labels``)."""
+        return self.output / 'labels'
+
+    def retarget(self, args: Sequence[str]) -> list[str]:
+        """Datamodule overrides aimed at the target inside the joined datamodule.
+
+        Args:
+            args: ``--data.init_args.*`` overrides of the method's datamodule.
+
+        Returns:
+            The same overrides, as ``--data.init_args.target.init_args.*``
+            when a ``source`` is joined (idempotent). Overrides to ``null``
+            are left out: jsonargparse reads a nested ``null`` as the string
+            ``'None'``, so :meth:`fit_method` writes them into the joined
+            config instead.
+        """
+        if self.source is None:
+            return list(args)
+        plain, joined = '--data.init_args.', '--data.init_args.target.init_args.'
+        out = []
+        for arg in args:
+            if _null_override(arg) is not None:
+                continue
+            nested = arg.startswith(
+                ('--data.init_args.target.', '--data.init_args.source.')
+            )
+            out.append(
+                joined + arg[len(plain) :]
+                if arg.startswith(plain) and not nested
+                else arg
+            )
+        return out
+
+    def fit_method(self) -> Path:
+        """The config every round fits: the method, or it joined to the source.
+
+        Returns:
+            ``method``, or ``<output>/method_source_target.yaml`` (written
+            here) whose datamodule is the method's as ``target`` (with the
+            loop's ``null`` overrides, ``labeled_ratio`` among them: the
+            rounds' selections replace it) and the ``source``.
+        """
+        if self.source is None:
+            return Path(self.method)
+        raw = read_yaml(Path(self.method), 'method')
+        target = raw['data']
+        nulls = {'labeled_ratio', *filter(None, map(_null_override, self.data_args))}
+        target.setdefault('init_args', {}).update(dict.fromkeys(nulls))
+        raw['data'] = {
+            'class_path': 'torchgeo_als4gan.datamodules.SourceTargetDataModule',
+            'init_args': {
+                'target': target, 'source': self.source,
+                'source_ratio': self.source_ratio, 'class_map': self.class_map,
+                'target_labels': self.target_labels,
+            },
+        }  # fmt: skip
+        path = self.output / 'method_source_target.yaml'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:
+            tmp.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    def policy(self) -> RunPolicy:
+        """How every round is fitted and scored.
+
+        The same policy as a cell of ``als4gan experiment`` (checkpoints,
+        evaluation code, intervals), so a loop's rows compare with an
+        experiment's.
+
+        Returns:
+            The loop's overrides (aimed at the target when a source is
+            joined) and its checkpoint, evaluation and bootstrap settings.
+        """
+        return RunPolicy(
+            data_args=tuple(self.retarget(self.data_args)),
+            model_args=tuple(self.model_args), trainer_args=tuple(self.trainer_args),
+            device=self.device, checkpoint_top_k=self.checkpoint_top_k,
+            val_check_interval=self.val_check_interval,
+            bootstrap_samples=self.bootstrap_samples, bootstrap_seed=self.bootstrap_seed,
+        )  # fmt: skip
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed loop must share with the interrupted one.
+
+        Returns:
+            Every option but where things run, with the method config's content
+            instead of its path.
+        """
+        values = asdict(self)
+        for key in ('output', 'device', 'score_batch_size', 'score_devices'):
+            values.pop(key)
+        values['method'] = read_yaml(Path(self.method), 'method')
+        values['regions'] = None if self.regions is None else os.fspath(self.regions)
+        return values
+
+
+def _null_override(arg: str) -> str | None:
+    """The key of a ``--data.init_args.<key>=null`` override, else None."""
+    prefix = '--data.init_args.'
+    if not arg.startswith(prefix) or '=' not in arg:
+        return None
+    key, value = arg[len(prefix) :].split('=', 1)
+    return key if value.strip().lower() in ('null', 'none') and '.' not in key else None
+
+
+def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopConfig:
+    """Read an ``als4gan loop`` YAML file.
+
+    Args:
+        path: the YAML file (paths inside are relative to the current folder).
+        extra: additional ``data_args``.
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it has unknown keys or invalid values.
+    """
+    file = Path(path)
+    raw = read_config_file(file, LoopConfig)
+    for key in ('method', 'budgets'):
+        if key not in raw:
+            msg = f'{os.fspath(file)}: {key!r} is required'
+            raise ValueError(msg)
+    raw['output'] = Path(raw.get('output', f'output/loop/{file.stem}'))
+    raw['method'] = Path(raw['method'])
+    if raw.get('regions') is not None:
+        raw['regions'] = Path(raw['regions'])
+    raw['data_args'] = [*raw.get('data_args', []), *extra]
+    try:
+        return LoopConfig(**raw)
+    except TypeError as error:
+        msg = f'{os.fspath(file)}: {error}'
+        raise ValueError(msg) from error

@@ -1,0 +1,105 @@
+"""``als4gan loop`` outputs: per-round table, plot and the cumulative selection."""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ...datamodules.pool import QueryPool
+from ...evaluation.summary import plot_label_efficiency
+from ...files import atomic_write
+from ..query.outputs import write_selection
+
+if TYPE_CHECKING:
+    from .config import LoopConfig
+    from .state import RoundState
+
+__all__ = ('RESULT_COLUMNS', 'loop_table', 'write_loop_reports')
+
+#: First columns of the loop's ``results.csv`` (then ``iou_<class>``, one per class).
+RESULT_COLUMNS = (
+    'round', 'labeled', 'labeled_percent', 'ratio', 'strategy', 'method', 'seed',
+    'val_miou', 'test_miou', 'test_miou_low', 'test_miou_high', 'test_items',
+    'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'checkpoint_policy', 'seconds',
+)  # fmt: skip
+
+
+def loop_table(results: pd.DataFrame) -> str:
+    """The rounds as markdown: labelled share, val and test mIoU, per-class IoU.
+
+    Args:
+        results: rows of the loop's ``results.csv``.
+
+    Returns:
+        The table, with a line on how to read it.
+    """
+    classes = [c for c in results.columns if c.startswith('iou_')]
+    header = [
+        'round',
+        'labelled',
+        'val mIoU',
+        'test mIoU [95 %]',
+        *[c[4:] for c in classes],
+    ]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for row in results.to_dict('records'):
+        cells = [
+            str(row['round']), f'{row["labeled"]} ({row["labeled_percent"]:.1f} %)',
+            f'{row["val_miou"]:.3f}',
+            f'{row["test_miou"]:.3f} [{row["test_miou_low"]:.3f}, {row["test_miou_high"]:.3f}]',
+            *('' if pd.isna(row[c]) else f'{row[c]:.3f}' for c in classes),
+        ]  # fmt: skip
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    first = results.iloc[0]
+    lines += [
+        '',
+        f'{first.method} trained in every round on the items labelled so far'
+        f' (scorer {first.strategy}); round 0 is a seeded random draw. Test mIoU'
+        ' with its 95 % bootstrap interval over the test items; per-class IoU on test.',
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def write_loop_reports(
+    output: Path, rounds: Sequence['RoundState'], pool: QueryPool, config: 'LoopConfig'
+) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md``, the plot and the selection files.
+
+    Args:
+        output: the loop's folder.
+        rounds: every round's state, evaluated.
+        pool: the pool.
+        config: the loop.
+
+    Returns:
+        The written files by name.
+    """
+    rows = []
+    for state in rounds:
+        assert state.result is not None
+        rows.append({**state.result, 'seconds': round(sum(state.seconds.values()), 1)})
+    results = pd.DataFrame(rows)
+    classes = [c for c in results.columns if c.startswith('iou_')]
+    results = results[[*RESULT_COLUMNS, *classes]]
+    written = {
+        'results': output / 'results.csv', 'table': output / 'results.md',
+        'plot': output / 'label_efficiency.png',
+    }  # fmt: skip
+    with atomic_write(written['results']) as tmp:
+        results.to_csv(tmp, index=False)
+    with atomic_write(written['table']) as tmp:
+        tmp.write_text(loop_table(results))
+    figure = plot_label_efficiency(results)
+    with atomic_write(written['plot']) as tmp:
+        figure.savefig(tmp, dpi=120, format='png')
+    plt.close(figure)
+    last = rounds[-1]
+    selection = list(zip(last.selected, last.rounds, last.scores, strict=True))
+    files = write_selection(
+        output / 'selection', pool, selection, f'loop_{config.scorer}', config.seed,
+        figures=False,
+    )  # fmt: skip
+    written.update(files)
+    return written
