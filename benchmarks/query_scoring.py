@@ -27,9 +27,9 @@ import torch
 from lightning import Trainer
 from torch.utils.data import Dataset
 
-from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
-from torchgeo_als4gan.active.query import PoolScoreWriter
 from torchgeo_als4gan.active import get_strategy
+from torchgeo_als4gan.active.query import PoolScoreWriter
+from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
 from torchgeo_als4gan.trainers import ActiveLearnerTask
 
 

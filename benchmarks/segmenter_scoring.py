@@ -28,8 +28,8 @@ import torch
 from query_scoring import SyntheticPatches, print_report, run_children
 from torchgeo.trainers import SemanticSegmentationTask
 
-from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
 from torchgeo_als4gan.active.loop import score_pool
+from torchgeo_als4gan.datamodules import PoolDataModule, QueryPool
 from torchgeo_als4gan.runtime import quiet_known_warnings, quiet_lightning
 
 
