@@ -39,12 +39,12 @@ from ..models import ContextReadingClassifier, PlaceholderClassifier
 from ..transforms import StrongAugmentation
 from .active_learner import ActiveLearnerTask
 from .context_options import DEPLOY_CONTEXT_ONLY_WITH_METADATA, check_context_options
-from .ema import ema_momentum, ema_update, evaluating, frozen_copy
+from .ema import EMATeacherHook, evaluating, frozen_copy
 
 __all__ = ('ContextClassifierTask',)
 
 
-class ContextClassifierTask(ActiveLearnerTask):
+class ContextClassifierTask(EMATeacherHook, ActiveLearnerTask):
     """Image classifier whose teacher reads the context and whose student does not.
 
     Training batches are either labelled batches (``image``, ``label``,
@@ -123,7 +123,6 @@ class ContextClassifierTask(ActiveLearnerTask):
         if not 0 <= ema_decay < 1:
             msg = f'ema_decay must be in [0, 1), got {ema_decay!r}'
             raise ValueError(msg)
-        self.ema_updates = 0
         super().__init__(**kwargs)
         self.strong = StrongAugmentation(
             self.hparams['in_channels'], strong_augmentation
@@ -327,32 +326,15 @@ class ContextClassifierTask(ActiveLearnerTask):
         """
         self._evaluate(batch, 'test')
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        """Update both EMAs after the optimizer step.
+    def ema_pairs(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        """Both EMAs follow their networks (the student's only when deployed).
 
-        Args:
-            outputs: the step's outputs.
-            batch: the batch.
-            batch_idx: batch index.
+        Returns:
+            ``(context_ema, context_model)`` and ``(student_ema, model)``.
         """
-        momentum = ema_momentum(self.ema_updates, self.hparams['ema_decay'])
-        ema_update(self.context_ema, self.context_model, momentum)
+        pairs: list[tuple[torch.nn.Module, torch.nn.Module]] = [
+            (self.context_ema, self.context_model)
+        ]
         if not self.deploys_context:
-            ema_update(self.student_ema, self.model, momentum)
-        self.ema_updates += 1
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the EMA update count, so a resumed run has the same momenta.
-
-        Args:
-            checkpoint: the checkpoint being written.
-        """
-        checkpoint['ema_updates'] = self.ema_updates
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the EMA update count.
-
-        Args:
-            checkpoint: the loaded checkpoint.
-        """
-        self.ema_updates = int(checkpoint.get('ema_updates', 0))
+            pairs.append((self.student_ema, self.model))
+        return pairs

@@ -35,7 +35,7 @@ from ..context import batch_context
 from ..losses import ramp, weighted_cross_entropy
 from ..models import ContextConditionedSegmenter, deepest_channels, split_forward
 from .context_options import DEPLOY_CONTEXT_ONLY_WITH_METADATA, check_context_options
-from .ema import ema_momentum, ema_update, evaluating, frozen_copy
+from .ema import evaluating, frozen_copy
 from .schedules import OPTIMIZER_DEFAULTS, backbone_head_groups, lr_factor
 from .self_training import SelfTrainingTask
 
@@ -277,13 +277,10 @@ class ContextTeacherTask(SelfTrainingTask):
         accuracy: Tensor = ((prediction == y) & known).sum() / known.sum().clamp_min(1)
         return accuracy.float()
 
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Step, then update both EMAs (the student's and the context network's).
+    def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """The student's EMA and the context teacher follow their networks.
 
-        Args:
-            *args: Lightning's ``optimizer_step`` arguments.
-            **kwargs: Lightning's ``optimizer_step`` arguments.
+        Returns:
+            ``(teacher, student)`` and ``(context_teacher, context_model)``.
         """
-        super().optimizer_step(*args, **kwargs)
-        momentum = ema_momentum(self.iteration, self.hparams['ema_decay'])
-        ema_update(self.context_teacher, self.context_model, momentum)
+        return [*super().ema_pairs(), (self.context_teacher, self.context_model)]

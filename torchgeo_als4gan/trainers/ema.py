@@ -3,11 +3,12 @@
 import contextlib
 import copy
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ('ema_momentum', 'ema_update', 'evaluating', 'frozen_copy')
+__all__ = ('EMATeacherHook', 'ema_momentum', 'ema_update', 'evaluating', 'frozen_copy')
 
 
 @contextlib.contextmanager
@@ -82,3 +83,51 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
             buffer.mul_(momentum).add_(value.detach(), alpha=1.0 - momentum)
         else:
             buffer.copy_(value)
+
+
+class EMATeacherHook:
+    """One EMA hook and one counter for every task with a teacher (a mixin).
+
+    After each optimizer step, every ``(average, network)`` pair of
+    :meth:`ema_pairs` moves towards its network with momentum
+    ``ema_momentum(updates before this one, ema_decay)``. The update runs in
+    ``optimizer_step``, so callbacks (checkpoints) that see the batch end find
+    the averages already updated; the counter is Lightning's ``global_step``,
+    which a resumed run restores with the checkpoint. Put it before the
+    LightningModule in the bases.
+    """
+
+    hparams: Any
+
+    def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """The averages and the networks they follow.
+
+        Returns:
+            ``(average, network)`` pairs.
+        """
+        raise NotImplementedError
+
+    @property
+    def ema_updates(self) -> int:
+        """Updates of the averages before the next one (0 outside a trainer)."""
+        trainer = getattr(self, '_trainer', None)
+        return 0 if trainer is None else int(trainer.global_step)
+
+    def update_teachers(self) -> None:
+        """Move every average of :meth:`ema_pairs` one step towards its network."""
+        momentum = ema_momentum(self.ema_updates, self.hparams['ema_decay'])
+        for average, network in self.ema_pairs():
+            ema_update(average, network, momentum)
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Step the optimizer, then update the averages.
+
+        Inside this hook Lightning's ``global_step`` still counts the steps
+        before this one.
+
+        Args:
+            *args: Lightning's ``optimizer_step`` arguments.
+            **kwargs: Lightning's ``optimizer_step`` arguments.
+        """
+        super().optimizer_step(*args, **kwargs)  # type: ignore[misc]
+        self.update_teachers()

@@ -19,14 +19,14 @@ from ..losses import (
 )
 from ..models import perturbed_forward, supports_feature_perturbation
 from ..transforms import StrongAugmentation, apply_cutmix, cutmix_boxes
-from .ema import ema_momentum, ema_update, evaluating, frozen_copy
+from .ema import EMATeacherHook, evaluating, frozen_copy
 from .schedules import check_optimizer, generator_optimizer, lr_factor, total_iterations
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('SelfTrainingTask',)
 
 
-class SelfTrainingTask(SemiSupervisedSegmentationTask):
+class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
     """Semi-supervised segmentation by a student and its EMA teacher.
 
     The recipe of FixMatch / UniMatch with STAL's teacher (one network trained,
@@ -465,20 +465,13 @@ class SelfTrainingTask(SemiSupervisedSegmentationTask):
         accuracy: Tensor = correct / known.sum().clamp_min(1)
         return accuracy.float()
 
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Step the student, then update the teacher.
+    def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        """The teacher follows the student.
 
-        Here rather than in ``on_train_batch_end``: callbacks (checkpoints) see
-        the batch end first and must find the teacher already updated.
-
-        Args:
-            *args: Lightning's ``optimizer_step`` arguments.
-            **kwargs: Lightning's ``optimizer_step`` arguments.
+        Returns:
+            ``(teacher, student)``.
         """
-        super().optimizer_step(*args, **kwargs)
-        # updates before this one: the scheduler has not stepped yet
-        momentum = ema_momentum(self.iteration, self.hparams['ema_decay'])
-        ema_update(self.teacher, self.model, momentum)
+        return [(self.teacher, self.model)]
 
 
 def _check_arguments(args: dict[str, Any]) -> None:
