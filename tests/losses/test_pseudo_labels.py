@@ -97,3 +97,24 @@ def test_weighted_cross_entropy_means_over_valid_pixels() -> None:
 def test_ramp() -> None:
     assert [ramp(i, 2, 4) for i in range(8)] == [0, 0, 0.25, 0.5, 0.75, 1, 1, 1]
     assert ramp(0, 0, 0) == 1.0
+
+
+def test_images_are_the_one_by_one_case_of_pixels() -> None:
+    prob = torch.tensor([[0.97, 0.03], [0.6, 0.4], [0.1, 0.9]])
+    labels, weights = pseudo_labels(prob, 'threshold', threshold=0.95)
+    pixels, pixel_weights = pseudo_labels(prob[:, :, None, None], 'threshold', 0.95)
+    assert labels.tolist() == [0, 0, 1] and weights.tolist() == [1.0, 0.0, 0.0]
+    assert pixels[:, 0, 0].tolist() == labels.tolist()
+    assert pixel_weights[:, 0, 0].tolist() == weights.tolist()
+
+
+def test_gate_weighs_whole_images() -> None:
+    prob = torch.full((3, 2, 2, 2), 0.5)
+    prob[:, 0] = 0.99
+    prob[:, 1] = 0.01
+    _, weights = pseudo_labels(
+        prob, 'threshold', 0.95, gate=torch.tensor([1, 0, 1]) > 0
+    )
+    assert weights.sum(dim=(1, 2)).tolist() == [4.0, 0.0, 4.0]
+    _, soft = pseudo_labels(prob, 'soft', gamma=1.0, gate=torch.tensor([0.5, 1.0, 0.0]))
+    torch.testing.assert_close(soft[:, 0, 0], torch.tensor([0.495, 0.99, 0.0]))

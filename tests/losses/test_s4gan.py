@@ -5,7 +5,6 @@ import torch
 from torch.nn import functional as F
 
 from torchgeo_als4gan.losses import (
-    check_mask_values,
     discriminator_loss,
     feature_matching_loss,
     one_hot_mask,
@@ -63,14 +62,6 @@ def test_one_hot_ignore_pixels_are_all_zero() -> None:
     assert one_hot[0, :, 1, 0].tolist() == [0, 0, 0]
     assert one_hot[0, :, 0, 1].tolist() == [0, 0, 1]
     assert one_hot.sum(dim=1).tolist() == [[[1, 1], [0, 1]]]
-
-
-def test_check_mask_values() -> None:
-    check_mask_values(torch.tensor([[0, 2, 255]]), 3, 255)
-    with pytest.raises(ValueError, match=r'\[0, 3\).*got values 0\.\.5.*num_classes'):
-        check_mask_values(torch.tensor([[0, 5, 255]]), 3, 255)
-    with pytest.raises(ValueError, match='ignore index None'):
-        check_mask_values(torch.tensor([[0, 255]]), 3, None)
 
 
 def test_discriminator_loss_is_half_bce() -> None:

@@ -183,5 +183,6 @@ def test_ema_follows_after_each_optimizer_step() -> None:
     ):
         torch.testing.assert_close(ema, net)
     assert {id(a) for a, _ in model.ema_pairs()} == {
-        id(model.student_ema), id(model.context_ema)
+        id(model.student_ema),
+        id(model.context_ema),
     }

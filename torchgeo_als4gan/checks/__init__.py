@@ -7,6 +7,7 @@
 - :mod:`.pixels`: pixel values the model never saw, non-finite pixels and losses.
 - :mod:`.checkpoints`: reading checkpoints and resuming with other settings.
 - :mod:`.configs`: YAML files (line and column of a syntax error).
+- :mod:`.masks`: mask values that are not the model's class indices.
 
 Nothing here imports from the rest of the package (no circles).
 """
@@ -15,6 +16,7 @@ from .checkpoints import compare_resume_settings, read_checkpoint
 from .configs import read_yaml
 from .devices import check_accelerator, check_device
 from .geo import check_georeferenced, read_vector
+from .masks import check_class_indices
 from .numbers import (
     check_class_names,
     check_fraction,
@@ -33,6 +35,7 @@ __all__ = (
     'NonFiniteLossGuard',
     'available_memory',
     'check_accelerator',
+    'check_class_indices',
     'check_class_names',
     'check_device',
     'check_fraction',

@@ -12,7 +12,6 @@ from .pseudo_labels import (
     weighted_cross_entropy,
 )
 from .s4gan import (
-    check_mask_values,
     discriminator_loss,
     feature_matching_loss,
     one_hot_mask,
@@ -21,7 +20,6 @@ from .s4gan import (
 
 __all__ = (
     'adaptive_thresholds',
-    'check_mask_values',
     'confidence_statistics',
     'discriminator_loss',
     'entropy_drop_share',

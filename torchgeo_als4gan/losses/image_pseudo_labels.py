@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .pseudo_labels import pseudo_labels
+
 __all__ = ('image_pseudo_label_loss', 'image_pseudo_labels')
 
 
@@ -32,7 +34,7 @@ def image_pseudo_labels(
 
     Returns:
         Multi-class: ``argmax p`` ``[B]`` and weights ``[B]`` (1 where
-        ``max p >= threshold``). Multi-label: 0/1 targets ``[B, K]`` and
+        ``max p >= threshold``: :func:`pseudo_labels` on 1 x 1 images). Multi-label: 0/1 targets ``[B, K]`` and
         weights ``[B, K]`` (1 for pseudo-positives and pseudo-negatives).
 
     Raises:
@@ -45,8 +47,7 @@ def image_pseudo_labels(
         positives = prob >= positive
         weights = (positives | (prob <= negative)).to(prob.dtype)
         return positives.to(prob.dtype), weights
-    confidence, labels = prob.max(dim=-1)
-    return labels, (confidence >= threshold).to(prob.dtype)
+    return pseudo_labels(prob, 'threshold', threshold)
 
 
 def image_pseudo_label_loss(

@@ -23,23 +23,28 @@ def pseudo_labels(
     mode: Literal['threshold', 'soft'] = 'threshold',
     threshold: float | Tensor = 0.95,
     gamma: float = 2.0,
+    gate: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Hard pseudo-labels of class probabilities and the weight of each pixel.
+    """Hard pseudo-labels of class probabilities and the weight of each.
 
-    ``threshold`` (FixMatch, UniMatch): weight 1 where the confidence
-    ``max p`` reaches ``threshold``, else 0. ``soft`` (STAL): weight
-    ``(max p) ** gamma`` everywhere.
+    The one rule of every teacher here. Pixels ``[B, C, H, W]`` and whole
+    images ``[B, C]`` (the 1 x 1 case) alike: the label is ``argmax p``;
+    ``threshold`` (FixMatch, UniMatch) weighs 1 where the confidence ``max p``
+    reaches ``threshold``, else 0; ``soft`` (STAL) weighs ``(max p) ** gamma``.
+    ``gate`` multiplies the weights per image: S4GAN's discriminator decides
+    which images are trusted at all.
 
     Args:
-        prob: class probabilities [B, C, H, W] (the teacher's, on the weak view).
+        prob: class probabilities [B, C, ...] (the teacher's, on the weak view).
         mode: ``threshold`` or ``soft``.
         threshold: confidence needed in ``threshold`` mode: one number, or one
-            per class [C] (:func:`adaptive_thresholds`), applied to the pixel's
+            per class [C] (:func:`adaptive_thresholds`), applied to the
             pseudo-label.
         gamma: exponent of the confidence in ``soft`` mode.
+        gate: per-image weights or booleans [B] (None: 1).
 
     Returns:
-        ``argmax p`` [B, H, W] and the weights [B, H, W] in [0, 1].
+        ``argmax p`` [B, ...] and the weights [B, ...] in [0, 1].
     """
     confidence, labels = prob.max(dim=1)
     if mode == 'threshold':
@@ -48,6 +53,9 @@ def pseudo_labels(
         weights = (confidence >= threshold).to(prob.dtype)
     else:
         weights = confidence**gamma
+    if gate is not None:
+        shape = (-1,) + (1,) * (weights.ndim - 1)
+        weights = weights * gate.to(weights.dtype).reshape(shape)
     return labels, weights
 
 

@@ -4,8 +4,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .pseudo_labels import pseudo_labels
+
 __all__ = (
-    'check_mask_values',
     'discriminator_loss',
     'feature_matching_loss',
     'one_hot_mask',
@@ -13,35 +14,12 @@ __all__ = (
 )
 
 
-def check_mask_values(mask: Tensor, num_classes: int, ignore_index: int | None) -> None:
-    """Check that a mask holds only class indices or the ignore index.
-
-    Args:
-        mask: class indices [B, H, W].
-        num_classes: number of classes.
-        ignore_index: value of unlabelled pixels.
-
-    Raises:
-        ValueError: If a value is outside ``[0, num_classes)`` and not ignored.
-    """
-    values = mask.long()
-    if ignore_index is not None:
-        values = values[values != ignore_index]
-    if values.numel() and (int(values.min()) < 0 or int(values.max()) >= num_classes):
-        msg = (
-            f'mask values must be in [0, {num_classes}) or the ignore index'
-            f' {ignore_index}, got values {int(values.min())}..{int(values.max())}:'
-            ' does num_classes match the dataset?'
-        )
-        raise ValueError(msg)
-
-
 def one_hot_mask(mask: Tensor, num_classes: int) -> Tensor:
     """One-hot encode a mask as the discriminator's "real" probability map.
 
     Pixels whose value is not a class index (the ignore index) become all-zero
     vectors. Built by comparison, so it never synchronizes with the device; use
-    :func:`check_mask_values` to validate masks.
+    :func:`~torchgeo_als4gan.checks.check_class_indices` to validate masks.
 
     Args:
         mask: class indices [B, H, W].
@@ -85,11 +63,14 @@ def self_training_loss(
     Returns:
         The loss and the fraction of selected images.
     """
-    pseudo = logits.detach().argmax(dim=1)
-    per_image = F.cross_entropy(logits, pseudo, reduction='none').flatten(1).mean(1)
-    selected = (scores.detach() > threshold).to(per_image.dtype)
-    count = selected.sum()
-    loss = (per_image * selected).sum() / count.clamp_min(1)
+    trusted = scores.detach() > threshold
+    # every pixel of a trusted image: pseudo_labels at threshold 0, gated
+    pseudo, weights = pseudo_labels(
+        logits.detach().softmax(dim=1), 'threshold', 0.0, gate=trusted
+    )
+    per_pixel = F.cross_entropy(logits, pseudo, reduction='none') * weights
+    count = trusted.sum().to(per_pixel.dtype)
+    loss = per_pixel.flatten(1).mean(1).sum() / count.clamp_min(1)
     return loss, count / max(scores.numel(), 1)
 
 

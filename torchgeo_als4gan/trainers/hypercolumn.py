@@ -23,8 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..checks import read_checkpoint
-from ..losses import check_mask_values
+from ..checks import check_class_indices, read_checkpoint
 from ..models import HypercolumnSegmenter
 from ..models.pretrained import resolve_weights
 from ..models.weights import read_state_dict
@@ -265,7 +264,7 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
         labeled = batch['labeled'] if 'labeled' in batch else batch
         x, y = labeled['image'], labeled['mask'].long()
         if not self._checked_batches:
-            check_mask_values(
+            check_class_indices(
                 y, self.hparams['num_classes'], self.hparams['ignore_index']
             )
             self._checked_batches = True

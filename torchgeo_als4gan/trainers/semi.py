@@ -15,9 +15,9 @@ from torch import Tensor
 from torchgeo.datasets import RGBBandsMissingError
 from torchgeo.trainers import SemanticSegmentationTask
 
+from ..checks import check_class_indices
 from ..datamodules.metadata import datamodule_classes
 from ..evaluation import SegmentationScores
-from ..losses import check_mask_values
 from ..models import DeepLabV2, HypercolumnSegmenter
 from ..models.pretrained import resolve_weights
 from .generator import denormalize, is_local_weights, load_generator_weights
@@ -243,7 +243,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
             msg = f'The labelled batch is empty: {type(self).__name__} needs labelled images'
             raise ValueError(msg)
         if not self._checked_batches:
-            check_mask_values(
+            check_class_indices(
                 labeled['mask'].long(),
                 self.hparams['num_classes'],
                 self.hparams['ignore_index'],
