@@ -71,14 +71,14 @@ def test_the_deployed_student_never_reads_the_context(model: str) -> None:
         torch.manual_seed(1)
         labeled, unlabeled = batch(2, metadata), batch(2, metadata)
         torch.manual_seed(2)
-        outputs.append(classifier.compute_losses(labeled, unlabeled)['logits_l'])
+        outputs.append(classifier.compute_losses(labeled, unlabeled, 0)['logits_l'])
     torch.testing.assert_close(outputs[0], outputs[1])
 
 
 def test_teacher_and_student_get_their_intended_gradients() -> None:
     model = task(lambda_u=1.0, lambda_distill=1.0)
     model.train()
-    losses = model.compute_losses(batch(2), batch(2))
+    losses = model.compute_losses(batch(2), batch(2), 0)
     assert losses['loss_distill'] > 0 and float(losses['kept_fraction']) == 1.0
     losses['loss_distill'].backward(retain_graph=True)
     # distillation: the student and its projection learn, the teacher does not
@@ -108,7 +108,7 @@ def test_pseudo_labels_come_from_the_teacher_with_the_metadata() -> None:
             unlabeled['image'], unlabeled['metadata'], unlabeled['metadata_valid']
         )[0]
         prob = model.context_model.get_classifier()(embedding).softmax(dim=-1)
-    losses = model.compute_losses(labeled, unlabeled)
+    losses = model.compute_losses(labeled, unlabeled, 0)
     expected = (prob.max(dim=-1).values >= 0.9).float().mean()
     torch.testing.assert_close(losses['kept_fraction'], expected)
     hits = (prob.argmax(-1) == unlabeled['label']) & (prob.max(-1).values >= 0.9)
@@ -126,7 +126,7 @@ def test_multilabel_uses_the_cut_offs() -> None:
     labeled['label'] = torch.tensor([[1, 0, 1], [0, 1, 0]])
     unlabeled = batch(2)
     del unlabeled['label']
-    losses = model.compute_losses(labeled, unlabeled)
+    losses = model.compute_losses(labeled, unlabeled, 0)
     # an untrained sigmoid sits near 0.5: nothing passes either cut-off
     assert float(losses['kept_fraction']) == 0.0
     assert 'pseudo_label_accuracy' not in losses
@@ -146,7 +146,7 @@ def test_metadata_input_baseline_evaluates_the_teacher() -> None:
     with pytest.raises(ValueError, match='deploy: context is the metadata-as-input'):
         model(data['image'])
     model.train()
-    losses = model.compute_losses(batch(2), batch(2))
+    losses = model.compute_losses(batch(2), batch(2), 0)
     assert float(losses['loss_student']) == 0 and float(losses['loss_distill']) == 0
 
 
@@ -165,7 +165,7 @@ def test_bad_arguments_and_batches_without_metadata() -> None:
     with pytest.raises(
         ValueError, match='ContextClassifierTask needs batches with metadata'
     ):
-        model.compute_losses(without, None)
+        model.compute_losses(without, None, 0)
 
 
 def test_ema_follows_after_each_optimizer_step() -> None:

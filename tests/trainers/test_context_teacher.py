@@ -72,8 +72,7 @@ def test_teacher_and_student_get_their_intended_gradients() -> None:
     model = task(lambda_u=1.0, lambda_distill=1.0)
     model.train()
     labeled, unlabeled = batch(2), batch(2)
-    valid = torch.ones(2, 32, 32, dtype=torch.bool)
-    losses = model.compute_context_losses(labeled, unlabeled, valid, iteration=0)
+    losses = model.compute_losses(labeled, unlabeled, iteration=0)
     assert losses['loss_distill'] > 0
     losses['loss_distill'].backward(retain_graph=True)
     # distillation: the student and its projection learn, the context network does not
@@ -106,9 +105,7 @@ def test_metadata_input_baseline_evaluates_the_context_network() -> None:
     ):
         model(data['image'])
     # the student is not trained in the baseline
-    losses = model.compute_context_losses(
-        batch(2), batch(2), torch.ones(2, 32, 32, dtype=torch.bool), 0
-    )
+    losses = model.compute_losses(batch(2), batch(2), 0)
     assert float(losses['loss_student']) == 0 and float(losses['loss_distill']) == 0
 
 
@@ -125,9 +122,7 @@ def test_bad_arguments_and_batches_without_metadata() -> None:
     without = batch(2)
     del without['metadata']
     with pytest.raises(ValueError, match='needs batches with metadata .*context: true'):
-        model.compute_context_losses(
-            without, batch(2), torch.ones(2, 32, 32, dtype=torch.bool), 0
-        )
+        model.compute_losses(without, batch(2), 0)
 
 
 def test_demo_metadata_experiment_runs_with_an_ood_test(

@@ -125,7 +125,7 @@ def test_gradients_equal_separate_g_and_d_steps() -> None:
         data.labeled.masks[:2],
         data.unlabeled.images[:3],
     )
-    losses = task.compute_losses(x_l, y_l, x_u, 0)
+    losses = task.compute_losses({'image': x_l, 'mask': y_l}, {'image': x_u}, 0)
     losses['objective'].backward()
     got = {k: p.grad.clone() for k, p in task.named_parameters()}
     task.zero_grad(set_to_none=True)
@@ -159,10 +159,10 @@ def test_self_training_warmup() -> None:
     task.eval()  # no dropout: the same forward twice
     x = ScenesDataModule().labeled.images[:2]
     y = ScenesDataModule().labeled.masks[:2]
-    before = task.compute_losses(x, y, x, 4)
+    before = task.compute_losses({'image': x, 'mask': y}, {'image': x}, 4)
     assert before['loss_st'] > 0 and before['st_fraction'] == 1.0
     assert torch.isclose(before['loss_g'], before['loss_ce'])
-    after = task.compute_losses(x, y, x, 5)
+    after = task.compute_losses({'image': x, 'mask': y}, None, 5)
     assert torch.isclose(after['loss_g'], after['loss_ce'] + after['loss_st'])
 
 

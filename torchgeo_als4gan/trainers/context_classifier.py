@@ -194,13 +194,18 @@ class ContextClassifierTask(EMATeacherHook, ActiveLearnerTask):
         return labels.float() if self.multilabel else labels.long()
 
     def compute_losses(
-        self, labeled: dict[str, Tensor], unlabeled: dict[str, Tensor] | None
+        self,
+        labeled: dict[str, Tensor],
+        unlabeled: dict[str, Tensor] | None,
+        iteration: int = 0,
     ) -> dict[str, Tensor]:
         """Every loss term of one iteration.
 
         Args:
             labeled: ``image``, ``label``, ``metadata`` (, ``metadata_valid``).
             unlabeled: ``image`` (the weak view) and ``metadata``, or None.
+            iteration: the iteration (the signature every semi-supervised task
+                shares; this task has no schedule that reads it).
 
         Returns:
             ``loss`` and the detached terms ``loss_teacher``, ``loss_student``,
@@ -283,7 +288,7 @@ class ContextClassifierTask(EMATeacherHook, ActiveLearnerTask):
             labeled, unlabeled = batch['labeled'], batch.get('unlabeled')
         else:
             labeled, unlabeled = batch, None
-        losses = self.compute_losses(labeled, unlabeled)
+        losses = self.compute_losses(labeled, unlabeled, self.global_step)
         size = labeled['image'].shape[0]
         self.train_metrics(losses['logits_l'].squeeze(1), labeled['label'])
         self.log_dict(self.train_metrics, batch_size=size)

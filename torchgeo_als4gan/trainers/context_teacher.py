@@ -32,12 +32,12 @@ from torch.optim import SGD, AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..context import batch_context
-from ..losses import ramp, weighted_cross_entropy
 from ..models import ContextConditionedSegmenter, deepest_channels, split_forward
 from .context_options import DEPLOY_CONTEXT_ONLY_WITH_METADATA, check_context_options
 from .ema import evaluating, frozen_copy
 from .schedules import OPTIMIZER_DEFAULTS, backbone_head_groups, lr_factor
 from .self_training import SelfTrainingTask
+from .teaching import weak_view_valid
 
 __all__ = ('ContextTeacherTask',)
 
@@ -172,19 +172,21 @@ class ContextTeacherTask(SelfTrainingTask):
             },
         }
 
-    def compute_context_losses(
+    def compute_losses(
         self,
         labeled: dict[str, Tensor],
-        unlabeled: dict[str, Tensor],
-        valid: Tensor,
+        unlabeled: dict[str, Tensor] | None,
         iteration: int,
     ) -> dict[str, Tensor]:
         """Every loss term and statistic of one iteration.
 
+        The step of :class:`SelfTrainingTask` (:meth:`teach`,
+        :meth:`fit_terms`), with the context teacher making the labels and
+        both networks fitting them.
+
         Args:
             labeled: ``image``, ``mask``, ``metadata`` (, ``metadata_valid``).
-            unlabeled: ``image`` (the weak view), ``metadata`` (, ...).
-            valid: [B', H, W] pixels of the weak view inside the image.
+            unlabeled: ``image`` (the weak view), ``metadata`` (, ``valid``, ...).
             iteration: the iteration (for the schedules).
 
         Returns:
@@ -192,42 +194,29 @@ class ContextTeacherTask(SelfTrainingTask):
             ``loss_distill``, ``loss_sup``, ``loss_unsup``, ... (the student's
             for ``deploy: student``).
         """
+        assert unlabeled is not None
         x_l, y_l, x_u = labeled['image'], labeled['mask'].long(), unlabeled['image']
+        valid = weak_view_valid(unlabeled)
         m_l, v_l = self._metadata(labeled)
         m_u, v_u = self._metadata(unlabeled)
         with torch.no_grad(), evaluating(self.context_teacher) as teacher:
             prob = teacher(x_u, m_u, v_u).float().softmax(dim=1)
-        labels, weights, drop = self.pseudo_targets(prob, valid, iteration)
-        views = [
-            self._strong_view(x_u, labels, weights, valid)
-            for _ in range(self.hparams['strong_views'])
-        ]
-        n_views = len(views)
-        images = torch.cat([x_l, *(v[0] for v in views)])
+        taught = self.teach(prob, x_u, valid, iteration)
+        n_views = len(taught.views)
+        images = torch.cat([x_l, *(v[0] for v in taught.views)])
         metadata = torch.cat([m_l, *([m_u] * n_views)])
         known = torch.cat([v_l, *([v_u] * n_views)])
-        lambda_u = self.hparams['lambda_u'] * ramp(
-            iteration, self.hparams['unsup_warmup'], self.hparams['unsup_rampup']
-        )
+        lambda_u = self.hparams['lambda_u'] * self.unsup_factor(iteration)
         batch = x_l.shape[0]
-
-        def fit_terms(logits: Tensor) -> tuple[Tensor, Tensor]:
-            sup: Tensor = self.criterion(logits[:batch], y_l)
-            unsup = torch.stack([
-                weighted_cross_entropy(chunk, v[1], v[2], v[3])
-                for chunk, v in zip(logits[batch:].chunk(n_views), views, strict=True)
-            ]).mean()  # fmt: skip
-            return sup, unsup
-
         logits_t, features_t = self.context_model.forward_split(images, metadata, known)
-        sup_t, unsup_t = fit_terms(logits_t)
+        sup_t, unsup_t = self.fit_terms(logits_t[:batch], logits_t[batch:], y_l, taught)
         loss_teacher = sup_t + lambda_u * unsup_t
         zero = torch.zeros((), device=x_l.device)
         sup, unsup, logits_l = sup_t, unsup_t, logits_t[:batch]
         loss_student = loss_distill = zero
         if not self.deploys_context:
             logits_s, features_s = split_forward(self.model, images)
-            sup, unsup = fit_terms(logits_s)
+            sup, unsup = self.fit_terms(logits_s[:batch], logits_s[batch:], y_l, taught)
             loss_distill = F.mse_loss(
                 self.distill_projection(features_s), features_t.detach()
             )
@@ -235,20 +224,14 @@ class ContextTeacherTask(SelfTrainingTask):
                 sup + lambda_u * unsup + self.hparams['lambda_distill'] * loss_distill
             )
             logits_l = logits_s[:batch]
-        valid_count = valid.sum().clamp_min(1)
         return {
             'loss': loss_teacher + loss_student,
             'loss_teacher': loss_teacher, 'loss_student': loss_student,
             'loss_distill': loss_distill, 'loss_sup': sup.detach(),
             'loss_unsup': unsup.detach(), 'loss_fp': zero,
-            'lambda_u': torch.tensor(lambda_u),
-            'kept_fraction': (weights.sum() / valid_count).detach(),
-            'confidence': (prob.max(dim=1).values * valid).sum() / valid_count,
-            'entropy_drop': torch.tensor(drop), 'logits_l': logits_l.detach(),
+            'logits_l': logits_l.detach(),
+            **self.teaching_statistics(taught, lambda_u),
         }  # fmt: skip
-
-    #: The training step's losses (see :meth:`SelfTrainingTask.iteration_losses`).
-    iteration_losses = compute_context_losses
 
     def _log_iteration(
         self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int

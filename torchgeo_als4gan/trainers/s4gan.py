@@ -213,7 +213,10 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         return optimizers[0], optimizers[1]
 
     def compute_losses(
-        self, x_l: Tensor, y_l: Tensor, x_u: Tensor, iteration: int
+        self,
+        labeled: dict[str, Tensor],
+        unlabeled: dict[str, Tensor] | None,
+        iteration: int,
     ) -> dict[str, Tensor]:
         """All loss terms and statistics of one iteration.
 
@@ -225,9 +228,9 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         ``loss_g`` without a second pass of D.
 
         Args:
-            x_l: labelled images [B, C, H, W] (normalized).
-            y_l: their masks [B, H, W].
-            x_u: unlabelled images [B', C, H, W].
+            labeled: ``image`` [B, C, H, W] (normalized) and ``mask`` [B, H, W].
+            unlabeled: ``image`` [B', C, H, W], or None (the labelled images
+                then also serve as unlabelled ones).
             iteration: the iteration (for the self-training warm-up).
 
         Returns:
@@ -238,6 +241,8 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             adds ``d_updated`` (1 when D's update was taken, see
             ``d_max_accuracy``).
         """
+        x_l, y_l = labeled['image'], labeled['mask'].long()
+        x_u = unlabeled['image'] if unlabeled is not None else x_l
         logits_l = self(x_l)
         loss_ce: Tensor = self.criterion(logits_l, y_l)
         logits_u = self(x_u)
@@ -330,11 +335,9 @@ class S4GANTask(SemiSupervisedSegmentationTask):
                 a class (checked on the first batch).
         """
         labeled, unlabeled = self.split_batch(batch)
-        x_l, y_l = labeled['image'], labeled['mask'].long()
-        x_u = unlabeled['image'] if unlabeled is not None else x_l
         iteration = self.iteration
         with self.iteration_rng(iteration):
-            losses = self.compute_losses(x_l, y_l, x_u, iteration)
+            losses = self.compute_losses(labeled, unlabeled, iteration)
         self._check_finite(losses, iteration)
         opt_g, opt_d = self._optimizer_pair()
         opt_g.zero_grad()
@@ -351,7 +354,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         opt_d.step()
         for scheduler in self.lr_schedulers():  # type: ignore[union-attr]
             scheduler.step()
-        self._log_iteration(losses, labeled, x_l.shape[0])
+        self._log_iteration(losses, labeled, labeled['image'].shape[0])
         return losses['loss_g'].detach()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

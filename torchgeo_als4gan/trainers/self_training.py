@@ -8,25 +8,21 @@ import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from ..losses import (
-    adaptive_thresholds,
-    confidence_statistics,
-    entropy_drop_share,
-    entropy_filter,
-    pseudo_labels,
-    ramp,
-    weighted_cross_entropy,
-)
+from ..losses import weighted_cross_entropy
 from ..models import perturbed_forward, supports_feature_perturbation
-from ..transforms import StrongAugmentation, apply_cutmix, cutmix_boxes
+from ..transforms import StrongAugmentation
 from .ema import EMATeacherHook, evaluating, frozen_copy
-from .schedules import check_optimizer, generator_optimizer, lr_factor, total_iterations
+from .schedules import generator_optimizer, lr_factor, total_iterations
+from .self_training_options import check_self_training_arguments
 from .semi import SemiSupervisedSegmentationTask
+from .teaching import WeakToStrongTeaching, weak_view_valid
 
 __all__ = ('SelfTrainingTask',)
 
 
-class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
+class SelfTrainingTask(
+    EMATeacherHook, WeakToStrongTeaching, SemiSupervisedSegmentationTask
+):
     """Semi-supervised segmentation by a student and its EMA teacher.
 
     The recipe of FixMatch / UniMatch with STAL's teacher (one network trained,
@@ -193,7 +189,7 @@ class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
         Raises:
             ValueError: If an argument is out of range (the message names it).
         """
-        _check_arguments(locals())
+        check_self_training_arguments(locals())
         self._init_semi()
         super().__init__(
             model=model, backbone=backbone, weights=weights,  # type: ignore[arg-type]
@@ -279,114 +275,52 @@ class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
         given: int | None = self.hparams['max_iterations']
         return given or total_iterations(self.trainer, 1)
 
-    def _strong_view(
-        self, x: Tensor, labels: Tensor, weights: Tensor, valid: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Photometric strong view, then CutMix of all four with the same boxes."""
-        strong = self.strong(x)
-        boxes = cutmix_boxes(
-            x.shape[0], x.shape[2], x.shape[3], self.hparams['cutmix_p'],
-            tuple(self.hparams['cutmix_area']),
-        )  # fmt: skip
-        partner = torch.randperm(x.shape[0], device=x.device)
-        mixed = apply_cutmix(
-            [strong, labels, weights, valid.to(weights.dtype)], boxes, partner
-        )
-        return mixed[0], mixed[1], mixed[2], mixed[3] > 0.5
-
-    def pseudo_targets(
-        self, prob: Tensor, valid: Tensor, iteration: int
-    ) -> tuple[Tensor, Tensor, float]:
-        """Pseudo-labels and their weights from the teacher's probabilities.
-
-        Args:
-            prob: teacher probabilities on the weak view [B, K, H, W].
-            valid: [B, H, W] pixels inside the image.
-            iteration: the iteration (for the entropy filter's schedule).
-
-        Returns:
-            Labels [B, H, W], weights [B, H, W] (0 outside ``valid``) and the
-            share dropped by the entropy filter.
-        """
-        threshold: float | Tensor = self.hparams['threshold']
-        if self.hparams['threshold_mode'] == 'adaptive':
-            mean: Tensor = self.get_buffer('confidence_mean')
-            per_class: Tensor = self.get_buffer('confidence_class')
-            if self.training:
-                mean, per_class = confidence_statistics(
-                    prob, valid, mean, per_class, self.hparams['adaptive_momentum']
-                )
-                self.register_buffer('confidence_mean', mean)
-                self.register_buffer('confidence_class', per_class)
-            threshold = adaptive_thresholds(mean, per_class, self.hparams['threshold'])
-        labels, weights = pseudo_labels(
-            prob, self.hparams['pseudo_label'], threshold, self.hparams['gamma']
-        )
-        drop = 0.0
-        if self.hparams['entropy_filter']:
-            drop = entropy_drop_share(
-                iteration, self.total_iterations, self.hparams['entropy_drop']
-            )
-            weights = weights * entropy_filter(prob, valid, drop)
-        return labels, weights * valid, drop
-
     def compute_losses(
-        self, x_l: Tensor, y_l: Tensor, x_u: Tensor, valid: Tensor, iteration: int
+        self,
+        labeled: dict[str, Tensor],
+        unlabeled: dict[str, Tensor] | None,
+        iteration: int,
     ) -> dict[str, Tensor]:
         """Every loss term and statistic of one iteration.
 
         Args:
-            x_l: labelled images [B, C, H, W] (normalized, augmented).
-            y_l: their masks [B, H, W].
-            x_u: unlabelled images [B', C, H, W]: the weak view.
-            valid: [B', H, W] pixels of the weak view inside the image.
+            labeled: ``image`` (normalized, augmented) and ``mask``.
+            unlabeled: ``image`` (the weak view) and optionally ``valid``
+                (pixels inside the image).
             iteration: the iteration (for the schedules).
 
         Returns:
             ``loss`` (to backpropagate) and detached terms and statistics.
         """
+        assert unlabeled is not None
+        x_l, y_l, x_u = labeled['image'], labeled['mask'].long(), unlabeled['image']
+        valid = weak_view_valid(unlabeled)
         with torch.no_grad(), evaluating(self.teacher) as teacher:
             prob = teacher(x_u).float().softmax(dim=1)
-        labels, weights, drop = self.pseudo_targets(prob, valid, iteration)
-        views = [
-            self._strong_view(x_u, labels, weights, valid)
-            for _ in range(self.hparams['strong_views'])
-        ]
-        strong = [v[0] for v in views]
+        taught = self.teach(prob, x_u, valid, iteration)
+        strong = torch.cat([v[0] for v in taught.views])
         if self.hparams['joint_batch_norm']:  # one pass: shared BatchNorm statistics
-            logits = self.model(torch.cat([x_l, *strong]))
-            logits_l = logits[: x_l.shape[0]]
-            chunks = logits[x_l.shape[0] :].chunk(len(views))
-        else:  # two passes (UniMatch's): cheaper on CPUs, where 2B costs > 2 x B
-            logits_l = self.model(x_l)
-            chunks = self.model(torch.cat(strong)).chunk(len(views))
-        loss_sup: Tensor = self.criterion(logits_l, y_l)
-        loss_unsup = torch.stack([
-            weighted_cross_entropy(chunk, v[1], v[2], v[3])
-            for chunk, v in zip(chunks, views, strict=True)
-        ]).mean()  # fmt: skip
-        factor = ramp(
-            iteration, self.hparams['unsup_warmup'], self.hparams['unsup_rampup']
-        )
+            logits = self.model(torch.cat([x_l, strong]))
+            logits_l, logits_strong = logits[: x_l.shape[0]], logits[x_l.shape[0] :]
+        else:  # two passes (UniMatch's)
+            logits_l, logits_strong = self.model(x_l), self.model(strong)
+        loss_sup, loss_unsup = self.fit_terms(logits_l, logits_strong, y_l, taught)
+        factor = self.unsup_factor(iteration)
         lambda_u = self.hparams['lambda_u'] * factor
         loss = loss_sup + lambda_u * loss_unsup
-        out = {'loss_fp': torch.zeros((), device=x_l.device)}
+        loss_fp = torch.zeros((), device=x_l.device)
         if self.hparams['lambda_fp'] > 0:
             fp_logits = perturbed_forward(self.model, x_u)
-            out['loss_fp'] = weighted_cross_entropy(fp_logits, labels, weights, valid)
-            loss = loss + self.hparams['lambda_fp'] * factor * out['loss_fp']
-        valid_count = valid.sum().clamp_min(1)
-        out.update(
-            loss=loss,
-            loss_sup=loss_sup.detach(),
-            loss_unsup=loss_unsup.detach(),
-            lambda_u=torch.tensor(lambda_u),
-            kept_fraction=(weights.sum() / valid_count).detach(),
-            confidence=(prob.max(dim=1).values * valid).sum() / valid_count,
-            entropy_drop=torch.tensor(drop),
-            logits_l=logits_l.detach(),
-        )
-        return out
+            loss_fp = weighted_cross_entropy(
+                fp_logits, taught.labels, taught.weights, valid
+            )
+            loss = loss + self.hparams['lambda_fp'] * factor * loss_fp
+        return {
+            'loss': loss, 'loss_sup': loss_sup.detach(),
+            'loss_unsup': loss_unsup.detach(), 'loss_fp': loss_fp,
+            'logits_l': logits_l.detach(),
+            **self.teaching_statistics(taught, lambda_u),
+        }  # fmt: skip
 
     def training_step(
         self, batch: Any, batch_idx: int, dataloader_idx: int = 0
@@ -402,42 +336,12 @@ class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
             The loss.
         """
         labeled, unlabeled = self.split_batch(batch)
-        assert unlabeled is not None
-        valid = unlabeled.get('valid')
-        if valid is None:
-            valid = torch.ones_like(unlabeled['image'][:, 0], dtype=torch.bool)
         iteration = self.iteration
         with self.iteration_rng(iteration):
-            losses = self.iteration_losses(labeled, unlabeled, valid, iteration)
+            losses = self.compute_losses(labeled, unlabeled, iteration)
         self._log_iteration(losses, labeled, iteration)
         loss: Tensor = losses['loss']
         return loss
-
-    def iteration_losses(
-        self,
-        labeled: dict[str, Tensor],
-        unlabeled: dict[str, Tensor],
-        valid: Tensor,
-        iteration: int,
-    ) -> dict[str, Tensor]:
-        """The losses of one iteration from its sub-batches (:meth:`compute_losses`).
-
-        Args:
-            labeled: the labelled batch.
-            unlabeled: the unlabelled batch (the weak view).
-            valid: [B', H, W] pixels of the weak view inside the image.
-            iteration: the iteration.
-
-        Returns:
-            See :meth:`compute_losses`.
-        """
-        return self.compute_losses(
-            labeled['image'],
-            labeled['mask'].long(),
-            unlabeled['image'],
-            valid,
-            iteration,
-        )
 
     def _log_iteration(
         self, losses: dict[str, Tensor], labeled: dict[str, Tensor], iteration: int
@@ -472,48 +376,3 @@ class SelfTrainingTask(EMATeacherHook, SemiSupervisedSegmentationTask):
             ``(teacher, student)``.
         """
         return [(self.teacher, self.model)]
-
-
-def _check_arguments(args: dict[str, Any]) -> None:
-    """Refuse out-of-range arguments of :class:`SelfTrainingTask`, naming them."""
-    check_optimizer(args['optimizer'])
-    if not 0 <= args['threshold'] <= 1:
-        msg = f'threshold must be in [0, 1], got {args["threshold"]!r}'
-        raise ValueError(msg)
-    for name in ('ema_decay', 'adaptive_momentum'):
-        if not 0 <= args[name] < 1:
-            msg = f'{name} must be in [0, 1), got {args[name]!r}'
-            raise ValueError(msg)
-    if not 0 <= args['entropy_drop'] < 1:
-        msg = f'entropy_drop must be in [0, 1), got {args["entropy_drop"]!r}'
-        raise ValueError(msg)
-    for name in ('cutmix_p', 'blur_p', 'grayscale_p'):
-        if not 0 <= args[name] <= 1:
-            msg = f'{name} must be in [0, 1], got {args[name]!r}'
-            raise ValueError(msg)
-    low, high = args['cutmix_area']
-    if not 0 < low <= high <= 1:
-        msg = f'cutmix_area must be (low, high) with 0 < low <= high <= 1, got {args["cutmix_area"]!r}'
-        raise ValueError(msg)
-    for name in ('lambda_u', 'lambda_fp', 'unsup_warmup', 'unsup_rampup', 'gamma',
-                 'weight_decay', 'head_lr_mult', 'strong_strength'):  # fmt: skip
-        value = args[name]
-        if value is not None and value < 0:
-            msg = f'{name} must not be negative, got {value!r}'
-            raise ValueError(msg)
-    for name, allowed in (('pseudo_label', ('threshold', 'soft')),
-                          ('eval_model', ('teacher', 'student')),
-                          ('threshold_mode', ('fixed', 'adaptive')),
-                          ('strong_augmentation', ('auto', 'rgb', 'bands'))):  # fmt: skip
-        if args[name] not in allowed:
-            msg = f'{name} must be one of {allowed}, got {args[name]!r}'
-            raise ValueError(msg)
-    if args['strong_views'] not in (1, 2):
-        msg = f'strong_views must be 1 or 2, got {args["strong_views"]!r}'
-        raise ValueError(msg)
-    if args['num_classes'] < 2:
-        msg = f'num_classes must be at least 2, got {args["num_classes"]!r}'
-        raise ValueError(msg)
-    if args['monitor_every'] < 1:
-        msg = f'monitor_every must be at least 1, got {args["monitor_every"]!r}'
-        raise ValueError(msg)
