@@ -12,7 +12,7 @@ from torchgeo_als4gan.datamodules import (
     BigEarthNetContextDataModule,
     EuroSATContextDataModule,
 )
-from torchgeo_als4gan.datamodules.classification import labelled_indices
+from torchgeo_als4gan.datamodules.classification import labeled_indices
 from torchgeo_als4gan.main import main
 
 ROOT = Path(__file__).parents[2]
@@ -41,19 +41,19 @@ def test_every_classifier_config_is_tested() -> None:
 
 def test_labels_per_class_and_ratio() -> None:
     targets = [0] * 5 + [1] * 3 + [2] * 1
-    chosen = labelled_indices(targets, 9, 2, None, seed=0)
+    chosen = labeled_indices(targets, 9, 2, None, seed=0)
     counts = np.bincount(np.asarray(targets)[chosen], minlength=3)
     assert counts.tolist() == [2, 2, 1]  # a class with fewer items gives them all
-    assert chosen == labelled_indices(targets, 9, 2, None, seed=0)
-    assert len(labelled_indices(None, 200, None, 0.05, seed=1)) == 10
+    assert chosen == labeled_indices(targets, 9, 2, None, seed=0)
+    assert len(labeled_indices(None, 200, None, 0.05, seed=1)) == 10
     with pytest.raises(
         ValueError, match='exactly one of labels_per_class and labeled_ratio'
     ):
-        labelled_indices(targets, 9, 2, 0.5, 0)
+        labeled_indices(targets, 9, 2, 0.5, 0)
     with pytest.raises(ValueError, match='use labeled_ratio for multi-label'):
-        labelled_indices(None, 9, 2, None, 0)
+        labeled_indices(None, 9, 2, None, 0)
     with pytest.raises(ValueError, match=r'labeled_ratio must be in \(0, 1\]'):
-        labelled_indices(None, 9, None, 1.5, 0)
+        labeled_indices(None, 9, None, 1.5, 0)
 
 
 def test_eurosat_batches_labelled_and_unlabelled_with_metadata(data_dir: Path) -> None:

@@ -38,9 +38,9 @@ class TestGeoSegmentationDataModule:
         dm.setup('fit')
         fp = dm.footprints
         assert fp is not None and len(fp) == 24
-        labelled_area = fp[fp['split'] != 'unlabeled']
-        assert len(labelled_area) == 16  # patches touching the polygons' extent
-        counts = labelled_area['split'].value_counts().to_dict()
+        labeled_area = fp[fp['split'] != 'unlabeled']
+        assert len(labeled_area) == 16  # patches touching the polygons' extent
+        counts = labeled_area['split'].value_counts().to_dict()
         assert counts == {'train': 12, 'val': 2, 'test': 2}
         assert len(dm.labeled_ids) == 6  # ceil(0.5 * 12)
         # unlabelled pool: the other 6 train patches + 8 patches outside the labels

@@ -78,7 +78,7 @@ def test_drawn_polygons_become_exactly_the_expected_pixels(
             assert src.res == image.res
             np.testing.assert_array_equal(src.read(1), expected[pid], err_msg=pid)
     labelled = sum(int((m != 255).sum()) for m in expected.values())
-    assert result.labelled_pixels == labelled
+    assert result.labeled_pixels == labelled
 
 
 def test_training_continues_with_the_patches_as_labelled_set(

@@ -12,7 +12,7 @@ from .metadata import datamodule_bands, datamodule_classes, training_pixel_range
 
 __all__ = (
     'MASKS_CHECKED',
-    'check_labelled_masks',
+    'check_labeled_masks',
     'check_mask_values',
     'check_model_bands',
     'check_model_classes',
@@ -21,7 +21,7 @@ __all__ = (
     'raw_mask_values',
 )
 
-#: Labelled masks read by :func:`check_labelled_masks` (the first ones).
+#: Labelled masks read by :func:`check_labeled_masks` (the first ones).
 MASKS_CHECKED = 64
 
 
@@ -193,7 +193,7 @@ def check_mask_values(
     raise ValueError(msg)
 
 
-def check_labelled_masks(
+def check_labeled_masks(
     masks: Iterable[Tensor],
     classes: Sequence[str],
     ignore_index: int,

@@ -29,11 +29,11 @@ __all__ = (
     'BigEarthNetContextDataModule',
     'EuroSATContextDataModule',
     'SemiSupervisedClassificationDataModule',
-    'labelled_indices',
+    'labeled_indices',
 )
 
 
-def labelled_indices(
+def labeled_indices(
     targets: Sequence[int] | None,
     size: int,
     labels_per_class: int | None,
@@ -155,7 +155,7 @@ class SemiSupervisedClassificationDataModule(NonGeoDataModule):
             self.train_dataset = train
             targets = getattr(train, 'targets', None)
             size = len(train)
-            self.labeled_items = labelled_indices(
+            self.labeled_items = labeled_indices(
                 targets, size, self.labels_per_class, self.labeled_ratio, self.seed
             )
             chosen = set(self.labeled_items)

@@ -71,7 +71,7 @@ def class_lookup(
     return table
 
 
-def _labelled_items(datamodule: Any) -> int | None:
+def _labeled_items(datamodule: Any) -> int | None:
     """Labelled training items of one of our datamodules (None: unknown)."""
     for name in ('labeled_footprints', 'labeled_dataset', 'labeled_items'):
         items = getattr(datamodule, name, None)
@@ -187,7 +187,7 @@ class SourceTargetDataModule(BaseDataModule):
         if stage != 'fit':
             return
         self.source.setup('fit')
-        labelled = _labelled_items(self.source)
+        labelled = _labeled_items(self.source)
         if labelled == 0:
             msg = (
                 f'the source datamodule {type(self.source).__name__} has no labelled'

@@ -27,7 +27,7 @@ from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprint
 from ..transforms import SegmentationAugmentation
 from .checks import (
     MASKS_CHECKED,
-    check_labelled_masks,
+    check_labeled_masks,
     check_mask_values,
     check_model_fits,
     raw_mask_values,
@@ -287,8 +287,8 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 raise ValueError(msg) from error
             # Overlapping with a positive area: neighbours that only touch the
             # labelled area along an edge are not labelled patches.
-            labelled_area = self.scene.index.geometry.union_all()
-            covered = _covered(footprints, labelled_area)
+            labeled_area = self.scene.index.geometry.union_all()
+            covered = _covered(footprints, labeled_area)
             block = self.split_block * self.stride
             keys = (
                 footprints['file'] + '/' + (footprints['row'] // block).astype(str)
@@ -434,7 +434,7 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         queries = FootprintGeoSampler(self.scene, first, cast(int, self.patch_size))
         masks = (self.scene[q]['mask'] for q in queries)
         source = f'label_paths {self.label_paths!r}'
-        check_labelled_masks(masks, self.classes, self.ignore_index, source)
+        check_labeled_masks(masks, self.classes, self.ignore_index, source)
         raw = [raw_mask_values(p) for p in getattr(self, '_label_files', [])[:8]]
         check_mask_values(raw, self.classes, self.ignore_index, source)
 

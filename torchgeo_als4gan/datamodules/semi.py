@@ -15,7 +15,7 @@ from ..context import ImageContext
 from ..datasets.patched import PatchedSegmentationDataset
 from ..datasets.utils import read_window
 from ..transforms import SegmentationAugmentation
-from .checks import MASKS_CHECKED, check_labelled_masks, check_model_fits
+from .checks import MASKS_CHECKED, check_labeled_masks, check_model_fits
 from .loaders import num_batches_per_epoch, semi_supervised_loader
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
@@ -301,7 +301,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             self.labeled_dataset = Subset(train, labeled)
             pool: Subset[dict[str, Any]] | ConcatDataset[dict[str, Any]]
             pool = Subset(train, rest)
-            extra = self._unlabelled_images(train)
+            extra = self._unlabeled_images(train)
             if extra is not None:
                 pool = ConcatDataset([pool, extra])
             self.unlabeled_dataset = UnlabeledView(pool)
@@ -314,7 +314,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             self.predict_dataset = self.test_dataset
         check_model_fits(self)
 
-    def _unlabelled_images(
+    def _unlabeled_images(
         self, train: PatchedSegmentationDataset
     ) -> PatchedSegmentationDataset | None:
         """Patches of the ``split_files['unlabeled']`` images (None without them)."""
@@ -361,7 +361,7 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
                     ).tolist()
 
         masks = (m for m in (train.read_mask(i) for i in items) if m is not None)
-        check_labelled_masks(
+        check_labeled_masks(
             masks, train.classes, train.ignore_index,
             f'{type(train).__name__} at {train.root!r}', raw_values(),
         )  # fmt: skip

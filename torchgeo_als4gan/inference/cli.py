@@ -285,7 +285,7 @@ def labels_main(args: Sequence[str] | None = None) -> None:
         parser.error(str(error))
     print(
         f'wrote {len(result.files)} patch masks to {cfg.output}'
-        f' ({result.labelled_pixels} labelled pixels)'
+        f' ({result.labeled_pixels} labelled pixels)'
     )
     if result.points:
         print(f'{result.points} drawn point(s): only their pixels are labelled')

@@ -23,7 +23,7 @@ class PatchLabels:
     Attributes:
         files: one mask GeoTIFF per queried patch.
         ids: the patch ids, in the same order.
-        labelled_pixels: pixels given a class (not ignore) over all patches.
+        labeled_pixels: pixels given a class (not ignore) over all patches.
         features_outside: drawn features that overlap no queried patch (ignored).
         without_polygons: ids of patches no drawn polygon overlaps (written as
             all ``background``, or all unlabelled).
@@ -36,7 +36,7 @@ class PatchLabels:
 
     files: list[Path]
     ids: list[str]
-    labelled_pixels: int
+    labeled_pixels: int
     features_outside: int
     without_polygons: list[str] = field(default_factory=list)
     files_without_crs: list[str] = field(default_factory=list)

@@ -1,7 +1,7 @@
 """Self-supervised pretraining on the unlabelled pool: ``als4gan pretrain``."""
 
 from ..models.weights import pretrain_report
-from .data import PretrainDataModule, labelled_val_items
+from .data import PretrainDataModule, labeled_val_items
 from .export import export_encoder
 from .guard import CollapseGuard, PretrainingCollapsedError, embedding_std, knn_accuracy
 
@@ -12,6 +12,6 @@ __all__ = (
     'embedding_std',
     'export_encoder',
     'knn_accuracy',
-    'labelled_val_items',
+    'labeled_val_items',
     'pretrain_report',
 )

@@ -19,7 +19,7 @@ from torchgeo.trainers import BaseTask
 from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
 from ..models.weights import read_state_dict
 from ..runtime import quiet_known_warnings
-from .data import PretrainDataModule, labelled_val_items, pretraining_pool
+from .data import PretrainDataModule, labeled_val_items, pretraining_pool
 from .export import export_encoder
 from .guard import CollapseGuard, PretrainingCollapsedError
 
@@ -113,7 +113,7 @@ def run_pretrain(cfg: Namespace, parser: LightningArgumentParser) -> Path:
         )
         raise ValueError(msg)
     module = PretrainDataModule(pool, cfg.batch_size, cfg.num_workers, cfg.seed)
-    check = labelled_val_items(data)
+    check = labeled_val_items(data)
     if check is None:  # no labelled val items: watch the spread on pool images
         images = torch.stack(
             [module.items[i]['image'] for i in range(min(256, len(pool)))]

@@ -11,7 +11,7 @@ from ..datamodules.loaders import infinite_batches_loader
 from ..datamodules.pool import PoolItems, QueryPool
 from ..transforms import SegmentationAugmentation
 
-__all__ = ('PretrainDataModule', 'labelled_val_items', 'pretraining_pool')
+__all__ = ('PretrainDataModule', 'labeled_val_items', 'pretraining_pool')
 
 
 def pretraining_pool(data: Any) -> QueryPool:
@@ -97,7 +97,7 @@ class PretrainDataModule(LightningDataModule):
 
 
 @torch.no_grad()
-def labelled_val_items(data: Any, limit: int = 512) -> tuple[Tensor, Tensor] | None:
+def labeled_val_items(data: Any, limit: int = 512) -> tuple[Tensor, Tensor] | None:
     """Normalized val images and their image-level label, for the k-NN check.
 
     The label is the scene class when the dataset has one, else the dominant
