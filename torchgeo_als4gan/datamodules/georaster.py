@@ -24,7 +24,6 @@ from ..datasets import (
 )
 from ..datasets.utils import raster_header, seeded_split
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
-from ..transforms import SegmentationAugmentation
 from .checks import (
     MASKS_CHECKED,
     check_labeled_masks,
@@ -32,14 +31,10 @@ from .checks import (
     check_model_fits,
     raw_mask_values,
 )
+from .labeled_unlabeled import LabeledUnlabeledSettings
 from .loaders import num_batches_per_epoch
 from .pool import FootprintPatches, QueryPool
-from .selection import (
-    check_labeled_ratio,
-    random_selection,
-    read_selection,
-    resolve_selection,
-)
+from .selection import random_selection, read_selection, resolve_selection
 from .semi import SubBatchAugmentationMixin
 
 __all__ = ('GeoSegmentationDataModule',)
@@ -52,7 +47,9 @@ def _covered(footprints: gpd.GeoDataFrame, area: Any) -> Any:
     return (footprints.intersection(area).area > 0).to_numpy()
 
 
-class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
+class GeoSegmentationDataModule(
+    LabeledUnlabeledSettings, SubBatchAugmentationMixin, GeoDataModule
+):
     """Georeferenced imagery with raster or vector labels, in patches.
 
     The imagery is cut into a grid of ``patch_size`` footprints (ids
@@ -171,16 +168,13 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
                 ``background`` is not a class or there are fewer than two
                 classes.
         """
-        for name, count in (
-            ('patch_size', patch_size), ('batch_size', batch_size),
-            ('split_block', split_block),
-        ):  # fmt: skip
+        for name, count in (('patch_size', patch_size), ('split_block', split_block)):
             check_positive(name, count)
-        for name, optional in (
-            ('stride', stride), ('steps_per_epoch', steps_per_epoch),
-            ('unlabeled_batch_size', unlabeled_batch_size),
-        ):  # fmt: skip
-            check_positive(name, optional, optional=True)
+        check_positive('stride', stride, optional=True)
+        self.set_labeled_unlabeled(
+            batch_size, labeled_ratio, selection_file, seed, unlabeled,
+            unlabeled_batch_size, steps_per_epoch,
+        )  # fmt: skip
         if isinstance(classes, str) or len(classes) < 2:
             msg = f'classes must name at least two classes, got {classes!r}'
             raise ValueError(msg)
@@ -192,11 +186,6 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
             )
             raise ValueError(msg)
         super().__init__(GeoImagery, batch_size, patch_size, None, num_workers)
-        if labeled_ratio is not None:
-            check_labeled_ratio(labeled_ratio)
-            if selection_file is not None:
-                msg = 'Give either labeled_ratio or selection_file, not both'
-                raise ValueError(msg)
         self.image_paths = image_paths
         self.label_paths = label_paths
         self.added_label_paths = added_label_paths
@@ -215,24 +204,14 @@ class GeoSegmentationDataModule(SubBatchAugmentationMixin, GeoDataModule):
         self.stride = stride if stride is not None else patch_size
         #: Bands read from every image (None: all), saved in checkpoints.
         self.bands = list(bands) if bands is not None else None
-        self.labeled_ratio = labeled_ratio
-        self.selection_file = selection_file
-        self.seed = seed
-        self.unlabeled = unlabeled
-        self.unlabeled_batch_size = unlabeled_batch_size or batch_size
-        self.steps_per_epoch = steps_per_epoch
         self.split_fractions = split_fractions
         self.split_block = split_block
         self.split_seed = split_seed
         self.ignore_index = ignore_index
         self.predict_paths = predict_paths
         self.predict_overlap = predict_overlap
-        self.norm_mean, self.norm_std = mean, std
-        self.train_aug = SegmentationAugmentation(
+        self.set_augmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
-        )
-        self.aug = SegmentationAugmentation(
-            mean, std, None, False, ignore_index=ignore_index
         )
         self.imagery: GeoImagery | None = None
         self.scene: GeoSegmentationScene | None = None

@@ -14,17 +14,12 @@ from ..checks import check_positive, mask_non_finite
 from ..context import ImageContext
 from ..datasets.patched import PatchedSegmentationDataset
 from ..datasets.utils import read_window
-from ..transforms import SegmentationAugmentation
 from .checks import MASKS_CHECKED, check_labeled_masks, check_model_fits
+from .labeled_unlabeled import LabeledUnlabeledSettings
 from .loaders import num_batches_per_epoch, semi_supervised_loader
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
-from .selection import (
-    check_labeled_ratio,
-    random_selection,
-    read_selection,
-    resolve_selection,
-)
+from .selection import random_selection, read_selection, resolve_selection
 
 __all__ = (
     'SemiSupervisedNonGeoDataModule',
@@ -141,7 +136,9 @@ class SubBatchAugmentationMixin:
             generator.set_state(state_dict['train_aug_generator'])
 
 
-class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule):
+class SemiSupervisedNonGeoDataModule(
+    LabeledUnlabeledSettings, SubBatchAugmentationMixin, NonGeoDataModule
+):
     """Labelled + unlabelled training batches and labelled val/test batches.
 
     The labelled subset of the train split is either a random ``labeled_ratio`` of
@@ -227,34 +224,20 @@ class SemiSupervisedNonGeoDataModule(SubBatchAugmentationMixin, NonGeoDataModule
             ValueError: If ``labeled_ratio`` is outside (0, 1] or both
                 ``labeled_ratio`` and ``selection_file`` are given.
         """
-        check_positive('batch_size', batch_size)
-        check_positive('unlabeled_batch_size', unlabeled_batch_size, optional=True)
-        check_positive('steps_per_epoch', steps_per_epoch, optional=True)
+        self.set_labeled_unlabeled(
+            batch_size, labeled_ratio, selection_file, seed, unlabeled,
+            unlabeled_batch_size, steps_per_epoch,
+        )  # fmt: skip
         for key in ('patch_size', 'stride', 'tile_size'):  # fail before setup
             check_positive(key, kwargs.get(key), optional=True)
         super().__init__(dataset_class, batch_size, num_workers, **kwargs)
-        if labeled_ratio is not None:
-            check_labeled_ratio(labeled_ratio)
-            if selection_file is not None:
-                msg = 'Give either labeled_ratio or selection_file, not both'
-                raise ValueError(msg)
-        self.labeled_ratio = labeled_ratio
-        self.selection_file = selection_file
-        self.seed = seed
-        self.unlabeled = unlabeled
-        self.unlabeled_batch_size = unlabeled_batch_size or batch_size
-        self.steps_per_epoch = steps_per_epoch
         self.split_files = dict(split_files or {})
         #: Bands read from every image (None: all), saved in checkpoints.
         self.bands = kwargs.get('bands')
         ignore_index = dataset_class.ignore_index
         self.ignore_index = ignore_index
-        self.norm_mean, self.norm_std = mean, std
-        self.train_aug = SegmentationAugmentation(
+        self.set_augmentation(
             mean, std, scale, hflip, vflip, rot90, crop_size, ignore_index, seed
-        )
-        self.aug = SegmentationAugmentation(
-            mean, std, None, False, ignore_index=ignore_index
         )
         self.labeled_dataset: Subset[dict[str, Any]] | None = None
         self.unlabeled_dataset: UnlabeledView | None = None
