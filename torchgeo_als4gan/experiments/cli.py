@@ -1,9 +1,8 @@
 """``als4gan experiment``: the label-efficiency grid."""
 
-import argparse
 from collections.abc import Sequence
 
-from ..files import check_output_folder
+from ..runs.commands import load_with_output, orchestration_parser
 from .config import load_experiment
 from .runner import run_experiment
 
@@ -16,36 +15,20 @@ def main(args: Sequence[str] | None = None) -> None:
     Args:
         args: command-line arguments after ``experiment``.
     """
-    parser = argparse.ArgumentParser(
-        prog='als4gan experiment',
-        description=(
-            'Run a grid of labelled ratios x selection strategies x methods x seeds'
-            ' (query, fit, choose the checkpoint on val, score it on test), resumable:'
-            ' finished cells are skipped. Writes results.csv, label_efficiency.png'
-            ' and results.md into the experiment output folder.'
-        ),
+    parser = orchestration_parser(
+        'als4gan experiment',
+        'Run a grid of labelled ratios x selection strategies x methods x seeds'
+        ' (query, fit, choose the checkpoint on val, score it on test), resumable:'
+        ' finished cells are skipped. Writes results.csv, label_efficiency.png'
+        ' and results.md into the experiment output folder.',
+        'experiment YAML (configs/experiments/)',
     )
-    parser.add_argument(
-        '--config', required=True, help='experiment YAML (configs/experiments/)'
-    )
-    parser.add_argument('--output', help='override the output folder')
-    parser.add_argument(
-        '--data-arg', action='append', default=[],
-        help='extra datamodule override for every step, e.g. --data-arg=--data.init_args.root=data/ucm',
-    )  # fmt: skip
     parser.add_argument(
         '--rerun-changed', action='store_true',
         help='rerun finished cells whose settings (configs, overrides) changed',
     )  # fmt: skip
     cfg = parser.parse_args(args)
-    try:
-        config = load_experiment(cfg.config, cfg.data_arg)
-        if cfg.output:
-            config.output = check_output_folder(cfg.output, '--output')
-        else:
-            check_output_folder(config.output, 'output')
-    except (OSError, ValueError) as error:
-        parser.error(str(error))
+    config = load_with_output(parser, load_experiment, cfg)
     try:
         written = run_experiment(config, rerun_changed=cfg.rerun_changed)
     except FileExistsError as error:
