@@ -5,7 +5,7 @@ import timm
 import torch
 
 from torchgeo_als4gan.models import DeepLabV2, S4GANDiscriminator, rescale_to_unit
-from torchgeo_als4gan.trainers.generator import load_generator_weights
+from torchgeo_als4gan.trainers.network import load_network_weights
 
 
 @pytest.mark.parametrize('size', [(32, 32), (45, 70), (320, 320)])
@@ -61,9 +61,9 @@ def test_backbone_weights_load_into_encoder(tmp_path: Path) -> None:
     path = tmp_path / 'resnet18.pth'
     torch.save(source.state_dict(), path)
     model = DeepLabV2('resnet18', num_classes=3)
-    report = load_generator_weights(model, path)
+    report = load_network_weights(model, path)
     assert sorted(report.unexpected) == ['fc.bias', 'fc.weight'] and not report.missing
     assert torch.equal(model.encoder.conv1.weight, source.conv1.weight)
     torch.save({'other.weight': torch.zeros(2)}, path)
     with pytest.raises(ValueError, match='None of the 1 tensors'):
-        load_generator_weights(model, path)
+        load_network_weights(model, path)

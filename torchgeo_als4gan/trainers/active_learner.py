@@ -12,7 +12,7 @@ from torchgeo.trainers import ClassificationTask
 from ..active.registry import QueryStrategy, score_probabilities
 from ..models.pretrained import resolve_weights
 from ..models.weights import WeightsReport, load_local_weights
-from .generator import is_local_weights
+from .network import is_local_weights
 
 __all__ = ('ActiveLearnerTask',)
 

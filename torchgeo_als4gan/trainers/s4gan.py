@@ -16,7 +16,7 @@ from ..losses import (
     self_training_loss,
 )
 from ..models import S4GANDiscriminator, rescale_to_unit
-from .schedules import check_optimizer, generator_optimizer, lr_factor, total_iterations
+from .schedules import check_optimizer, lr_factor, network_optimizer, total_iterations
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('S4GANTask',)
@@ -176,7 +176,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
 
     def configure_models(self) -> None:
         """Create the generator (loading local weights) and the discriminator."""
-        self.configure_generator()
+        self.configure_network()
         self.discriminator = S4GANDiscriminator(
             self.hparams['num_classes'],
             self.hparams['in_channels'],
@@ -194,7 +194,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
             The two optimizers and their schedulers (stepped by the task).
         """
         name: str = self.hparams['optimizer']
-        opt_g = generator_optimizer(
+        opt_g = network_optimizer(
             self.model, name, self.hparams['lr'], self.hparams['momentum'],
             self.hparams['weight_decay'], self.hparams['head_lr_mult'],
         )  # fmt: skip

@@ -12,8 +12,8 @@ __all__ = (
     'OPTIMIZER_DEFAULTS',
     'backbone_head_groups',
     'check_optimizer',
-    'generator_optimizer',
     'lr_factor',
+    'network_optimizer',
     'poly_decay',
     'total_iterations',
 )
@@ -45,7 +45,7 @@ def check_optimizer(name: str) -> None:
         raise ValueError(msg)
 
 
-def generator_optimizer(
+def network_optimizer(
     model: nn.Module,
     name: str,
     lr: float,

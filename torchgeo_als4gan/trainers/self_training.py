@@ -12,7 +12,7 @@ from ..losses import weighted_cross_entropy
 from ..models import perturbed_forward, supports_feature_perturbation
 from ..transforms import StrongAugmentation
 from .ema import EMATeacherHook, evaluating, frozen_copy
-from .schedules import generator_optimizer, lr_factor, total_iterations
+from .schedules import lr_factor, network_optimizer, total_iterations
 from .self_training_options import check_self_training_arguments
 from .semi import SemiSupervisedSegmentationTask
 from .teaching import WeakToStrongTeaching, weak_view_valid
@@ -200,7 +200,7 @@ class SelfTrainingTask(
 
     def configure_models(self) -> None:
         """Create the student, its frozen EMA copy and the strong augmentation."""
-        self.configure_generator()
+        self.configure_network()
         self.teacher = frozen_copy(self.model)
         if self.hparams['threshold_mode'] == 'adaptive':  # FreeMatch's state
             classes: int = self.hparams['num_classes']
@@ -258,7 +258,7 @@ class SelfTrainingTask(
             The optimizer and its per-step scheduler.
         """
         name: str = self.hparams['optimizer']
-        optimizer = generator_optimizer(
+        optimizer = network_optimizer(
             self.model, name, self.hparams['lr'], self.hparams['momentum'],
             self.hparams['weight_decay'], self.hparams['head_lr_mult'],
         )  # fmt: skip

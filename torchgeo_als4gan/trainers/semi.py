@@ -20,7 +20,7 @@ from ..datamodules.metadata import datamodule_classes
 from ..evaluation import SegmentationScores
 from ..models import DeepLabV2, HypercolumnSegmenter
 from ..models.pretrained import resolve_weights
-from .generator import denormalize, is_local_weights, load_generator_weights
+from .network import denormalize, is_local_weights, load_network_weights
 
 __all__ = ('FIXED_HPARAMS', 'SemiSupervisedSegmentationTask')
 
@@ -71,7 +71,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
         for key, value in FIXED_HPARAMS.items():
             self.hparams.setdefault(key, value)
 
-    def configure_generator(self) -> None:
+    def configure_network(self) -> None:
         """Create ``self.model``: a TorchGeo model, ``deeplabv2`` or ``hypercolumn``.
 
         ``weights`` may be a local ``.pt``/``.pth``/``.ckpt`` file (whole model or
@@ -109,7 +109,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
             self.weights = given
         if local:
             assert isinstance(weights, str | os.PathLike)
-            self.weights_report = load_generator_weights(self.model, weights)
+            self.weights_report = load_network_weights(self.model, weights)
 
     def inference_network(self) -> torch.nn.Module:
         """The network that validation, test, prediction and export use.

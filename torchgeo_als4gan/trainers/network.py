@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..models.weights import WeightsReport, load_local_weights
 
-__all__ = ('denormalize', 'is_local_weights', 'load_generator_weights')
+__all__ = ('denormalize', 'is_local_weights', 'load_network_weights')
 
 
 def is_local_weights(weights: object) -> bool:
@@ -28,7 +28,7 @@ def is_local_weights(weights: object) -> bool:
     )
 
 
-def load_generator_weights(
+def load_network_weights(
     model: nn.Module, path: str | os.PathLike[str]
 ) -> WeightsReport:
     """Load local weights into a segmentation model, or else into its encoder.
