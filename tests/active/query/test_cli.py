@@ -348,9 +348,9 @@ def test_context_classifier_learns_from_the_pool_with_metadata(
     seen: list[tuple[bool, bool]] = []
     original = ContextClassifierTask.compute_losses
 
-    def recording(self: Any, labeled: Any, unlabeled: Any) -> Any:
+    def recording(self: Any, labeled: Any, unlabeled: Any, iteration: int) -> Any:
         seen.append((unlabeled is not None, 'metadata' in labeled))
-        return original(self, labeled, unlabeled)
+        return original(self, labeled, unlabeled, iteration)
 
     monkeypatch.setattr(ContextClassifierTask, 'compute_losses', recording)
     main(query_args('raster_context_query.yaml', tmp_path, '--figures=false'))
