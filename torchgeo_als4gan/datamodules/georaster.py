@@ -14,15 +14,8 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset, stack_samples
 
 from ..checks import check_class_names, check_positive, check_window_size
-from ..context import context_vector, missing_context, resolve_dates
-from ..datasets import (
-    GeoImagery,
-    GeoRasterMask,
-    GeoSegmentationScene,
-    GeoVectorLabels,
-    OverlaidLabels,
-)
-from ..datasets.utils import raster_header, seeded_split
+from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene
+from ..datasets.utils import raster_header
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from .checks import (
     MASKS_CHECKED,
@@ -31,24 +24,28 @@ from .checks import (
     check_model_fits,
     raw_mask_values,
 )
+from .footprint_grid import (
+    assign_block_splits,
+    footprint_context,
+    footprints_to_tensors,
+    open_labels,
+    overlay_added_labels,
+    scene_of,
+    split_sampler,
+)
+from .footprint_pools import FootprintPoolsMixin
 from .labeled_unlabeled import LabeledUnlabeledSettings
 from .loaders import num_batches_per_epoch
-from .pool import FootprintPatches, QueryPool
-from .selection import random_selection, read_selection, resolve_selection
 from .semi import SubBatchAugmentationMixin
 
 __all__ = ('GeoSegmentationDataModule',)
 
-VECTOR_SUFFIXES = ('.gpkg', '.geojson', '.json', '.shp', '.parquet', '.fgb', '.kml')
-
-
-def _covered(footprints: gpd.GeoDataFrame, area: Any) -> Any:
-    """Footprints overlapping ``area`` with a positive area (not just an edge)."""
-    return (footprints.intersection(area).area > 0).to_numpy()
-
 
 class GeoSegmentationDataModule(
-    LabeledUnlabeledSettings, SubBatchAugmentationMixin, GeoDataModule
+    FootprintPoolsMixin,
+    LabeledUnlabeledSettings,
+    SubBatchAugmentationMixin,
+    GeoDataModule,
 ):
     """Georeferenced imagery with raster or vector labels, in patches.
 
@@ -218,17 +215,6 @@ class GeoSegmentationDataModule(
         self.footprints: gpd.GeoDataFrame | None = None
         self.labeled_ids: list[str] = []
 
-    def _labels(self) -> GeoRasterMask | GeoVectorLabels:
-        paths = self.label_paths
-        assert paths is not None
-        first = paths if isinstance(paths, str) else paths[0]
-        if str(first).lower().endswith(VECTOR_SUFFIXES):
-            return GeoVectorLabels(
-                paths, self.label_name, self.classes, self.label_map, self.background,
-                filename_glob=self.label_glob,
-            )  # fmt: skip
-        return GeoRasterMask(paths, self.label_glob, ignore_index=self.ignore_index)
-
     def _build(self) -> gpd.GeoDataFrame:
         """Read the imagery and labels once and assign every footprint a split."""
         if self.footprints is not None:
@@ -244,43 +230,27 @@ class GeoSegmentationDataModule(
         footprints = grid_footprints(self.imagery, self.patch_size, self.stride)  # type: ignore[arg-type]
         footprints['split'] = 'unlabeled'
         if self.label_paths is not None:
-            labels = self._labels()
+            labels = open_labels(
+                self.label_paths, self.classes, self.label_name, self.label_map,
+                self.background, self.label_glob, self.ignore_index,
+            )  # fmt: skip
             self._label_files = (
                 list(labels.index.filepath) if isinstance(labels, GeoRasterMask) else []
             )
-            try:
-                self.scene = GeoSegmentationScene(
-                    self.imagery, labels, self.classes, ignore_index=self.ignore_index
-                )
-            except RuntimeError as error:
-                if 'intersection' not in str(error):
-                    raise
-                msg = (
-                    f'label_paths {self.label_paths!r} do not overlap image_paths'
-                    f' {self.image_paths!r}: labels cover'
-                    f' {tuple(round(v, 3) for v in labels.index.total_bounds)},'
-                    ' imagery covers'
-                    f' {tuple(round(v, 3) for v in self.imagery.index.total_bounds)}'
-                    f' (both in {self.imagery.crs}); check the files and their CRS'
-                )
-                raise ValueError(msg) from error
-            # Overlapping with a positive area: neighbours that only touch the
-            # labelled area along an edge are not labelled patches.
-            labeled_area = self.scene.index.geometry.union_all()
-            covered = _covered(footprints, labeled_area)
-            block = self.split_block * self.stride
-            keys = (
-                footprints['file'] + '/' + (footprints['row'] // block).astype(str)
-                + '/' + (footprints['col'] // block).astype(str)
+            self.scene = scene_of(
+                self.imagery, labels, self.classes, self.ignore_index,
+                f'label_paths {self.label_paths!r}',
+                f'image_paths {self.image_paths!r}',
             )  # fmt: skip
-            blocks = sorted(set(keys[covered]))
-            split = seeded_split(len(blocks), self.split_fractions, self.split_seed)
-            block_split = {
-                blocks[i]: name for name, items in split.items() for i in items
-            }
-            footprints.loc[covered, 'split'] = keys[covered].map(block_split)
+            assign_block_splits(
+                footprints, self.scene.index.geometry.union_all(),
+                self.split_block * self.stride, self.split_fractions, self.split_seed,
+            )  # fmt: skip
             if self.added_label_paths is not None:
-                self._add_labels(footprints, labels)
+                self.scene = overlay_added_labels(
+                    footprints, self.imagery, labels, self.added_label_paths,
+                    self.classes, self.ignore_index,
+                )  # fmt: skip
         elif self.added_label_paths is not None:
             msg = (
                 f'added_label_paths {self.added_label_paths!r} needs label_paths:'
@@ -288,49 +258,11 @@ class GeoSegmentationDataModule(
             )
             raise ValueError(msg)
         if self.context:
-            self._footprint_context(footprints)
+            self.context_by_corner = footprint_context(
+                footprints, self.date_regex, self.date_format, self.date_table
+            )
         self.footprints = footprints
         return footprints
-
-    def _footprint_context(self, footprints: gpd.GeoDataFrame) -> None:
-        """The context vector of every footprint: centre lon/lat and file date."""
-        dates = resolve_dates(
-            sorted(set(footprints['path'])), self.date_regex, self.date_format,
-            self.date_table,
-        )  # fmt: skip
-        centres = footprints.geometry.centroid.to_crs('EPSG:4326')
-        bounds = footprints.geometry.bounds.to_numpy()
-        for (xmin, _, _, ymax), centre, path in zip(
-            bounds, centres, footprints['path'], strict=True
-        ):
-            key = (round(float(xmin), 6), round(float(ymax), 6))
-            vector = context_vector(centre.y, centre.x, dates[path])
-            self.context_by_corner[key] = vector
-
-    def _add_labels(
-        self, footprints: gpd.GeoDataFrame, labels: GeoRasterMask | GeoVectorLabels
-    ) -> None:
-        """Overlay ``added_label_paths`` on the labels; their patches become train."""
-        assert self.imagery is not None and self.added_label_paths is not None
-        added = GeoRasterMask(
-            self.added_label_paths, '*.tif', ignore_index=self.ignore_index
-        )
-        area = added.index.to_crs(footprints.crs).geometry.union_all()
-        covered = _covered(footprints, area)
-        held_out = footprints.loc[covered & footprints['split'].isin(['val', 'test'])]
-        if len(held_out):
-            msg = (
-                f'added_label_paths {self.added_label_paths!r} cover val/test'
-                f' patches {list(held_out["id"][:5])}: added masks may label pool'
-                ' patches only (train or unlabelled), or they would leak into'
-                ' the evaluation'
-            )
-            raise ValueError(msg)
-        footprints.loc[covered, 'split'] = 'train'
-        self.scene = GeoSegmentationScene(
-            self.imagery, OverlaidLabels(labels, added, self.ignore_index),
-            self.classes, ignore_index=self.ignore_index,
-        )  # fmt: skip
 
     def setup(self, stage: str) -> None:
         """Read the data and build the samplers of a stage.
@@ -343,10 +275,7 @@ class GeoSegmentationDataModule(
         if stage == 'predict':
             size, overlap = cast(int, self.patch_size), self.predict_overlap
             if not isinstance(overlap, int) or not 0 <= overlap < size:
-                msg = (
-                    f'predict_overlap must be in [0, patch_size={size}), got'
-                    f' {overlap!r}'
-                )
+                msg = f'predict_overlap must be in [0, patch_size={size}), got {overlap!r}'
                 raise ValueError(msg)
             imagery = GeoImagery(
                 self.predict_paths or self.image_paths, self.image_glob,
@@ -367,42 +296,19 @@ class GeoSegmentationDataModule(
             return
         self.train_dataset = self.val_dataset = self.test_dataset = self.scene
         train = footprints[footprints['split'] == 'train']
-        ids = list(train['id'])
-        if self.selection_file is not None:
-            chosen = read_selection(self.selection_file)
-            source = f'selection file {os.fspath(self.selection_file)!r}'
-        elif self.labeled_ratio is not None:
-            chosen = random_selection(ids, self.labeled_ratio, self.seed)
-            source = 'the random selection'
-        else:
-            chosen, source = ids, 'the train split'
-        labeled = resolve_selection(chosen, ids, source=source)
-        self.labeled_footprints = train.iloc[labeled]
+        self.labeled_footprints = train.iloc[self.labeled_positions(list(train['id']))]
         self.labeled_ids = list(self.labeled_footprints['id'])
         if stage == 'fit':
             self._check_masks()
         others = footprints[~footprints['id'].isin(self.labeled_ids)]
         self.unlabeled_footprints = others[others['split'].isin(['train', 'unlabeled'])]
-        for split in ('val', 'test'):
-            chosen_split = footprints[footprints['split'] == split]
-            sampler = (
-                FootprintGeoSampler(self.scene, chosen_split, self.patch_size)  # type: ignore[arg-type]
-                if len(chosen_split)
-                else None
-            )
-            if (
-                sampler is None
-                and self.split_fractions[('val', 'test').index(split) + 1]
-            ):
-                n_blocks = footprints.loc[
-                    footprints['split'] != 'unlabeled', 'split'
-                ].size
-                msg = (
-                    f'No {split} patch: the labels cover only {n_blocks} patches in'
-                    f' blocks of {self.split_block}x{self.split_block}; lower'
-                    ' split_block or patch_size, or label a larger area'
-                )
-                raise ValueError(msg)
+        for split, fraction in zip(
+            ('val', 'test'), self.split_fractions[1:], strict=True
+        ):
+            sampler = split_sampler(
+                self.scene, footprints, split, cast(int, self.patch_size),
+                fraction > 0, self.split_block,
+            )  # fmt: skip
             setattr(self, f'{split}_sampler', sampler)
         check_model_fits(self)
 
@@ -416,78 +322,6 @@ class GeoSegmentationDataModule(
         check_labeled_masks(masks, self.classes, self.ignore_index, source)
         raw = [raw_mask_values(p) for p in getattr(self, '_label_files', [])[:8]]
         check_mask_values(raw, self.classes, self.ignore_index, source)
-
-    def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
-        """The train footprints as the active learner's pool.
-
-        Each item's ``label`` is the dominant class of its mask and ``label_multi``
-        the classes covering at least ``presence_threshold`` of it; the pool
-        carries the footprints so selections can be written as a GeoPackage.
-
-        Args:
-            presence_threshold: fraction of labelled pixels for ``label_multi``.
-
-        Returns:
-            The pool.
-
-        Raises:
-            ValueError: If there are no labels (the classifier learns from them).
-        """
-        footprints = self._build()
-        if self.scene is None:
-            msg = (
-                'The query pool needs label_paths: the classifier learns from the'
-                ' labels of the selected patches'
-            )
-            raise ValueError(msg)
-        train = footprints[footprints['split'] == 'train'].reset_index(drop=True)
-        dataset = FootprintPatches(
-            self.scene, train, cast(int, self.patch_size), len(self.classes),
-            self.ignore_index, presence_threshold,
-            self.context_by_corner if self.context else None,
-        )  # fmt: skip
-        return QueryPool(
-            dataset, list(train['id']), self.classes, self.norm_mean, self.norm_std,
-            footprints=train, multi_classes=self.classes,
-        )  # fmt: skip
-
-    def labelling_pool(self) -> tuple[QueryPool, set[str]]:
-        """Every patch outside val and test as a pool, with or without a mask.
-
-        For labelling in rounds (``als4gan loop`` in labelling mode): the
-        items are the train patches and every patch of the imagery the labels do
-        not cover, read from the imagery alone, in grid order (stable while
-        masks are added: the split comes from ``label_paths``).
-
-        Returns:
-            The pool (no image-level labels) and the ids that have a mask
-            (``label_paths`` or ``added_label_paths``).
-
-        Raises:
-            ValueError: If there are no ``label_paths`` (val and test come from
-                them).
-        """
-        footprints = self._build()
-        if self.scene is None:
-            msg = (
-                'Labelling in rounds needs label_paths for the val and test patches'
-                ' (the pool is everything else)'
-            )
-            raise ValueError(msg)
-        assert self.imagery is not None
-        inside = footprints['split'].isin(['train', 'unlabeled'])
-        pool = footprints[inside].reset_index(drop=True)
-        dataset = FootprintPatches(
-            self.imagery, pool, cast(int, self.patch_size), len(self.classes),
-            self.ignore_index,
-            context=self.context_by_corner if self.context else None,
-        )  # fmt: skip
-        labelled = set(pool.loc[pool['split'] == 'train', 'id'])
-        query_pool = QueryPool(
-            dataset, list(pool['id']), (), self.norm_mean, self.norm_std,
-            footprints=pool,
-        )  # fmt: skip
-        return query_pool, labelled
 
     def _loader(
         self, dataset: GeoDataset, footprints: pd.DataFrame, batch_size: int, num_batches: int,
@@ -535,20 +369,6 @@ class GeoSegmentationDataModule(
             {'labeled': labeled, 'unlabeled': unlabeled}, 'max_size_cycle'
         )
 
-    def _attach_context(self, batch: dict[str, Any], bounds: Sequence[Any]) -> None:
-        """Add ``metadata`` and ``metadata_valid`` of the batch's footprints."""
-        vectors, valid = [], []
-        for x, y, _ in bounds:
-            vector = self.context_by_corner.get((round(x.start, 6), round(y.stop, 6)))
-            if vector is None:
-                vector, known = missing_context()
-            else:
-                known = torch.tensor(True)
-            vectors.append(vector)
-            valid.append(known)
-        batch['metadata'] = torch.stack(vectors)
-        batch['metadata_valid'] = torch.stack(valid)
-
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
@@ -564,15 +384,7 @@ class GeoSegmentationDataModule(
         """
         subs = batch.values() if 'labeled' in batch else [batch]
         for sub in subs:
-            bounds = sub.pop('bounds', None)
-            sub.pop('crs', None)
-            if bounds is not None:
-                sub['footprint'] = torch.tensor(
-                    [[x.start, y.start, x.stop, y.stop] for x, y, _ in bounds],
-                    dtype=torch.float64,
-                )
-                if self.context:
-                    self._attach_context(sub, bounds)
+            footprints_to_tensors(sub, self.context_by_corner if self.context else None)
         moved: dict[str, Any] = super(GeoDataModule, self).transfer_batch_to_device(
             batch, device, dataloader_idx
         )

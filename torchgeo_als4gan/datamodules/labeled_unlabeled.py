@@ -6,7 +6,12 @@ from typing import Any
 
 from ..checks import check_positive
 from ..transforms import SegmentationAugmentation
-from .selection import check_labeled_ratio
+from .selection import (
+    check_labeled_ratio,
+    random_selection,
+    read_selection,
+    resolve_selection,
+)
 
 __all__ = ('LabeledUnlabeledSettings',)
 
@@ -71,6 +76,36 @@ class LabeledUnlabeledSettings:
         self.unlabeled = unlabeled
         self.unlabeled_batch_size = unlabeled_batch_size or batch_size
         self.steps_per_epoch = steps_per_epoch
+
+    def labeled_positions(
+        self, ids: Sequence[str], image_ids: Sequence[str] | None = None
+    ) -> list[int]:
+        """Positions of the labelled items among the train ``ids``.
+
+        The ids of ``selection_file``, else a seeded random ``labeled_ratio``,
+        else every item.
+
+        Args:
+            ids: id of every train item.
+            image_ids: image id of every train item (a selected image id selects
+                all its patches), or None.
+
+        Returns:
+            Sorted positions in ``ids``.
+
+        Raises:
+            ValueError: If selected ids are not in the train split (the error
+                names the selection file).
+        """
+        if self.selection_file is not None:
+            chosen = read_selection(self.selection_file)
+            source = f'selection file {os.fspath(self.selection_file)!r}'
+        elif self.labeled_ratio is not None:
+            chosen = random_selection(ids, self.labeled_ratio, self.seed)
+            source = 'the random selection'
+        else:
+            chosen, source = list(ids), 'the train split'
+        return resolve_selection(chosen, ids, image_ids, source)
 
     def set_augmentation(
         self,

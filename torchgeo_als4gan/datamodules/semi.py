@@ -19,7 +19,6 @@ from .labeled_unlabeled import LabeledUnlabeledSettings
 from .loaders import num_batches_per_epoch, semi_supervised_loader
 from .metadata import INFERENCE_KEY, inference_metadata
 from .pool import QueryPool
-from .selection import random_selection, read_selection, resolve_selection
 
 __all__ = (
     'SemiSupervisedNonGeoDataModule',
@@ -268,17 +267,8 @@ class SemiSupervisedNonGeoDataModule(
         if stage == 'fit':
             train = self._dataset('train')
             ids = train.ids
-            if self.selection_file is not None:
-                chosen = read_selection(self.selection_file)
-                source = f'selection file {os.fspath(self.selection_file)!r}'
-            elif self.labeled_ratio is not None:
-                chosen = random_selection(ids, self.labeled_ratio, self.seed)
-                source = 'the random selection'
-            else:
-                chosen = ids
-                source = 'the train split'
             image_ids = [train.records[p.image].id for p in train.patches]
-            labeled = resolve_selection(chosen, ids, image_ids, source)
+            labeled = self.labeled_positions(ids, image_ids)
             rest = sorted(set(range(len(train))) - set(labeled))
             self.labeled_ids = [ids[i] for i in labeled]
             self.labeled_dataset = Subset(train, labeled)
