@@ -6,7 +6,8 @@ from .distributed import predict_raster_distributed
 from .geotiff import CLASS_NODATA, PredictionGeoTIFFs, output_paths
 from .labels import PatchLabels, rasterize_patch_labels
 from .model import SegmentationModel, load_segmentation_checkpoint
-from .raster import RasterPrediction, RasterPredictionError, predict_raster
+from .raster import RasterPrediction, predict_raster
+from .sources import RasterPredictionError
 from .tiling import StreamingBlender, blend_weights
 from .vectorize import vectorize_classes, write_vectors
 

@@ -18,7 +18,7 @@ from ..models import rescale_to_unit
 from ..samplers.tiles import RasterTileGeoSampler, TileGrid
 from .distributed import RankSummary, gather_summaries
 from .geotiff import PredictionGeoTIFFs, gdal_env, output_paths
-from .raster import RasterSource, read_valid
+from .sources import RasterSource, read_valid
 from .tiling import StreamingBlender
 
 __all__ = ('RasterPredictionWriter',)

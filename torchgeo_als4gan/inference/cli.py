@@ -12,7 +12,8 @@ from ..runtime import resolve_device
 from .distributed import predict_raster_distributed
 from .labels import rasterize_patch_labels
 from .model import load_segmentation_checkpoint
-from .raster import RasterPrediction, RasterPredictionError, predict_raster
+from .raster import RasterPrediction, predict_raster
+from .sources import RasterPredictionError
 
 __all__ = ('labels_main', 'predict_raster_main')
 

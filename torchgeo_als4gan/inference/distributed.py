@@ -14,11 +14,11 @@ from .model import SegmentationModel
 from .raster import (
     PredictionPlan,
     RasterPrediction,
-    RasterPredictionError,
     plan_prediction,
     run_plan,
     write_plan_vectors,
 )
+from .sources import RasterPredictionError
 
 __all__ = ('RankSummary', 'gather_summaries', 'predict_raster_distributed')
 
