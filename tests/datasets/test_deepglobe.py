@@ -177,12 +177,12 @@ def test_split_ids_written_in_the_config(copy_data) -> None:  # type: ignore[no-
 def test_decoded_images_are_cached_and_read_as_from_the_file(
     copy_data, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from torchgeo_als4gan.datasets import utils
+    from torchgeo_als4gan.datasets import raster_io
 
     root = copy_data('deepglobe')
     cached = make(root, split='all')
     first = [cached[i] for i in range(len(cached))]
-    assert any(key[0].endswith('_sat.jpg') for key in utils._decode_cache)
+    assert any(key[0].endswith('_sat.jpg') for key in raster_io._decode_cache)
     monkeypatch.setenv('ALS4GAN_DECODE_CACHE_MB', '0')  # off: windowed reads
     plain = make(root, split='all')
     for i, sample in enumerate(first):

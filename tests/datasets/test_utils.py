@@ -9,16 +9,14 @@ from shapely.geometry import box
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_als4gan.datasets import GeoVectorLabels, NonGeoPatch, UCMercedDLRSD
-from torchgeo_als4gan.datasets.utils import (
+from torchgeo_als4gan.datasets.raster_io import (
     RasterHeader,
     check_complete_png,
-    grid_windows,
     raster_header,
-    read_id_list,
     read_window,
     resolve_bands,
-    seeded_split,
 )
+from torchgeo_als4gan.datasets.utils import grid_windows, read_id_list, seeded_split
 
 
 def test_read_window_outside(data_dir: Path) -> None:

@@ -228,7 +228,10 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path, mode: str) -> None:
     ) -> SelfTrainingTask:
         seed_everything(0)
         task = tiny_task(  # FCN: small checkpoints (a U-Net's are 230 MB each)
-            model='fcn', unsup_warmup=5, threshold=0.5, entropy_filter=True,
+            model='fcn',
+            unsup_warmup=5,
+            threshold=0.5,
+            entropy_filter=True,
             threshold_mode=mode,
         )
         t = trainer(

@@ -15,7 +15,7 @@ from torchgeo.datasets import GeoDataset, stack_samples
 
 from ..checks import check_class_names, check_positive, check_window_size
 from ..datasets import GeoImagery, GeoRasterMask, GeoSegmentationScene
-from ..datasets.utils import raster_header
+from ..datasets.raster_io import raster_header
 from ..samplers import FootprintGeoSampler, RasterTileGeoSampler, grid_footprints
 from .checks import (
     MASKS_CHECKED,

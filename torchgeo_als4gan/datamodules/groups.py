@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from ..checks import read_vector
-from ..datasets.patched import ImageRecord
+from ..datasets.records import ImageRecord
 from .pool import QueryPool
 
 __all__ = ('STRATIFY_BY', 'pool_groups')

@@ -13,7 +13,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from ..checks import check_positive, mask_non_finite
 from ..context import ImageContext
 from ..datasets.patched import PatchedSegmentationDataset
-from ..datasets.utils import read_window
+from ..datasets.raster_io import read_window
 from .checks import MASKS_CHECKED, check_labeled_masks, check_model_fits
 from .labeled_unlabeled import LabeledUnlabeledSettings
 from .loaders import num_batches_per_epoch, semi_supervised_loader

@@ -3,14 +3,10 @@
 from .bigearthnet_context import BigEarthNetContext
 from .deepglobe import DeepGlobePatches
 from .eurosat_context import EuroSATContext
-from .georaster import (
-    GeoImagery,
-    GeoRasterMask,
-    GeoSegmentationScene,
-    GeoVectorLabels,
-    OverlaidLabels,
-)
-from .patched import ImageRecord, NonGeoPatch, PatchedSegmentationDataset
+from .georaster import GeoImagery, GeoRasterMask, GeoSegmentationScene, OverlaidLabels
+from .geovector import GeoVectorLabels
+from .patched import PatchedSegmentationDataset
+from .records import ImageRecord, NonGeoPatch
 from .tile_folder import SegmentationTileFolder
 from .ucmerced_dlrsd import UCMercedDLRSD
 

@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError
 
-from .patched import ImageRecord, PatchedSegmentationDataset
+from .patched import PatchedSegmentationDataset
+from .records import ImageRecord
 from .utils import mask_labels
 
 __all__ = ('DeepGlobePatches',)

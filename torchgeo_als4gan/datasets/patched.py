@@ -5,8 +5,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -17,51 +16,15 @@ from torchgeo.datasets import NonGeoDataset
 
 from ..checks import check_positive, check_window_size
 from .plotting import plot_segmentation
-from .utils import (
-    grid_windows,
-    raster_header,
-    read_id_list,
-    read_window,
-    resolve_bands,
-    stratified_split,
-)
+from .raster_io import raster_header, read_window, resolve_bands
+from .records import ImageRecord, NonGeoPatch, select_records
+from .utils import grid_windows
 
-__all__ = ('ImageRecord', 'NonGeoPatch', 'PatchedSegmentationDataset')
+__all__ = ('PatchedSegmentationDataset',)
 
 logger = logging.getLogger(__name__)
 
 _PATCH_ID = re.compile(r'(?P<image>.+)_r(?P<row>-?\d+)_c(?P<col>-?\d+)_p(?P<size>\d+)')
-
-
-class NonGeoPatch(NamedTuple):
-    """A square window of one image of a NonGeo dataset.
-
-    ``row`` and ``col`` may be negative or reach past the image: the outside part is
-    padded (image with 0, mask with the ignore index).
-    """
-
-    #: Index of the image in ``dataset.records``.
-    image: int
-    #: Top row of the window in image pixels.
-    row: int
-    #: Left column of the window in image pixels.
-    col: int
-    #: Side of the window in pixels.
-    size: int
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image file of a dataset, with its optional mask and scene label."""
-
-    #: Stable id, e.g. ``agricultural05``.
-    id: str
-    #: Path of the image file.
-    image: str
-    #: Path of the index mask, or None when the image is unlabelled.
-    mask: str | None = None
-    #: Scene class index, or -1 when the image has none.
-    label: int = -1
 
 
 class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
@@ -165,8 +128,8 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
         self.context: Callable[[str], tuple[Tensor, Tensor]] | None = None
 
         records = self._find_records()
-        self.records = self._select_split(
-            records, split_file, split_fractions, split_seed
+        self.records = select_records(
+            records, self.split, split_file, split_fractions, split_seed, self.root
         )
         self.band_indexes: list[list[int] | None] = []
         self.shapes = []
@@ -243,37 +206,6 @@ class PatchedSegmentationDataset(NonGeoDataset, abc.ABC):
     @abc.abstractmethod
     def _decode_mask(self, array: NDArray[Any], path: str) -> NDArray[np.int64]:
         """Turn the raw mask bands (bands, h, w) of file ``path`` into class indices."""
-
-    def _select_split(
-        self,
-        records: list[ImageRecord],
-        split_file: str | os.PathLike[str] | Sequence[str] | None,
-        fractions: Sequence[float],
-        seed: int,
-    ) -> list[ImageRecord]:
-        if split_file is not None:
-            if isinstance(split_file, list | tuple):
-                wanted = [str(i) for i in split_file]
-                where = f'the {self.split} id list'
-            else:
-                assert not isinstance(split_file, Sequence) or isinstance(
-                    split_file, str
-                )
-                wanted = read_id_list(split_file)
-                where = f'split file {os.fspath(split_file)!r}'
-            by_id = {record.id: record for record in records}
-            missing = [i for i in wanted if i not in by_id]
-            if missing:
-                msg = (
-                    f'{len(missing)} ids in {where} are'
-                    f' not in the dataset at {self.root!r}, e.g. {missing[:5]}'
-                )
-                raise ValueError(msg)
-            return [by_id[i] for i in wanted]
-        if self.split == 'all':
-            return records
-        split = stratified_split([r.label for r in records], fractions, seed)
-        return [records[i] for i in split[self.split]]
 
     def _check_files(
         self, record: ImageRecord

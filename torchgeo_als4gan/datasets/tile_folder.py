@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 from torchgeo.datasets import DatasetNotFoundError
 
 from ..checks import check_class_names
-from .patched import ImageRecord, PatchedSegmentationDataset
+from .patched import PatchedSegmentationDataset
+from .records import ImageRecord
 
 __all__ = ('SegmentationTileFolder',)
 

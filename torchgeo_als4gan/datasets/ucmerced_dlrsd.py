@@ -11,7 +11,8 @@ from numpy.typing import NDArray
 from torchgeo.datasets import DatasetNotFoundError
 from torchgeo.datasets.utils import check_integrity, download_url, extract_archive
 
-from .patched import ImageRecord, PatchedSegmentationDataset
+from .patched import PatchedSegmentationDataset
+from .records import ImageRecord
 
 __all__ = ('UCMercedDLRSD',)
 

@@ -15,7 +15,7 @@ from rasterio.windows import Window
 from torch import Tensor
 
 from ..checks import check_georeferenced
-from ..datasets.utils import raster_header, resolve_bands
+from ..datasets.raster_io import raster_header, resolve_bands
 from ..files import check_output_folder
 from ..samplers.tiles import TileGrid
 from .geotiff import valid_pixels

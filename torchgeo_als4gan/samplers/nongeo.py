@@ -6,7 +6,8 @@ import torch
 from torch.utils.data import Sampler
 
 from ..checks import check_positive
-from ..datasets.patched import NonGeoPatch, PatchedSegmentationDataset
+from ..datasets.patched import PatchedSegmentationDataset
+from ..datasets.records import NonGeoPatch
 from ..datasets.utils import grid_windows
 
 __all__ = ('GridPatchSampler', 'PatchSubsetSampler', 'RandomPatchSampler')
