@@ -16,7 +16,8 @@ from ..losses import (
     self_training_loss,
 )
 from ..models import S4GANDiscriminator, rescale_to_unit
-from .schedules import check_optimizer, lr_factor, network_optimizer, total_iterations
+from .options import check_s4gan_arguments
+from .schedules import lr_factor, network_optimizer, total_iterations
 from .semi import SemiSupervisedSegmentationTask
 
 __all__ = ('S4GANTask',)
@@ -145,26 +146,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
         Raises:
             ValueError: If an argument is out of range.
         """
-        if not 0 <= threshold_st <= 1:
-            msg = f'threshold_st must be in [0, 1], got {threshold_st!r}'
-            raise ValueError(msg)
-        if num_classes < 2:
-            msg = f'num_classes must be at least 2, got {num_classes!r}'
-            raise ValueError(msg)
-        if d_max_accuracy is not None and not 0.5 < d_max_accuracy <= 1:
-            msg = f'd_max_accuracy must be in (0.5, 1] or null, got {d_max_accuracy!r}'
-            raise ValueError(msg)
-        check_optimizer(optimizer)
-        for name, value in (
-            ('lambda_fm', lambda_fm),
-            ('lambda_st', lambda_st),
-            ('st_warmup', st_warmup),
-            ('head_lr_mult', head_lr_mult or 0.0),
-            ('weight_decay', weight_decay or 0.0),
-        ):
-            if value < 0:
-                msg = f'{name} must not be negative, got {value!r}'
-                raise ValueError(msg)
+        check_s4gan_arguments(locals())
         self._init_semi()
         super().__init__(
             model=model, backbone=backbone, weights=weights,  # type: ignore[arg-type]

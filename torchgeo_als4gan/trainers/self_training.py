@@ -12,8 +12,8 @@ from ..losses import weighted_cross_entropy
 from ..models import perturbed_forward, supports_feature_perturbation
 from ..transforms import StrongAugmentation
 from .ema import EMATeacherHook, evaluating, frozen_copy
+from .options import check_self_training_arguments
 from .schedules import lr_factor, network_optimizer, total_iterations
-from .self_training_options import check_self_training_arguments
 from .semi import SemiSupervisedSegmentationTask
 from .teaching import WeakToStrongTeaching, weak_view_valid
 

@@ -1,10 +1,37 @@
-"""The arguments of :class:`~torchgeo_als4gan.trainers.SelfTrainingTask`, checked."""
+"""The arguments of the self-training and S4GAN tasks, checked before anything is built."""
 
 from typing import Any
 
 from .schedules import check_optimizer
 
-__all__ = ('check_self_training_arguments',)
+__all__ = ('check_s4gan_arguments', 'check_self_training_arguments')
+
+
+def check_s4gan_arguments(args: dict[str, Any]) -> None:
+    """Refuse out-of-range arguments of :class:`S4GANTask`, naming them.
+
+    Args:
+        args: the task's ``__init__`` arguments by name.
+
+    Raises:
+        ValueError: If one is out of range (the message names it).
+    """
+    if not 0 <= args['threshold_st'] <= 1:
+        msg = f'threshold_st must be in [0, 1], got {args["threshold_st"]!r}'
+        raise ValueError(msg)
+    if args['num_classes'] < 2:
+        msg = f'num_classes must be at least 2, got {args["num_classes"]!r}'
+        raise ValueError(msg)
+    accuracy = args['d_max_accuracy']
+    if accuracy is not None and not 0.5 < accuracy <= 1:
+        msg = f'd_max_accuracy must be in (0.5, 1] or null, got {accuracy!r}'
+        raise ValueError(msg)
+    check_optimizer(args['optimizer'])
+    for name in ('lambda_fm', 'lambda_st', 'st_warmup', 'head_lr_mult', 'weight_decay'):
+        value = args[name] or 0.0
+        if value < 0:
+            msg = f'{name} must not be negative, got {value!r}'
+            raise ValueError(msg)
 
 
 def check_self_training_arguments(args: dict[str, Any]) -> None:
