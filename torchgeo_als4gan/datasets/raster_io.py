@@ -1,10 +1,11 @@
 """Raster files as the datasets read them: headers, band choice, windowed reads."""
 
+import contextlib
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -183,6 +184,19 @@ _decode_cache: (
 _decode_cache = OrderedDict()
 
 
+@contextlib.contextmanager
+def _open_strict(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Open a raster for reading, a truncated JPEG being an error.
+
+    libjpeg reports a truncated file only as a warning by default; plain
+    (not georeferenced) images read without a warning.
+    """
+    with warnings.catch_warnings(), rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING=True):
+        warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            yield src
+
+
 def _decoded(path: str, indexes: Sequence[int] | None) -> NDArray[np.generic] | None:
     """The whole decoded array of an untiled (JPEG/PNG) file, cached; else None.
 
@@ -200,25 +214,15 @@ def _decoded(path: str, indexes: Sequence[int] | None) -> NDArray[np.generic] | 
         _decode_cache.move_to_end(key)
         return _decode_cache[key]
     try:
-        with (
-            warnings.catch_warnings(),
-            rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING=True),
-        ):
-            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                if src.driver not in _UNTILED_DRIVERS:
-                    return None
-                size = (
-                    src.count
-                    * src.height
-                    * src.width
-                    * np.dtype(src.dtypes[0]).itemsize
-                )
-                if size > limit:
-                    return None
-                data: NDArray[np.generic] = src.read(
-                    indexes=list(indexes) if indexes else None
-                )
+        with _open_strict(path) as src:
+            if src.driver not in _UNTILED_DRIVERS:
+                return None
+            size = src.count * src.height * src.width * np.dtype(src.dtypes[0]).itemsize
+            if size > limit:
+                return None
+            data: NDArray[np.generic] = src.read(
+                indexes=list(indexes) if indexes else None
+            )
     except rasterio.errors.RasterioError as err:
         msg = f'Cannot read raster file {path!r}: {err}'
         raise OSError(msg) from err
@@ -265,24 +269,17 @@ def read_window(
             return np.zeros((whole.shape[0], 0, 0), dtype=whole.dtype), (0, 0)
         return whole[:, r0:r1, c0:c1].copy(), (r0 - row, c0 - col)
     try:
-        with (
-            warnings.catch_warnings(),
-            rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING=True),
-        ):
-            # a truncated JPEG is only a libjpeg warning by default: make it an error
-            warnings.simplefilter('ignore', rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                r0, c0 = max(row, 0), max(col, 0)
-                r1 = min(row + height, src.height)
-                c1 = min(col + width, src.width)
-                count = src.count if indexes is None else len(indexes)
-                if r1 <= r0 or c1 <= c0:
-                    return np.zeros((count, 0, 0), dtype=src.dtypes[0]), (0, 0)
-                window = Window(c0, r0, c1 - c0, r1 - r0)
-                data = src.read(
-                    indexes=list(indexes) if indexes is not None else None,
-                    window=window,
-                )
+        with _open_strict(path) as src:
+            r0, c0 = max(row, 0), max(col, 0)
+            r1 = min(row + height, src.height)
+            c1 = min(col + width, src.width)
+            count = src.count if indexes is None else len(indexes)
+            if r1 <= r0 or c1 <= c0:
+                return np.zeros((count, 0, 0), dtype=src.dtypes[0]), (0, 0)
+            window = Window(c0, r0, c1 - c0, r1 - r0)
+            data = src.read(
+                indexes=list(indexes) if indexes is not None else None, window=window
+            )
     except rasterio.errors.RasterioError as err:
         msg = f'Cannot read raster file {os.fspath(path)!r}: {err}'
         raise OSError(msg) from err

@@ -2,14 +2,21 @@
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from ..models.weights import WeightsReport, load_local_weights
 
-__all__ = ('denormalize', 'is_local_weights', 'load_network_weights')
+__all__ = ('NetworkName', 'denormalize', 'is_local_weights', 'load_network_weights')
+
+#: The segmentation networks a task can train: TorchGeo's models, ``deeplabv2``
+#: (S4GAN's generator) and ``hypercolumn`` (the zoom-out segmenter).
+NetworkName = Literal[
+    'unet', 'deeplabv3+', 'deeplabv2', 'hypercolumn', 'fcn', 'upernet', 'segformer',
+    'dpt',
+]  # fmt: skip
 
 
 def is_local_weights(weights: object) -> bool:

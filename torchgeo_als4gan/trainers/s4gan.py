@@ -16,6 +16,7 @@ from ..losses import (
     self_training_loss,
 )
 from ..models import S4GANDiscriminator, rescale_to_unit
+from .network import NetworkName
 from .options import check_s4gan_arguments
 from .schedules import lr_factor, network_optimizer, total_iterations
 from .semi import SemiSupervisedSegmentationTask
@@ -56,16 +57,7 @@ class S4GANTask(SemiSupervisedSegmentationTask):
 
     def __init__(
         self,
-        model: Literal[
-            'unet',
-            'deeplabv3+',
-            'deeplabv2',
-            'hypercolumn',
-            'fcn',
-            'upernet',
-            'segformer',
-            'dpt',
-        ] = 'deeplabv3+',
+        model: NetworkName = 'deeplabv3+',
         backbone: str = 'resnet50',
         weights: str | os.PathLike[str] | bool | None = None,
         in_channels: int = 3,

@@ -12,6 +12,7 @@ from ..losses import weighted_cross_entropy
 from ..models import perturbed_forward, supports_feature_perturbation
 from ..transforms import StrongAugmentation
 from .ema import EMATeacherHook, evaluating, frozen_copy
+from .network import NetworkName
 from .options import check_self_training_arguments
 from .schedules import lr_factor, network_optimizer, total_iterations
 from .semi import SemiSupervisedSegmentationTask
@@ -72,16 +73,7 @@ class SelfTrainingTask(
 
     def __init__(
         self,
-        model: Literal[
-            'unet',
-            'deeplabv3+',
-            'deeplabv2',
-            'hypercolumn',
-            'fcn',
-            'upernet',
-            'segformer',
-            'dpt',
-        ] = 'deeplabv3+',
+        model: NetworkName = 'deeplabv3+',
         backbone: str = 'resnet50',
         weights: str | os.PathLike[str] | bool | None = None,
         in_channels: int = 3,
