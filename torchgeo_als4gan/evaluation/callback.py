@@ -6,9 +6,9 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
-from torchmetrics.classification import MulticlassConfusionMatrix
 
 from ..datamodules.metadata import datamodule_classes
+from .confusion import batch_confusion
 from .scores import segmentation_scores
 
 __all__ = ('SegmentationScores',)
@@ -37,14 +37,16 @@ class SegmentationScores(Callback):
 
     def __init__(self) -> None:
         """Initialize a new SegmentationScores callback."""
-        self.confusion: MulticlassConfusionMatrix | None = None
+        self.confusion: Tensor | None = None
         self.classes: list[str] = []
+        self.ignore_index: int | None = None
 
     def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         num_classes = int(pl_module.hparams['num_classes'])
-        self.confusion = MulticlassConfusionMatrix(
-            num_classes, ignore_index=pl_module.hparams.get('ignore_index')
-        ).to(pl_module.device)
+        self.ignore_index = pl_module.hparams.get('ignore_index')
+        self.confusion = torch.zeros(
+            num_classes, num_classes, dtype=torch.long, device=pl_module.device
+        )
         names = datamodule_classes(getattr(trainer, 'datamodule', None))
         self.classes = (
             list(names)
@@ -58,12 +60,18 @@ class SegmentationScores(Callback):
         if logits is None:
             with torch.no_grad():
                 logits = pl_module(batch['image'])
-        self.confusion.update(logits.detach().argmax(dim=1), batch['mask'].long())
+        self.confusion += batch_confusion(
+            logits.detach().argmax(dim=1), batch['mask'], len(self.classes),
+            self.ignore_index,
+        )  # fmt: skip
 
-    def _log(self, pl_module: pl.LightningModule, stage: str) -> None:
+    def _log(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str
+    ) -> None:
         assert self.confusion is not None
-        scores = segmentation_scores(self.confusion.compute(), self.classes)
-        self.confusion.reset()
+        total = trainer.strategy.reduce(self.confusion, reduce_op='sum')
+        self.confusion = None
+        scores = segmentation_scores(total, self.classes)
         values = {f'{stage}_{k}': scores[k] for k in LOGGED}
         per_class = scores['per_class_iou']
         assert isinstance(per_class, dict)
@@ -115,9 +123,9 @@ class SegmentationScores(Callback):
             pl_module: the task.
         """
         if not trainer.sanity_checking:
-            self._log(pl_module, 'val')
-        elif self.confusion is not None:
-            self.confusion.reset()
+            self._log(trainer, pl_module, 'val')
+        else:
+            self.confusion = None
 
     # test batches are scored exactly like validation batches
     on_test_epoch_start = on_validation_epoch_start
@@ -132,4 +140,4 @@ class SegmentationScores(Callback):
             trainer: the trainer.
             pl_module: the task.
         """
-        self._log(pl_module, 'test')
+        self._log(trainer, pl_module, 'test')

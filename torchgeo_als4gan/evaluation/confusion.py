@@ -5,9 +5,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torchgeo.datamodules import BaseDataModule
-from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-__all__ = ('confusion_on_split', 'item_confusions')
+__all__ = ('batch_confusion', 'confusion_on_split', 'item_confusions')
 
 
 def _split_loader(datamodule: BaseDataModule, split: str) -> Any:
@@ -42,6 +41,23 @@ def item_confusions(
     index = (item * num_classes + target) * num_classes + prediction
     counts = torch.bincount(index[valid], minlength=batch * num_classes**2)
     return counts.reshape(batch, num_classes, num_classes)
+
+
+def batch_confusion(
+    prediction: Tensor, target: Tensor, num_classes: int, ignore_index: int | None
+) -> Tensor:
+    """The confusion matrix of a batch (the sum of :func:`item_confusions`).
+
+    Args:
+        prediction: class indices [B, H, W].
+        target: true classes [B, H, W].
+        num_classes: classes.
+        ignore_index: mask value left out.
+
+    Returns:
+        [C, C] counts (rows: truth).
+    """
+    return item_confusions(prediction, target, num_classes, ignore_index).sum(0)
 
 
 @torch.no_grad()
@@ -91,10 +107,9 @@ def confusion_on_split(
                 ).cpu()
             )
             continue
-        total += multiclass_confusion_matrix(
-            logits.argmax(dim=1), batch['mask'].long(), num_classes,
-            ignore_index=ignore_index, normalize='none',
-        ).long()  # fmt: skip
+        total += batch_confusion(
+            logits.argmax(dim=1), batch['mask'], num_classes, ignore_index
+        )
     if per_item:
         empty = torch.zeros(0, num_classes, num_classes, dtype=torch.long)
         return torch.cat(items) if items else empty
