@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..checks import check_class_indices, read_checkpoint
+from ..checks import read_checkpoint
 from ..models import HypercolumnSegmenter
 from ..models.pretrained import resolve_weights
 from ..models.weights import read_state_dict
@@ -57,6 +57,8 @@ def inverse_frequency_weights(counts: Tensor) -> Tensor:
 
 class HypercolumnTask(SemiSupervisedSegmentationTask):
     """Supervised training of a :class:`HypercolumnSegmenter`, from pixels or dense."""
+
+    reads_unlabeled = False
 
     def __init__(
         self,
@@ -237,10 +239,8 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
             else -1
         )
         where = known.nonzero()
-        generator = torch.Generator().manual_seed(self.hparams['seed'])
-        pick = torch.randperm(len(where), generator=generator)[
-            : self.hparams['stats_pixels']
-        ]
+        with self.iteration_rng(0):
+            pick = torch.randperm(len(where))[: self.hparams['stats_pixels']]
         where = where[pick.to(where.device)]
         with torch.no_grad():
             columns = self.model.hypercolumns(x, where[:, 1], where[:, 2], where[:, 0])
@@ -261,13 +261,8 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
         Returns:
             The loss.
         """
-        labeled = batch['labeled'] if 'labeled' in batch else batch
+        labeled, _ = self.split_batch(batch)
         x, y = labeled['image'], labeled['mask'].long()
-        if not self._checked_batches:
-            check_class_indices(
-                y, self.hparams['num_classes'], self.hparams['ignore_index']
-            )
-            self._checked_batches = True
         if self.hparams['freeze_backbone']:
             self.model.backbone.eval()
         if not bool(self.get_buffer('stats_ready')):
@@ -281,13 +276,11 @@ class HypercolumnTask(SemiSupervisedSegmentationTask):
             self.train_metrics(logits, y)
             self.log_dict(self.train_metrics, batch_size=x.shape[0])
         else:
-            generator = torch.Generator().manual_seed(
-                self.hparams['seed'] * 1_000_003 + self.global_step
-            )
-            sample = sample_pixels_per_class(
-                y, self.hparams['pixels_per_class'], self.hparams['num_classes'],
-                self.hparams['ignore_index'], generator,
-            )  # fmt: skip
+            with self.iteration_rng(self.global_step):
+                sample = sample_pixels_per_class(
+                    y, self.hparams['pixels_per_class'], self.hparams['num_classes'],
+                    self.hparams['ignore_index'],
+                )  # fmt: skip
             if self.hparams['pooling'] == 'superpixel':  # the pixels' superpixels
                 logits = self.model(x)[sample.batch, :, sample.rows, sample.cols]
             else:

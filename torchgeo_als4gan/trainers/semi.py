@@ -60,6 +60,9 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
     #: Whether the task needs unlabelled batches (False: it falls back to the
     #: labelled images with a warning).
     requires_unlabeled = False
+    #: Whether the task reads unlabelled batches at all (False: a supervised
+    #: task, which is not warned about their absence).
+    reads_unlabeled = True
 
     def _init_semi(self) -> None:
         """State every subclass sets before ``super().__init__``."""
@@ -248,7 +251,7 @@ class SemiSupervisedSegmentationTask(SemanticSegmentationTask):
                 self.hparams['num_classes'],
                 self.hparams['ignore_index'],
             )
-            if unlabeled is None:
+            if unlabeled is None and self.reads_unlabeled:
                 if self.requires_unlabeled:
                     msg = (
                         f'{type(self).__name__} got no unlabelled batch: the datamodule'
