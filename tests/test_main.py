@@ -1,10 +1,11 @@
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from torchgeo.main import main as torchgeo_main
 
-from torchgeo_als4gan.main import main
+from torchgeo_als4gan.main import COMMANDS, main
 
 from .fixture_args import DATA_ARGS
 
@@ -99,9 +100,42 @@ def test_every_config_is_tested() -> None:
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(['--version'])
-    assert 'torchgeo-als4gan' in capsys.readouterr().out
+    main(['--version'])
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == ['torchgeo-als4gan', 'torchgeo', 'torch', 'lightning']
+    assert lines[1] == f'torchgeo {version("torchgeo")}'
+
+
+@pytest.mark.parametrize('args', [[], ['--help'], ['-h']])
+def test_top_level_help_lists_every_command(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(args)
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith('  ')]
+    listed = [name for name in listed if not name.startswith('-')]
+    assert listed == list(COMMANDS)
+    for group in ('train:', 'choose labels:', 'results:', 'apply:', 'try it:'):
+        assert f'\n{group}\n' in out
+
+
+@pytest.mark.parametrize('name', sorted(COMMANDS))
+def test_every_command_answers_help(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, '--help'])
+    assert exit_info.value.code in (0, None)
+    assert 'usage' in capsys.readouterr().out.lower()
+
+
+def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fitt'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'fitt'" in err and 'predict-raster' in err
 
 
 def test_bad_config_names_argument(tmp_path: Path) -> None:
@@ -132,6 +166,5 @@ def test_reads_sys_argv(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr('sys.argv', ['als4gan', '--version'])
-    with pytest.raises(SystemExit):
-        main()
+    main()
     assert 'torchgeo-als4gan' in capsys.readouterr().out

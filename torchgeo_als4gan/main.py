@@ -1,7 +1,9 @@
 """The ``als4gan`` command: TorchGeo's LightningCLI plus this package's commands."""
 
+import importlib
 import sys
-from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
 from lightning.pytorch.cli import ArgsType
 
@@ -14,93 +16,151 @@ import torchgeo_als4gan.trainers  # noqa: F401
 from .lightning_cli import run_lightning_cli
 from .runtime import quiet_known_warnings, show_package_logs
 
-__all__ = ('main', 'run_lightning_cli')
-
-#: Subcommands of our own (query, evaluate, predict-raster, ...), name -> handler.
-COMMANDS: dict[str, Callable[[list[str]], None]] = {}
+__all__ = ('COMMANDS', 'Command', 'main', 'run_lightning_cli', 'top_level_help')
 
 
-def _run_demo(args: list[str]) -> None:
-    from .demo import main as demo_main
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: where it lives and the line ``als4gan --help`` shows."""
 
-    demo_main(args)
-
-
-def _run_demo_context(args: list[str]) -> None:
-    from .demo.context_demo import main as context_main
-
-    context_main(args)
-
-
-def _run_query(args: list[str]) -> None:
-    from .active.query.cli import main as query_main
-
-    query_main(args)
+    #: Heading it is listed under.
+    group: str
+    #: What it does, in one line.
+    summary: str
+    #: ``module:function`` taking the arguments after the command name, or
+    #: None for TorchGeo's LightningCLI subcommands.
+    target: str | None = None
 
 
-def _run_evaluate(args: list[str]) -> None:
-    from .evaluation.cli import main as evaluate_main
+#: Every subcommand, in the order ``als4gan --help`` lists them.
+COMMANDS: dict[str, Command] = {
+    'fit': Command(
+        'train', 'train a model from a YAML config (LightningCLI, as TorchGeo)'
+    ),
+    'validate': Command('train', 'score a checkpoint on the validation split'),
+    'test': Command('train', 'score a checkpoint on the test split'),
+    'predict': Command('train', "run a datamodule's predict stage"),
+    'pretrain': Command(
+        'train',
+        'self-supervised encoder on the unlabelled pool',
+        'torchgeo_als4gan.pretrain.cli:main',
+    ),
+    'query': Command(
+        'choose labels',
+        "ALS4GAN's classifier picks the items worth labelling",
+        'torchgeo_als4gan.active.query.cli:main',
+    ),
+    'loop': Command(
+        'choose labels',
+        "STAL's rounds: train, score the pool, label, repeat",
+        'torchgeo_als4gan.active.loop.cli:main',
+    ),
+    'labels': Command(
+        'choose labels',
+        'polygons drawn in queried patches -> mask GeoTIFFs',
+        'torchgeo_als4gan.inference.cli:labels_main',
+    ),
+    'evaluate': Command(
+        'results',
+        'score a folder of checkpoints on val and test',
+        'torchgeo_als4gan.evaluation.cli:main',
+    ),
+    'experiment': Command(
+        'results',
+        'label-efficiency grid: ratios x selections x methods x seeds',
+        'torchgeo_als4gan.experiments.cli:main',
+    ),
+    'predict-raster': Command(
+        'apply',
+        'a checkpoint on whole GeoTIFFs -> class, probability rasters',
+        'torchgeo_als4gan.inference.cli:predict_raster_main',
+    ),
+    'demo': Command(
+        'try it',
+        'the whole pipeline on a generated scene (minutes, CPU)',
+        'torchgeo_als4gan.demo:main',
+    ),
+    'demo-context': Command(
+        'try it',
+        'a teacher that reads location and date, on generated regions',
+        'torchgeo_als4gan.demo.context_demo:main',
+    ),
+}
 
-    evaluate_main(args)
+
+def versions() -> str:
+    """This package's version and those of the libraries it runs on.
+
+    Returns:
+        One line per package.
+    """
+    lines = []
+    for name in ('torchgeo-als4gan', 'torchgeo', 'torch', 'lightning'):
+        try:
+            lines.append(f'{name} {version(name)}')
+        except PackageNotFoundError:
+            lines.append(f'{name} (not installed)')
+    return '\n'.join(lines)
 
 
-def _run_predict_raster(args: list[str]) -> None:
-    from .inference.cli import predict_raster_main
+def top_level_help() -> str:
+    """What ``als4gan --help`` prints: every command, grouped, one line each.
 
-    predict_raster_main(args)
-
-
-def _run_labels(args: list[str]) -> None:
-    from .inference.cli import labels_main
-
-    labels_main(args)
-
-
-def _run_loop(args: list[str]) -> None:
-    from .active.loop.cli import main as loop_main
-
-    loop_main(args)
-
-
-def _run_pretrain(args: list[str]) -> None:
-    from .pretrain.cli import main as pretrain_main
-
-    pretrain_main(args)
-
-
-def _run_experiment(args: list[str]) -> None:
-    from .experiments.cli import main as experiment_main
-
-    experiment_main(args)
-
-
-COMMANDS['demo'] = _run_demo
-COMMANDS['demo-context'] = _run_demo_context
-COMMANDS['evaluate'] = _run_evaluate
-COMMANDS['experiment'] = _run_experiment
-COMMANDS['labels'] = _run_labels
-COMMANDS['loop'] = _run_loop
-COMMANDS['predict-raster'] = _run_predict_raster
-COMMANDS['pretrain'] = _run_pretrain
-COMMANDS['query'] = _run_query
+    Returns:
+        The help text.
+    """
+    lines = [
+        'usage: als4gan <command> [options]   (als4gan <command> --help for its options)',
+        '',
+        'Semantic segmentation of satellite and aerial imagery with few labels:',
+        'choose what to label, train on the labelled and the unlabelled imagery,',
+        'apply the model to georeferenced rasters.',
+    ]
+    groups: dict[str, list[str]] = {}
+    for name, command in COMMANDS.items():
+        groups.setdefault(command.group, []).append(f'  {name:<16}{command.summary}')
+    for group, rows in groups.items():
+        lines += ['', f'{group}:', *rows]
+    lines += [
+        '',
+        'options:',
+        '  -h, --help      show this list and exit',
+        '  --version       print the versions of this package, TorchGeo, torch, Lightning',
+        '',
+        'example: als4gan demo --output demo_output',
+    ]
+    return '\n'.join(lines)
 
 
 def main(args: ArgsType = None) -> None:
-    """Run ``als4gan``: ``fit``/``validate``/``test``/``predict`` or our commands.
+    """Run ``als4gan``: one of :data:`COMMANDS`, or the top-level help.
 
-    Our commands: ``demo``, ``demo-context`` (scenes of several regions and
-    seasons), ``query`` (active learning), ``evaluate`` (score a
-    folder of checkpoints), ``predict-raster`` (apply a checkpoint to rasters)
-    ``labels`` (drawn polygons in queried patches -> labelled patches),
-    ``experiment`` (the label-efficiency grid) and ``loop`` (STAL's rounds).
+    ``fit``/``validate``/``test``/``predict`` (and a leading ``--config``) go to
+    TorchGeo's LightningCLI, as ``torchgeo`` does; the other commands go to
+    their module.
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if args is None else args)
+    if not argv or argv[0] in ('-h', '--help'):
+        print(top_level_help())
+        return
+    if argv[0] == '--version':
+        print(versions())
+        return
     quiet_known_warnings()
     show_package_logs()
-    if argv and argv[0] in COMMANDS:
-        COMMANDS[argv[0]](argv[1:])
+    command = COMMANDS.get(argv[0])
+    if command is None and not argv[0].startswith('-'):
+        print(
+            f'als4gan: unknown command {argv[0]!r}; choose one of'
+            f' {", ".join(COMMANDS)} (als4gan --help lists them)',
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    if command is not None and command.target is not None:
+        module, function = command.target.split(':')
+        getattr(importlib.import_module(module), function)(argv[1:])
         return
     run_lightning_cli(argv)
