@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from lightning.pytorch.cli import LightningCLI
+from jsonargparse import ActionConfigFile  # type: ignore[attr-defined]
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask
 
@@ -19,10 +21,40 @@ from .checks import (
     read_checkpoint,
 )
 
-__all__ = ('CheckedLightningCLI', 'check_checkpoint_fits', 'run_lightning_cli')
+__all__ = (
+    'CheckedLightningCLI',
+    'check_checkpoint_fits',
+    'config_command_parser',
+    'run_lightning_cli',
+)
 
 #: Model settings that may differ when resuming: where the weights started.
 RESUME_MAY_DIFFER = ('weights', 'freeze_backbone', 'freeze_decoder')
+
+
+def config_command_parser(
+    prog: str, description: str, model_class: type[Any] = BaseTask, trainer: bool = True
+) -> LightningArgumentParser:
+    """The parser of a command that reads a fit-style config (model, data, trainer).
+
+    ``--config FILE`` and dotted overrides work as in ``als4gan fit``.
+
+    Args:
+        prog: the command, e.g. ``als4gan query``.
+        description: what it does.
+        model_class: the base class of ``model`` (subclasses by ``class_path``).
+        trainer: whether the command reads a ``trainer`` section.
+
+    Returns:
+        The parser; the command adds its own options.
+    """
+    parser = LightningArgumentParser(prog=prog, description=description)
+    parser.add_argument('--config', action=ActionConfigFile)
+    parser.add_lightning_class_args(model_class, 'model', subclass_mode=True)
+    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
+    if trainer:
+        parser.add_lightning_class_args(Trainer, 'trainer')
+    return parser
 
 
 def check_checkpoint_fits(

@@ -7,7 +7,7 @@ import yaml
 
 from .scene import CLASSES
 
-__all__ = ('write_configs',)
+__all__ = ('DEMO_NETWORK', 'SELF_TRAINING', 'demo_trainer', 'write_configs')
 
 
 def _data(folder: Path, unlabeled: bool, batch_size: int, steps: int) -> dict[str, Any]:
@@ -40,6 +40,29 @@ SELF_TRAINING = {
 }  # fmt: skip
 
 
+#: The segmentation network of every demo method (from scratch).
+DEMO_NETWORK: dict[str, Any] = {
+    'model': 'unet', 'backbone': 'resnet18', 'weights': None, 'in_channels': 3,
+    'num_classes': len(CLASSES), 'ignore_index': 255,
+}  # fmt: skip
+
+
+def demo_trainer(epochs: int) -> dict[str, Any]:
+    """The trainer settings of every demo fit (CPU, quiet).
+
+    Args:
+        epochs: training epochs.
+
+    Returns:
+        The ``trainer`` section of a config.
+    """
+    return {
+        'max_epochs': epochs, 'accelerator': 'cpu', 'devices': 1,
+        'enable_progress_bar': False, 'enable_model_summary': False,
+        'log_every_n_steps': 1,
+    }  # fmt: skip
+
+
 def write_configs(folder: Path, epochs: int, steps: int) -> dict[str, Path]:
     """Write the query, supervised, S4GAN and self-training configs of the demo.
 
@@ -59,15 +82,8 @@ def write_configs(folder: Path, epochs: int, steps: int) -> dict[str, Path]:
     Returns:
         ``query``, ``supervised``, ``s4gan`` and ``self_training`` config paths.
     """
-    trainer = {
-        'max_epochs': epochs, 'accelerator': 'cpu', 'devices': 1,
-        'enable_progress_bar': False, 'enable_model_summary': False,
-        'log_every_n_steps': 1,
-    }  # fmt: skip
-    generator = {
-        'model': 'unet', 'backbone': 'resnet18', 'weights': None, 'in_channels': 3,
-        'num_classes': len(CLASSES), 'ignore_index': 255,
-    }  # fmt: skip
+    trainer = demo_trainer(epochs)
+    generator = DEMO_NETWORK
     configs: dict[str, dict[str, Any]] = {
         'query': {
             'strategy': 'entropy', 'labeled_ratio': 0.1, 'alpha': 0.3, 'beta': 0.5,

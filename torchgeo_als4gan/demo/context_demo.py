@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .configs import SELF_TRAINING
+from .configs import DEMO_NETWORK, SELF_TRAINING, demo_trainer
 from .context_scenes import make_context_scenes
 from .pipeline import fresh_output
 from .scene import CLASSES
@@ -67,15 +67,8 @@ def write_context_configs(
         'labeled_ratio': ratio, 'seed': 0, 'mean': [130.0, 130.0, 100.0],
         'std': [60.0, 50.0, 50.0], 'context': True,
     }  # fmt: skip
-    trainer = {
-        'max_epochs': epochs, 'accelerator': 'cpu', 'devices': 1,
-        'enable_progress_bar': False, 'enable_model_summary': False,
-        'log_every_n_steps': 1,
-    }  # fmt: skip
-    network = {
-        'model': 'unet', 'backbone': 'resnet18', 'weights': None, 'in_channels': 3,
-        'num_classes': len(CLASSES), 'ignore_index': 255,
-    }  # fmt: skip
+    trainer = demo_trainer(epochs)
+    network = DEMO_NETWORK
     schedule = {
         'unsup_warmup': epochs * steps // 4,
         'unsup_rampup': epochs * steps // 4,

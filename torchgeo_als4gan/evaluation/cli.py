@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
-from torchgeo.datamodules import BaseDataModule
-from torchgeo.trainers import BaseTask
 
 from ..files import atomic_write, check_output_folder
+from ..lightning_cli import config_command_parser
 from ..runtime import resolve_device
 from .checkpoints import evaluate_checkpoints
 
@@ -24,17 +23,13 @@ def build_parser() -> LightningArgumentParser:
     Returns:
         The parser.
     """
-    parser = LightningArgumentParser(
-        prog='als4gan evaluate',
-        description=(
-            'Evaluate every checkpoint (*.ckpt) of a folder on a split and write'
-            ' pixel accuracy, mean accuracy, frequency-weighted IoU, mIoU and'
-            ' per-class IoU to a JSON file, with the best checkpoint by mIoU.'
-        ),
+    parser = config_command_parser(
+        'als4gan evaluate',
+        'Evaluate every checkpoint (*.ckpt) of a folder on a split and write'
+        ' pixel accuracy, mean accuracy, frequency-weighted IoU, mIoU and'
+        ' per-class IoU to a JSON file, with the best checkpoint by mIoU.',
+        trainer=False,
     )
-    parser.add_argument('--config', action=ActionConfigFile)
-    parser.add_lightning_class_args(BaseTask, 'model', subclass_mode=True)
-    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
     # Sections of fit configs (and of the config.yaml Lightning saves) not used here.
     parser.add_argument('--trainer', type=dict | None, default=None, help='ignored')
     parser.add_argument(

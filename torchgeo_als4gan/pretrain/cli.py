@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
+from jsonargparse import Namespace
 from lightning import Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
-from torchgeo.datamodules import BaseDataModule
-from torchgeo.trainers import BaseTask
 
 from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
+from ..lightning_cli import config_command_parser
 from ..models.weights import read_state_dict
 from ..runtime import quiet_known_warnings
 from .data import PretrainDataModule, labeled_val_items, pretraining_pool
@@ -32,18 +31,12 @@ def build_parser() -> LightningArgumentParser:
     Returns:
         The parser.
     """
-    parser = LightningArgumentParser(
-        prog='als4gan pretrain',
-        description=(
-            "Pretrain an encoder with TorchGeo's SimCLRTask or MoCoTask on the"
-            ' training imagery of a datamodule (labelled and unlabelled alike) and'
-            ' export it as a weights file the weights: arguments read.'
-        ),
+    parser = config_command_parser(
+        'als4gan pretrain',
+        "Pretrain an encoder with TorchGeo's SimCLRTask or MoCoTask on the"
+        ' training imagery of a datamodule (labelled and unlabelled alike) and'
+        ' export it as a weights file the weights: arguments read.',
     )
-    parser.add_argument('--config', action=ActionConfigFile)
-    parser.add_lightning_class_args(BaseTask, 'model', subclass_mode=True)
-    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
-    parser.add_lightning_class_args(Trainer, 'trainer')
     parser.add_argument('--output', type=str, required=True, help='weights file (.pt)')
     parser.add_argument('--batch_size', type=int, default=64, help='images per batch')
     parser.add_argument('--num_workers', type=int, default=0, help='loading workers')

@@ -8,17 +8,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import ActionConfigFile, Namespace  # type: ignore[attr-defined]
+from jsonargparse import Namespace
 from lightning import Callback, Trainer, seed_everything
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
-from torchgeo.datamodules import BaseDataModule
 
 from ...checks import NonFiniteLossGuard, check_accelerator, check_positive
 from ...datamodules.groups import pool_groups
 from ...datamodules.pool import PoolDataModule, QueryPool
 from ...datamodules.selection import check_labeled_ratio
 from ...files import check_output_folder
+from ...lightning_cli import config_command_parser
 from ...trainers import ActiveLearnerTask
 from ..budget import QueryBudget, check_fraction
 from ..registry import get_strategy
@@ -69,17 +69,12 @@ def build_parser() -> LightningArgumentParser:
     Returns:
         The parser.
     """
-    parser = LightningArgumentParser(
-        prog='als4gan query',
-        description=(
-            'Choose the items to label: train an image classifier on a random seed'
-            ' pool, then add the most uncertain items in rounds (ALS4GAN).'
-        ),
+    parser = config_command_parser(
+        'als4gan query',
+        'Choose the items to label: train an image classifier on a random seed'
+        ' pool, then add the most uncertain items in rounds (ALS4GAN).',
+        ActiveLearnerTask,
     )
-    parser.add_argument('--config', action=ActionConfigFile)
-    parser.add_lightning_class_args(ActiveLearnerTask, 'model', subclass_mode=True)
-    parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)
-    parser.add_lightning_class_args(Trainer, 'trainer')
     group = parser.add_argument_group('query')
     for name, kind, default, text in QUERY_OPTIONS:
         required = default is REQUIRED
