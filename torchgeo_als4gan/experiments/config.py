@@ -10,6 +10,7 @@ from ..active import get_strategy
 from ..checks import check_device, check_positive
 from ..runs import (
     RunPolicy,
+    build_config,
     check_method_config,
     check_single_process,
     read_config_file,
@@ -305,14 +306,8 @@ def load_experiment(
     """
     file = Path(path)
     raw = read_config_file(file, ExperimentConfig)
-    raw['output'] = Path(raw.get('output', f'output/experiments/{file.stem}'))
     raw['methods'] = {str(k): Path(v) for k, v in (raw.get('methods') or {}).items()}
     if raw.get('query_config') is not None:
         raw['query_config'] = Path(raw['query_config'])
     raw['ratios'] = [float(r) for r in raw.get('ratios', [])]
-    raw['data_args'] = [*raw.get('data_args', []), *extra]
-    try:
-        return ExperimentConfig(**raw)
-    except TypeError as error:
-        msg = f'{os.fspath(file)}: {error}'
-        raise ValueError(msg) from error
+    return build_config(file, ExperimentConfig, raw, extra, 'output/experiments')

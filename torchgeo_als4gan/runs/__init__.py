@@ -4,7 +4,12 @@
 run through these functions, so their results compare.
 """
 
-from .config import check_method_config, check_single_process, read_config_file
+from .config import (
+    build_config,
+    check_method_config,
+    check_single_process,
+    read_config_file,
+)
 from .evaluate import evaluate_run
 from .fit import fit_run
 from .policy import (
@@ -20,6 +25,7 @@ __all__ = (
     'SELECTION_FILE_ARG',
     'TEST_CONFUSION',
     'RunPolicy',
+    'build_config',
     'check_method_config',
     'check_single_process',
     'evaluate_run',

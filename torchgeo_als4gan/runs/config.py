@@ -1,13 +1,19 @@
 """Config files of the orchestration commands, and the fit configs they run."""
 
 import os
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..checks import read_yaml
 
-__all__ = ('check_method_config', 'check_single_process', 'read_config_file')
+__all__ = (
+    'build_config',
+    'check_method_config',
+    'check_single_process',
+    'read_config_file',
+)
 
 #: Top-level keys of an ``als4gan query`` config that a fit config never has.
 _QUERY_KEYS = {'strategy', 'labeled_ratio', 'alpha', 'beta', 'output'}
@@ -34,6 +40,43 @@ def read_config_file(file: Path, kind: type) -> dict[str, Any]:
         msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
         raise ValueError(msg)
     return raw
+
+
+Config = TypeVar('Config')
+
+
+def build_config(
+    file: Path,
+    kind: type[Config],
+    raw: dict[str, Any],
+    extra: Sequence[str],
+    default_output: str,
+) -> Config:
+    """Make an orchestration config from its file's values.
+
+    The output folder defaults to ``<default_output>/<file stem>``; ``extra``
+    (e.g. ``--data-arg`` from the command line) follows the file's ``data_args``.
+
+    Args:
+        file: the YAML file, for messages.
+        kind: the config dataclass.
+        raw: the file's values (paths already converted).
+        extra: additional ``data_args``.
+        default_output: the folder of outputs without an ``output`` key.
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        ValueError: If the dataclass refuses a value (the message names the file).
+    """
+    raw['output'] = Path(raw.get('output', f'{default_output}/{file.stem}'))
+    raw['data_args'] = [*raw.get('data_args', []), *extra]
+    try:
+        return kind(**raw)
+    except TypeError as error:
+        msg = f'{os.fspath(file)}: {error}'
+        raise ValueError(msg) from error
 
 
 def check_method_config(name: str, path: Path) -> None:

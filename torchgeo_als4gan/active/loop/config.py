@@ -12,7 +12,7 @@ import yaml
 from ...checks import check_device, check_fraction, check_positive, read_yaml
 from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
-from ...runs import RunPolicy, check_method_config, read_config_file
+from ...runs import RunPolicy, build_config, check_method_config, read_config_file
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
@@ -289,13 +289,7 @@ def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopCo
         if key not in raw:
             msg = f'{os.fspath(file)}: {key!r} is required'
             raise ValueError(msg)
-    raw['output'] = Path(raw.get('output', f'output/loop/{file.stem}'))
     raw['method'] = Path(raw['method'])
     if raw.get('regions') is not None:
         raw['regions'] = Path(raw['regions'])
-    raw['data_args'] = [*raw.get('data_args', []), *extra]
-    try:
-        return LoopConfig(**raw)
-    except TypeError as error:
-        msg = f'{os.fspath(file)}: {error}'
-        raise ValueError(msg) from error
+    return build_config(file, LoopConfig, raw, extra, 'output/loop')
