@@ -7,7 +7,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ('atomic_path', 'atomic_write', 'check_output_folder', 'folder_lock')
+__all__ = (
+    'atomic_path',
+    'atomic_write',
+    'check_output_folder',
+    'folder_lock',
+    'lock_holder',
+)
 
 
 def atomic_path(path: Path) -> Path:
@@ -77,6 +83,26 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+def lock_holder(folder: Path) -> int | None:
+    """The pid of the live process holding :func:`folder_lock` on a folder, if any.
+
+    Args:
+        folder: the folder.
+
+    Returns:
+        The pid, or None when the folder is not locked (or its lock is stale). A
+        lock taken on another host counts as held.
+    """
+    lock = folder / '.lock'
+    try:
+        owner = lock.read_text().split()
+    except OSError:
+        return None
+    pid = int(owner[0]) if owner and owner[0].isdigit() else -1
+    same_host = len(owner) < 2 or owner[1] == socket.gethostname()
+    return pid if pid > 0 and (not same_host or _alive(pid)) else None
 
 
 @contextlib.contextmanager

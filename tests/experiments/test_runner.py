@@ -1,5 +1,7 @@
 """The experiment runner on fixture data: a 2 x 2 x 2 x 1 grid, interrupted and resumed."""
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +370,75 @@ def test_an_init_axis_runs_every_method_per_initialisation(tmp_path: Path) -> No
         ValueError, match=r'inits.pretrained: weights file .* does not exist'
     ):
         load_experiment(missing)
+
+
+def small_grid_file(tmp_path: Path) -> Path:
+    path = experiment_file(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config.update(ratios=[0.5], strategies=['random'])
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_keep_going_records_a_failed_cell_and_status_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_grid_file(tmp_path)
+    out = tmp_path / 'experiment'
+    real_fit = runner.fit_cell
+
+    def failing_fit(config: Any, cell: Any, data: list[str], run: Path) -> int:
+        if cell.method == 's4gan':
+            msg = 'out of memory in the generator'
+            raise RuntimeError(msg)
+        return real_fit(config, cell, data, run)
+
+    monkeypatch.setattr(runner, 'fit_cell', failing_fit)
+    # without --keep-going the error is recorded and raised
+    with pytest.raises(RuntimeError, match='out of memory'):
+        main(['experiment', '--config', str(path)])
+    failures = json.loads((out / 'failures.json').read_text())
+    assert list(failures) == ['s4gan_random_r0.5_s0']
+    capsys.readouterr()
+    main(['experiment', '--config', str(path), '--status'])
+    lines = capsys.readouterr().out.splitlines()
+    # s4gan runs first (the grid's order) and stopped the grid
+    assert lines[0].split()[:2] == ['failed', 's4gan_random_r0.5_s0']
+    assert 'RuntimeError: out of memory in the generator' in lines[0]
+    assert lines[1].split() == ['pending', 'supervised_random_r0.5_s0']
+    assert lines[-1] == '2 cells: 1 failed, 1 pending'
+    # with --keep-going the grid finishes its other cells and exits with 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(['experiment', '--config', str(path), '--keep-going'])
+    assert exit_info.value.code == 1
+    assert '1 cell(s) failed: s4gan_random_r0.5_s0' in capsys.readouterr().out
+    assert len(pd.read_csv(out / 'results.csv')) == 1
+    main(['experiment', '--config', str(path), '--status'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith('done') and 'supervised_random_r0.5_s0' in lines[1]
+    assert 'test mIoU' in lines[1] and lines[0].startswith('failed')
+    # fixed: the next run retries the failed cell and forgets the failure
+    monkeypatch.setattr(runner, 'fit_cell', real_fit)
+    main(['experiment', '--config', str(path), '--keep-going'])
+    assert json.loads((out / 'failures.json').read_text()) == {}
+    assert len(pd.read_csv(out / 'results.csv')) == 2
+    main(['experiment', '--config', str(path), '--status'])
+    assert capsys.readouterr().out.splitlines()[-1] == '2 cells: 2 done'
+
+
+def test_status_tells_interrupted_from_pending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_grid_file(tmp_path)
+    out = tmp_path / 'experiment'
+    (out / 'runs' / 'supervised_random_r0.5_s0').mkdir(parents=True)
+    main(['experiment', '--config', str(path), '--status'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ['pending', 's4gan_random_r0.5_s0']
+    assert lines[1].split() == ['interrupted', 'supervised_random_r0.5_s0']
+    assert not (out / 'results.csv').exists()  # nothing was started
+    # a live process holds the folder: its cell is running, not interrupted
+    (out / '.lock').write_text(f'{os.getpid()}\n')
+    main(['experiment', '--config', str(path), '--status'])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ['running', 'supervised_random_r0.5_s0']

@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 from ..runs.commands import load_with_output, orchestration_parser
 from .config import load_experiment
-from .runner import run_experiment
+from .runner import done_keys, read_results, run_experiment
+from .status import read_failures, status_table
 
 __all__ = ('main',)
 
@@ -27,10 +28,30 @@ def main(args: Sequence[str] | None = None) -> None:
         '--rerun-changed', action='store_true',
         help='rerun finished cells whose settings (configs, overrides) changed',
     )  # fmt: skip
+    parser.add_argument(
+        '--keep-going', action='store_true',
+        help='record a failing cell in failures.json and go on with the others'
+        ' (the command still exits with status 1 at the end)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--status', action='store_true',
+        help='print which cells are done, failed, running, interrupted or pending'
+        ' and exit without starting anything',
+    )  # fmt: skip
+    parser.epilog = (
+        'example: als4gan experiment --config configs/experiments/demo_seeds.yaml'
+        ' --keep-going'
+    )
     cfg = parser.parse_args(args)
     config = load_with_output(parser, load_experiment, cfg)
+    if cfg.status:
+        results = read_results(config.output / 'results.csv')
+        print(status_table(config, results, done_keys(results)))
+        return
     try:
-        written = run_experiment(config, rerun_changed=cfg.rerun_changed)
+        written = run_experiment(
+            config, rerun_changed=cfg.rerun_changed, keep_going=cfg.keep_going
+        )
     except FileExistsError as error:
         parser.error(str(error))
     except ValueError as error:
@@ -42,3 +63,11 @@ def main(args: Sequence[str] | None = None) -> None:
         print(table.read_text())
     for name, path in written.items():
         print(f'{name}: {path}')
+    failures = read_failures(config.output)
+    if failures:
+        print(
+            f'{len(failures)} cell(s) failed: {", ".join(failures)}'
+            f' (errors in {written["failures"]}); run the same command again to'
+            ' retry them'
+        )
+        raise SystemExit(1)

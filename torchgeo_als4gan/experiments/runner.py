@@ -19,6 +19,7 @@ from ..runtime import quiet_lightning
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .report import write_reports
+from .status import FAILURES, clear_failure, read_failures, record_failure
 
 __all__ = ('RESULT_COLUMNS', 'run_experiment')
 
@@ -97,7 +98,15 @@ def read_results(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _done(results: pd.DataFrame) -> set[tuple[float, str, str, int]]:
+def done_keys(results: pd.DataFrame) -> set[tuple[float, str, str, int]]:
+    """The keys (:attr:`Cell.key`) of the finished cells.
+
+    Args:
+        results: the rows of ``results.csv``.
+
+    Returns:
+        ``(ratio, strategy, method, seed)`` of every row.
+    """
     return {
         (round(float(r.ratio), 9), str(r.strategy), str(r.method), int(r.seed))
         for r in results.itertuples()
@@ -261,6 +270,7 @@ def run_experiment(
     config: ExperimentConfig,
     log: Callable[[str], None] = print,
     rerun_changed: bool = False,
+    keep_going: bool = False,
 ) -> dict[str, Path]:
     """Run every unfinished cell, then write the CSV, plot and table.
 
@@ -275,9 +285,13 @@ def run_experiment(
         log: where progress lines go.
         rerun_changed: rerun finished cells whose settings changed (their old
             rows are replaced) instead of refusing.
+        keep_going: a cell that fails is recorded in ``failures.json`` (its
+            error and traceback) and the grid goes on; without it the error is
+            recorded and raised. A failed cell runs again on the next call.
 
     Returns:
-        ``results`` (CSV), ``plot`` (PNG) and ``table`` (markdown) paths.
+        ``results`` (CSV), ``plot`` (PNG) and ``table`` (markdown) paths, and
+        ``failures`` (JSON) when cells failed.
 
     Raises:
         ValueError: If finished cells were run with other settings and
@@ -288,11 +302,26 @@ def run_experiment(
     output = config.output
     output.mkdir(parents=True, exist_ok=True)
     with folder_lock(output, 'als4gan experiment'):
-        return _run_cells(config, log, rerun_changed)
+        return _run_cells(config, log, rerun_changed, keep_going)
+
+
+def _run_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
+    """Fit and score one cell; its result row (without timing and settings)."""
+    if cell.strategy == 'stal':
+        return loop_cell(config, cell, run)
+    data = selection_args(config, cell)
+    labeled = fit_cell(config, cell, data, run)
+    row = evaluate_cell(config, cell, data, run)
+    row.pop('test_class_iou')
+    row['labeled'] = labeled
+    return row
 
 
 def _run_cells(
-    config: ExperimentConfig, log: Callable[[str], None], rerun_changed: bool
+    config: ExperimentConfig,
+    log: Callable[[str], None],
+    rerun_changed: bool,
+    keep_going: bool,
 ) -> dict[str, Path]:
     output = config.output
     csv = output / 'results.csv'
@@ -317,7 +346,7 @@ def _run_cells(
         ]
         results = results[[not s for s in stale]].reset_index(drop=True)
     cells = config.cells()
-    done = _done(results)
+    done = done_keys(results)
     with quiet_lightning():
         for number, cell in enumerate(cells, start=1):
             tag = f'[{number}/{len(cells)}] {cell.name}'
@@ -330,14 +359,15 @@ def _run_cells(
             run = output / 'runs' / cell.name
             if run.exists():
                 shutil.rmtree(run)  # an interrupted (or replaced) attempt
-            if cell.strategy == 'stal':
-                row = loop_cell(config, cell, run)
-            else:
-                data = selection_args(config, cell)
-                labeled = fit_cell(config, cell, data, run)
-                row = evaluate_cell(config, cell, data, run)
-                row.pop('test_class_iou')
-                row['labeled'] = labeled
+            try:
+                row = _run_cell(config, cell, run)
+            except Exception as error:
+                record_failure(output, cell, error)
+                log(f'{tag}: failed: {type(error).__name__}: {error}')
+                if not keep_going:
+                    raise
+                continue
+            clear_failure(output, cell)
             row['seconds'] = round(time.perf_counter() - start, 1)
             row['settings'] = _settings_text(cell_settings(config, cell))
             results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
@@ -355,4 +385,7 @@ def _run_cells(
     with atomic_write(differences_csv) as tmp:
         differences.to_csv(tmp, index=False)
     reports = write_reports(results, output, differences, config.reference)
-    return {'results': csv, 'differences': differences_csv, **reports}
+    written = {'results': csv, 'differences': differences_csv, **reports}
+    if read_failures(output):
+        written['failures'] = output / FAILURES
+    return written
