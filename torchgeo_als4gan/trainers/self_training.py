@@ -167,10 +167,14 @@ class SelfTrainingTask(
             cutmix_area: range of the box's share of the image.
             lambda_fp: weight of UniMatch's feature-perturbation stream (0: off).
             joint_batch_norm: run the labelled batch and the strong views in one
-                forward pass, so BatchNorm normalizes them together (chosen on
-                the demo's validation split: 0.637 / 0.827 val mIoU against
-                0.616 / 0.816); False runs two passes, which on a CPU costs less
-                (a batch of 2B costs more than two of B there).
+                forward pass, so BatchNorm normalizes them together; False runs
+                two passes (UniMatch's), so the labelled batch keeps its own
+                statistics. The demo's config uses two passes (chosen on its val
+                split over 3 seeds, ``docs/demo.md``); the DeepGlobe configs keep
+                one (val at seed 0, ``docs/deepglobe_real.md``). Cost on 2 CPU
+                cores: ``benchmarks/self_training_step.py`` measured two passes
+                at 2.18x a plain step and one pass at 2.79x, while whole demo
+                fits took 79-98 s with two passes and 67-81 s with one.
             eval_model: network used for validation, test and prediction.
             monitor_every: iterations between measurements of the teacher's
                 pseudo-label accuracy on labelled images.
