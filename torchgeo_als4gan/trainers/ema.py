@@ -74,15 +74,20 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
         student: the network being trained.
         momentum: weight of the old average.
     """
-    for average, current in zip(
-        teacher.parameters(), student.parameters(), strict=True
-    ):
-        average.mul_(momentum).add_(current.detach(), alpha=1.0 - momentum)
-    for buffer, value in zip(teacher.buffers(), student.buffers(), strict=True):
-        if buffer.dtype.is_floating_point:
-            buffer.mul_(momentum).add_(value.detach(), alpha=1.0 - momentum)
+    averages, currents = [], []
+    pairs = [
+        *zip(teacher.parameters(), student.parameters(), strict=True),
+        *zip(teacher.buffers(), student.buffers(), strict=True),
+    ]
+    for average, current in pairs:
+        if average.dtype.is_floating_point:
+            averages.append(average.data)
+            currents.append(current.detach())
         else:
-            buffer.copy_(value)
+            average.copy_(current)
+    if averages:  # the same arithmetic as mul_ then add_, one kernel per group
+        torch._foreach_mul_(averages, momentum)
+        torch._foreach_add_(averages, currents, alpha=1.0 - momentum)
 
 
 class EMATeacherHook:
