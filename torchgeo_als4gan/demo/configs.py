@@ -25,7 +25,7 @@ def _data(folder: Path, unlabeled: bool, batch_size: int, steps: int) -> dict[st
 
 
 #: Self-training settings of the demo. Chosen on its validation split: on the
-#: uniform scene (one seed, 22 variants; see the README) a mild strong view
+#: uniform scene (one seed, 22 variants; see docs/self_training.md) a mild strong view
 #: without blur or grayscale (blur erases the 2-3 px roads), lambda_u 0.5,
 #: threshold 0.8 and a fast teacher (ema_decay 0.9: with 320 iterations a 0.99
 #: average lags behind the student); on the varied scene (3 seeds, both

@@ -25,7 +25,7 @@ from .scene import CLASSES
 __all__ = ('CONTEXT_TEACHER', 'main', 'write_context_configs')
 
 #: Settings of the context teacher beyond the demo's self-training ones, chosen
-#: on the validation split (5 % labelled, seed 0; see the README): val mIoU
+#: on the validation split (5 % labelled, seed 0; see docs/context.md): val mIoU
 #: 0.495 for the paper's MLP encoder with lambda_distill 1.0, 0.510 with 0.01
 #: (the paper's EuroSAT value), 0.521 for the Fourier encoder with 0.01.
 CONTEXT_TEACHER = {
@@ -34,7 +34,7 @@ CONTEXT_TEACHER = {
     'lambda_distill': 0.01,
 }
 
-#: The demo's self-training settings as the context demo's figures (README) were
+#: The demo's self-training settings as the context demo's figures (docs/context.md) were
 #: measured: one fixed threshold and one joint forward pass. The class-adaptive
 #: thresholds and two passes of :data:`SELF_TRAINING` were chosen on the main
 #: demo's varied scene and have not been measured on the context scenes.
