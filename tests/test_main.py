@@ -127,7 +127,11 @@ def test_every_command_answers_help(
     with pytest.raises(SystemExit) as exit_info:
         main([name, '--help'])
     assert exit_info.value.code in (0, None)
-    assert 'usage' in capsys.readouterr().out.lower()
+    out = capsys.readouterr().out
+    assert 'usage' in out.lower()
+    if COMMANDS[name].target is not None:  # ours end with a runnable example
+        example = ' '.join(out.split('example: ')[-1].split())
+        assert example.startswith(f'als4gan {name} --')
 
 
 def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,11 @@ RESUME_MAY_DIFFER = ('weights', 'freeze_backbone', 'freeze_decoder')
 
 
 def config_command_parser(
-    prog: str, description: str, model_class: type[Any] = BaseTask, trainer: bool = True
+    prog: str,
+    description: str,
+    example: str,
+    model_class: type[Any] = BaseTask,
+    trainer: bool = True,
 ) -> LightningArgumentParser:
     """The parser of a command that reads a fit-style config (model, data, trainer).
 
@@ -42,13 +46,16 @@ def config_command_parser(
     Args:
         prog: the command, e.g. ``als4gan query``.
         description: what it does.
+        example: a runnable command line, shown at the end of ``--help``.
         model_class: the base class of ``model`` (subclasses by ``class_path``).
         trainer: whether the command reads a ``trainer`` section.
 
     Returns:
         The parser; the command adds its own options.
     """
-    parser = LightningArgumentParser(prog=prog, description=description)
+    parser = LightningArgumentParser(
+        prog=prog, description=description, epilog=f'example: {example}'
+    )
     parser.add_argument('--config', action=ActionConfigFile)
     parser.add_lightning_class_args(model_class, 'model', subclass_mode=True)
     parser.add_lightning_class_args(BaseDataModule, 'data', subclass_mode=True)

@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ' training, two held out) and the configs of configs/experiments/'
             'demo_metadata.yaml.'
         ),
+        epilog='example: als4gan demo-context --output demo_output/context',
     )
     parser.add_argument('--output', default='demo_output/context', help='output folder')
     parser.add_argument('--overwrite', action='store_true', help='replace --output')

@@ -149,7 +149,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     Args:
         argv: command-line arguments after ``demo``.
     """
-    parser = argparse.ArgumentParser(prog='als4gan demo', description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog='als4gan demo',
+        description=main.__doc__,
+        epilog='example: als4gan demo --output demo_output --overwrite',
+    )
     parser.add_argument('--output', default='demo_output', help='output folder')
     parser.add_argument('--overwrite', action='store_true', help='replace --output')
     parser.add_argument('--size', type=int, default=512, help='scene side in pixels')

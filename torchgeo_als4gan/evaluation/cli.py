@@ -28,6 +28,8 @@ def build_parser() -> LightningArgumentParser:
         'Evaluate every checkpoint (*.ckpt) of a folder on a split and write'
         ' pixel accuracy, mean accuracy, frequency-weighted IoU, mIoU and'
         ' per-class IoU to a JSON file, with the best checkpoint by mIoU.',
+        'als4gan evaluate --config configs/ucm_supervised.yaml --checkpoints'
+        ' lightning_logs/version_0/checkpoints --split val',
         trainer=False,
     )
     # Sections of fit configs (and of the config.yaml Lightning saves) not used here.

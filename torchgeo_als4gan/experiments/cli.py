@@ -23,6 +23,7 @@ def main(args: Sequence[str] | None = None) -> None:
         ' finished cells are skipped. Writes results.csv, label_efficiency.png'
         ' and results.md into the experiment output folder.',
         'experiment YAML (configs/experiments/)',
+        'als4gan experiment --config configs/experiments/demo_seeds.yaml --status',
     )
     parser.add_argument(
         '--rerun-changed', action='store_true',
@@ -38,10 +39,6 @@ def main(args: Sequence[str] | None = None) -> None:
         help='print which cells are done, failed, running, interrupted or pending'
         ' and exit without starting anything',
     )  # fmt: skip
-    parser.epilog = (
-        'example: als4gan experiment --config configs/experiments/demo_seeds.yaml'
-        ' --keep-going'
-    )
     cfg = parser.parse_args(args)
     config = load_with_output(parser, load_experiment, cfg)
     if cfg.status:

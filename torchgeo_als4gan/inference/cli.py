@@ -41,6 +41,9 @@ def predict_raster_parser() -> argparse.ArgumentParser:
             ' uncertainty and class polygons. Outputs keep the input CRS,'
             ' transform and size; normalization comes from the checkpoint.'
         ),
+        epilog='example: als4gan predict-raster --checkpoint'
+        ' lightning_logs/version_0/checkpoints/last.ckpt --input scene.tif'
+        ' --output predictions/ --uncertainty',
     )
     parser.add_argument(
         '--checkpoint',
@@ -216,6 +219,8 @@ def labels_parser() -> argparse.ArgumentParser:
             ' the patches stays unlabelled. Train on them by giving the output'
             ' folder as data.init_args.label_paths.'
         ),
+        epilog='example: als4gan labels --patches out/query/selection.gpkg --drawn'
+        ' drawn.gpkg --classes background building water --output labels/',
     )
     parser.add_argument(
         '--patches', required=True, help='selection.gpkg written by als4gan query'

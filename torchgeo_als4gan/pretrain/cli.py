@@ -36,6 +36,7 @@ def build_parser() -> LightningArgumentParser:
         "Pretrain an encoder with TorchGeo's SimCLRTask or MoCoTask on the"
         ' training imagery of a datamodule (labelled and unlabelled alike) and'
         ' export it as a weights file the weights: arguments read.',
+        'als4gan pretrain --config configs/ucm_pretrain.yaml --output encoder.pt',
     )
     parser.add_argument('--output', type=str, required=True, help='weights file (.pt)')
     parser.add_argument('--batch_size', type=int, default=64, help='images per batch')

@@ -18,7 +18,7 @@ Config = TypeVar('Config', bound=_HasOutput)
 
 
 def orchestration_parser(
-    prog: str, description: str, config_help: str
+    prog: str, description: str, config_help: str, example: str
 ) -> argparse.ArgumentParser:
     """A parser with ``--config``, ``--output`` and repeatable ``--data-arg``.
 
@@ -26,11 +26,14 @@ def orchestration_parser(
         prog: the command, e.g. ``als4gan loop``.
         description: what it does.
         config_help: what the YAML is.
+        example: a runnable command line, shown at the end of ``--help``.
 
     Returns:
         The parser; the command adds its own options.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=f'example: {example}'
+    )
     parser.add_argument('--config', required=True, help=config_help)
     parser.add_argument('--output', help='override the output folder')
     parser.add_argument(

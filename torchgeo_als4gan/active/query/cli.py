@@ -73,6 +73,7 @@ def build_parser() -> LightningArgumentParser:
         'als4gan query',
         'Choose the items to label: train an image classifier on a random seed'
         ' pool, then add the most uncertain items in rounds (ALS4GAN).',
+        'als4gan query --config configs/ucm_query.yaml --output out/query',
         ActiveLearnerTask,
     )
     group = parser.add_argument_group('query')
