@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import rasterio
 
+from tests.experiments.test_runner import check_report
 from torchgeo_als4gan.demo import CLASSES, make_scene
 from torchgeo_als4gan.experiments import load_experiment, markdown_table
 from torchgeo_als4gan.main import main
@@ -111,6 +112,7 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
     ):
         assert (p.crs, p.transform, p.shape) == (s.crs, s.transform, s.shape)
     assert (out / 'experiment' / 'label_efficiency.png').is_file()
+    check_report(out / 'experiment' / 'report.html', cells=len(results))
     with pytest.raises(SystemExit):
         main(args)
     assert 'pass --overwrite' in capsys.readouterr().err

@@ -280,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, path in [
         ('scene', output / 'data'), ('configs', output / 'configs'),
         ('results', written['results']), ('table', written['table']),
-        ('plot', written['plot']), ('runs', output / 'experiment' / 'runs'),
+        ('plot', written['plot']), ('report', written['report']),
+        ('runs', output / 'experiment' / 'runs'),
         *prediction.outputs.items(), ('polygons', output / 'prediction' / 'new_scene.gpkg'),
         ('quicklook', quicklook),
     ]:  # fmt: skip

@@ -8,6 +8,7 @@ import pandas as pd
 from ..evaluation.summary import plot_label_efficiency, seed_summary
 from ..files import atomic_write
 from .compare import difference_summary
+from .html_report import write_html_report
 
 __all__ = ('extra_test_names', 'markdown_table', 'noise_sentences', 'write_reports')
 
@@ -152,7 +153,7 @@ def write_reports(
     differences: pd.DataFrame | None = None,
     reference: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``label_efficiency.png`` and ``results.md`` atomically.
+    """Write ``label_efficiency.png``, ``results.md`` and ``report.html`` atomically.
 
     Args:
         results: rows of ``results.csv``.
@@ -162,7 +163,8 @@ def write_reports(
         reference: the method compared against (for the record).
 
     Returns:
-        ``plot`` and ``table`` paths (empty when there is no result yet).
+        ``plot``, ``table`` and ``report`` paths (empty when there is no
+        result yet).
     """
     if results.empty:
         return {}
@@ -185,7 +187,8 @@ def write_reports(
         text += f'\nTest set `{name}` (extra_tests):\n\n' + markdown_table(renamed)
     with atomic_write(table) as tmp:
         tmp.write_text(text)
-    return {'plot': plot, 'table': table}
+    report = write_html_report(results, folder, table, plot)
+    return {'plot': plot, 'table': table, 'report': report}
 
 
 def extra_test_names(results: pd.DataFrame) -> list[str]:
