@@ -1,7 +1,5 @@
 """``report.html``: an experiment's results as one self-contained page."""
 
-import base64
-import html
 from pathlib import Path
 
 import numpy as np
@@ -9,20 +7,16 @@ import pandas as pd
 import torch
 import yaml
 
+from ..evaluation.html_page import (
+    embedded_png,
+    frame_to_html,
+    markdown_to_html,
+    write_page,
+)
 from ..evaluation.scores import segmentation_scores
-from ..files import atomic_write
 from ..runs import TEST_CONFUSION
 
 __all__ = ('class_iou_table', 'write_html_report')
-
-STYLE = """
-body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222 }
-table { border-collapse: collapse; margin: 1em 0 }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right }
-th { background: #eee } td:first-child, td:nth-child(2) { text-align: left }
-img { max-width: 100%; border: 1px solid #ddd }
-p.note { color: #555 }
-"""
 
 
 def _class_names(run: Path, count: int) -> list[str]:
@@ -64,44 +58,6 @@ def class_iou_table(results: pd.DataFrame, folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _table(frame: pd.DataFrame, links: bool = False) -> str:
-    head = ''.join(f'<th>{html.escape(str(c))}</th>' for c in frame.columns)
-    body = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for column, value in zip(frame.columns, row, strict=True):
-            if isinstance(value, float):
-                text = '' if np.isnan(value) else f'{value:.3f}'
-            else:
-                text = html.escape(str(value))
-            if links and column == 'cell':
-                text = f'<a href="runs/{text}/">{text}</a>'
-            cells.append(f'<td>{text}</td>')
-        body.append('<tr>' + ''.join(cells) + '</tr>')
-    return f'<table><tr>{head}</tr>{"".join(body)}</table>'
-
-
-def _markdown_to_html(markdown: str) -> str:
-    """The results table and its sentences (``results.md``) as HTML."""
-    out, rows = [], []
-    for line in markdown.splitlines():
-        if line.startswith('|'):
-            if not set(line) <= set('|-'):
-                rows.append([c.strip() for c in line.strip('|').split('|')])
-            continue
-        if rows:
-            head = ''.join(f'<th>{html.escape(c)}</th>' for c in rows[0])
-            body = ''.join(
-                '<tr>' + ''.join(f'<td>{html.escape(c)}</td>' for c in r) + '</tr>'
-                for r in rows[1:]
-            )
-            out.append(f'<table><tr>{head}</tr>{body}</table>')
-            rows = []
-        if line.strip():
-            out.append(f'<p>{html.escape(line)}</p>')
-    return '\n'.join(out)
-
-
 def write_html_report(
     results: pd.DataFrame, folder: Path, table: Path, plot: Path
 ) -> Path:
@@ -119,7 +75,6 @@ def write_html_report(
     Returns:
         The page.
     """
-    image = base64.b64encode(plot.read_bytes()).decode('ascii')
     per_class = class_iou_table(results, folder)
     columns = [
         'ratio',
@@ -131,32 +86,22 @@ def write_html_report(
         'test_miou',
     ]
     cells = results[columns].copy()
-    cells.insert(
-        0,
-        'cell',
-        [
-            f'{r.method}_{r.strategy}_r{float(r.ratio):g}_s{int(r.seed)}'
-            for r in results.itertuples()
-        ],
-    )
-    parts = [
-        '<!DOCTYPE html>',
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<title>{html.escape(folder.name)}: label efficiency</title>',
-        f'<style>{STYLE}</style></head><body>',
-        f'<h1>{html.escape(folder.name)}: label efficiency</h1>',
+    names = [
+        f'runs/{r.method}_{r.strategy}_r{float(r.ratio):g}_s{int(r.seed)}'
+        for r in results.itertuples()
+    ]
+    cells.insert(0, 'run', names)
+    if not per_class.empty:
+        per_class['cell'] = 'runs/' + per_class['cell']
+    body = [
         '<h2>Test mIoU</h2>',
-        _markdown_to_html(table.read_text()),
-        f'<img alt="label efficiency" src="data:image/png;base64,{image}">',
+        markdown_to_html(table.read_text()),
+        embedded_png(plot, 'label efficiency'),
         '<h2>Per-class test IoU</h2>',
-        _table(per_class, links=True) if not per_class.empty else '<p>none kept</p>',
+        frame_to_html(per_class, 'cell') if not per_class.empty else '<p>none kept</p>',
         '<h2>Runs</h2>',
-        _table(cells, links=True),
+        frame_to_html(cells, 'run'),
         '<p class="note">Checkpoints chosen on val, scored on test; each run'
         ' folder holds its checkpoints and Lightning logs.</p>',
-        '</body></html>',
     ]
-    path = folder / 'report.html'
-    with atomic_write(path) as tmp:
-        tmp.write_text('\n'.join(parts) + '\n')
-    return path
+    return write_page(folder / 'report.html', f'{folder.name}: label efficiency', body)

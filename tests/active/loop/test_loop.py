@@ -10,6 +10,7 @@ import yaml
 
 import torchgeo_als4gan.active.loop.runner as runner
 from tests.fixture_args import DATA_ARGS
+from tests.html_check import read_page
 from torchgeo_als4gan.active.loop import (
     InitialWeights,
     LoopConfig,
@@ -82,6 +83,9 @@ def test_rounds_add_the_most_uncertain_items(uninterrupted: Path) -> None:
     assert (uninterrupted / 'label_efficiency.png').stat().st_size > 5_000
     selection = np.load(uninterrupted / 'selection' / 'selection.npy')
     assert selection.tolist() == ids  # feeds selection_file
+    page = read_page(uninterrupted / 'report.html')
+    assert page.tables == 1 and len(page.images) == 1  # rounds, plot (no map)
+    assert 'selection/selection.csv' in page.links
 
 
 @pytest.mark.parametrize('stage', ['train', 'evaluate', 'score', 'next_round'])
@@ -207,8 +211,12 @@ def test_shipped_stal_configs_run(tmp_path: Path, name: str) -> None:
     results, ids = outcome(tmp_path / 'loop')
     assert results['round'].tolist() == [0, 1]
     assert len(ids) == results['labeled'].iloc[-1] > results['labeled'].iloc[0]
-    if name == 'raster':  # georeferenced pools also get the footprints
+    page = read_page(tmp_path / 'loop' / 'report.html')
+    if name == 'raster':  # georeferenced pools also get the footprints, drawn
         assert (tmp_path / 'loop' / 'selection' / 'selection.gpkg').is_file()
+        assert len(page.images) == 2  # the plot and the map of the rounds
+    else:
+        assert len(page.images) == 1
 
 
 def test_a_loop_that_cannot_start_leaves_nothing_behind(

@@ -4,19 +4,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from ...datamodules.pool import QueryPool
+from ...evaluation.html_page import embedded_png, markdown_to_html, write_page
 from ...evaluation.summary import plot_label_efficiency
 from ...files import atomic_write
-from ..query.outputs import write_selection
+from ..query.outputs import plot_selection_map, write_selection
 
 if TYPE_CHECKING:
     from .config import LoopConfig
     from .state import RoundState
 
-__all__ = ('RESULT_COLUMNS', 'loop_table', 'write_loop_reports')
+__all__ = ('RESULT_COLUMNS', 'loop_table', 'write_loop_html', 'write_loop_reports')
 
 #: First columns of the loop's ``results.csv`` (then ``iou_<class>``, one per class).
 RESULT_COLUMNS = (
@@ -102,4 +104,45 @@ def write_loop_reports(
         figures=False,
     )  # fmt: skip
     written.update(files)
+    written['report'] = write_loop_html(output, written)
     return written
+
+
+def write_loop_html(output: Path, written: dict[str, Path]) -> Path:
+    """``report.html`` of a loop: the rounds, the plot, where each round labelled.
+
+    For a georeferenced pool the selected footprints are drawn over an overview
+    of their rasters, coloured by round (``selection/selection_map.png``).
+
+    Args:
+        output: the loop's folder.
+        written: what :func:`write_loop_reports` wrote (table, plot, selection).
+
+    Returns:
+        The page.
+    """
+    body = [
+        '<h2>Rounds</h2>',
+        markdown_to_html(written['table'].read_text()),
+        embedded_png(written['plot'], 'label efficiency over the rounds'),
+    ]
+    gpkg = written.get('selection.gpkg')
+    if gpkg is not None:
+        selected = gpd.read_file(gpkg)
+        if 'path' in selected.columns and len(selected):
+            picture = gpkg.parent / 'selection_map.png'
+            figure = plot_selection_map(selected)
+            with atomic_write(picture) as tmp:
+                figure.savefig(tmp, dpi=100, format='png')
+            plt.close(figure)
+            body += [
+                '<h2>Where each round labelled</h2>',
+                embedded_png(picture, 'selected patches by round'),
+            ]
+    links = [
+        f'<li><a href="{path.relative_to(output).as_posix()}">{name}</a></li>'
+        for name, path in written.items()
+        if path.is_file() and path.parent.is_relative_to(output)
+    ]
+    body += ['<h2>Files</h2>', '<ul>' + ''.join(links) + '</ul>']
+    return write_page(output / 'report.html', f'{output.name}: STAL loop', body)
