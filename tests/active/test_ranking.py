@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from torchgeo_als4gan.active import k_center_greedy
+from torchgeo_als4gan.active import k_center_greedy, spaced_top
 
 
 def test_k_center_greedy_covers_the_space() -> None:
@@ -35,3 +35,35 @@ def test_k_center_greedy_without_centers_and_ties() -> None:
 def test_k_center_greedy_too_many() -> None:
     with pytest.raises(ValueError, match='Cannot choose 3 items from 2'):
         k_center_greedy(np.zeros((3, 2)), [0], [1, 2], 3)
+
+
+def test_spaced_top_skips_neighbours_of_better_picks() -> None:
+    # a clump of three around x=0 scores best, then a pair at x=100, one at 200
+    centres = [[0, 0], [1, 0], [2, 0], [100, 0], [101, 0], [200, 0]]
+    chosen, filled = spaced_top(range(6), centres, 3, 50.0)
+    assert chosen.tolist() == [0, 3, 5] and filled == 0
+    points = np.asarray(centres, dtype=float)[chosen]
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    assert gaps[np.triu_indices(3, 1)].min() >= 50
+
+
+def test_spaced_top_keeps_away_from_labelled_items_and_fills_the_round() -> None:
+    centres = [[0, 0], [1, 0], [2, 0], [100, 0], [101, 0], [200, 0]]
+    # a patch labelled before sits at x=199: item 5 is too close to it
+    chosen, filled = spaced_top(range(6), centres, 3, 50.0, taken=[[199, 0]])
+    assert chosen.tolist()[:2] == [0, 3]
+    assert filled == 1 and chosen.tolist()[2] == 1  # the best skipped one
+    rng = np.random.default_rng(0)
+    many = rng.uniform(0, 1000, (200, 2))
+    chosen, filled = spaced_top(rng.permutation(200), many, 10, 120.0)
+    assert filled == 0 and len(set(chosen.tolist())) == 10
+    points = many[chosen]
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    assert gaps[np.triu_indices(10, 1)].min() >= 120
+
+
+def test_spaced_top_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match='min_distance must be >= 0'):
+        spaced_top([0], [[0, 0]], 1, -1.0)
+    with pytest.raises(ValueError, match=r'centres must be \[N, 2\]'):
+        spaced_top([0], [0, 0], 1, 1.0)

@@ -131,3 +131,28 @@ def test_geo_pool_items_carry_their_context(data_dir: Path) -> None:
         )
         torch.testing.assert_close(sample['metadata'], expected)
         assert bool(sample['metadata_valid'])
+
+
+def test_footprint_centres_in_metres_from_any_crs() -> None:
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import box
+
+    # 32 m patches in UTM 18N, and the same patches in lon/lat
+    utm = gpd.GeoDataFrame(
+        {'id': ['a', 'b']},
+        geometry=[
+            box(500000, 4500000, 500032, 4500032),
+            box(500100, 4500000, 500132, 4500032),
+        ],
+        crs='EPSG:32618',
+    )
+    lonlat = utm.to_crs('EPSG:4326')
+    for footprints in (utm, lonlat):
+        pool = QueryPool([], ['a', 'b'], ('x',), footprints=footprints)
+        centres = pool.centres_m()
+        assert centres.shape == (2, 2)
+        assert np.linalg.norm(centres[1] - centres[0]) == pytest.approx(100.0, abs=0.05)
+    assert pool.centres_m()[0] == pytest.approx([500016, 4500016], abs=0.05)
+    with pytest.raises(ValueError, match='min_distance_m needs a georeferenced pool'):
+        QueryPool([], ['a'], ('x',)).centres_m()

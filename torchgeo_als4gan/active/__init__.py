@@ -9,7 +9,7 @@ from .budget import QueryBudget, check_fraction
 from .image_scores import as_two_class, bald, entropy, least_confidence, margin
 from .pixel_scores import pixel_entropy, pixel_margin, region_impurity
 from .quotas import stratified_quotas, stratified_top
-from .ranking import k_center_greedy, rank_items
+from .ranking import k_center_greedy, rank_items, spaced_top
 from .registry import STRATEGIES, QueryStrategy, get_strategy, score_probabilities
 from .state import PickedItems
 
@@ -31,6 +31,7 @@ __all__ = (
     'rank_items',
     'region_impurity',
     'score_probabilities',
+    'spaced_top',
     'stratified_quotas',
     'stratified_top',
 )

@@ -1,11 +1,11 @@
-"""Choosing items from scores: deterministic ranking and k-center greedy."""
+"""Choosing items from scores: deterministic ranking, spacing, k-center greedy."""
 
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ('k_center_greedy', 'rank_items')
+__all__ = ('k_center_greedy', 'rank_items', 'spaced_top')
 
 
 def rank_items(
@@ -31,6 +31,65 @@ def rank_items(
     ties = np.arange(len(values)) if indices is None else np.asarray(indices)
     key = -values if largest else values
     return np.lexsort((ties, key)).astype(np.int64)
+
+
+def spaced_top(
+    order: ArrayLike,
+    centres: ArrayLike,
+    k: int,
+    min_distance: float,
+    taken: ArrayLike | None = None,
+) -> tuple[NDArray[np.int64], int]:
+    """The best ``k`` items of ``order`` that keep ``min_distance`` from each other.
+
+    Walks the ranking (best first) and keeps an item when its centre is at
+    least ``min_distance`` from every item kept so far and from the ``taken``
+    centres (items labelled earlier), so a batch does not spend the budget on a
+    clump of neighbours that show the same thing. When fewer than ``k`` items
+    are far enough apart, the best skipped ones fill the batch (the budget is
+    spent) and their number is returned.
+
+    Args:
+        order: item positions, best first (e.g. from :func:`rank_items`).
+        centres: [N, 2] centre of every item (positions index it), in metres.
+        k: items to choose.
+        min_distance: smallest distance between chosen centres, in metres.
+        taken: [M, 2] centres of items already labelled (None: none).
+
+    Returns:
+        The chosen positions (the spaced ones in rank order, then the fill) and
+        how many of them were filled in closer than ``min_distance``.
+
+    Raises:
+        ValueError: If ``min_distance`` is negative or ``centres`` is not [N, 2].
+    """
+    if not min_distance >= 0:
+        msg = f'min_distance must be >= 0 metres, got {min_distance!r}'
+        raise ValueError(msg)
+    points = np.asarray(centres, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        msg = f'centres must be [N, 2] coordinates, got shape {points.shape}'
+        raise ValueError(msg)
+    ranked = np.asarray(order, dtype=np.int64)
+    kept_points = (
+        np.asarray(taken, dtype=np.float64).reshape(-1, 2)
+        if taken is not None
+        else np.empty((0, 2))
+    )
+    kept: list[int] = []
+    skipped: list[int] = []
+    limit = min_distance**2
+    for position in ranked:
+        if len(kept) == k:
+            break
+        point = points[position]
+        if len(kept_points) and ((kept_points - point) ** 2).sum(axis=1).min() < limit:
+            skipped.append(int(position))
+            continue
+        kept.append(int(position))
+        kept_points = np.vstack([kept_points, point])
+    fill = skipped[: max(k - len(kept), 0)]
+    return np.asarray(kept + fill, dtype=np.int64), len(fill)
 
 
 def _sq_distances(

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import torch
 from lightning import LightningDataModule
 from lightning.pytorch.utilities import CombinedLoader
+from numpy.typing import NDArray
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchgeo.datasets import GeoDataset
@@ -128,6 +130,39 @@ class QueryPool:
             Number of items.
         """
         return len(self.ids)
+
+    def centres_m(self, argument: str = 'min_distance_m') -> NDArray[np.float64]:
+        """The centre of every item's footprint in metres, in pool order.
+
+        Footprints in a geographic CRS (or a projected one not in metres) are
+        projected to their local UTM zone first.
+
+        Args:
+            argument: the option that needs the centres, for the error.
+
+        Returns:
+            [N, 2] easting, northing.
+
+        Raises:
+            ValueError: If the pool has no footprints (not georeferenced).
+        """
+        footprints = self.footprints
+        if footprints is None:
+            msg = (
+                f'{argument} needs a georeferenced pool (a GeoSegmentationDataModule);'
+                ' this pool has no footprints'
+            )
+            raise ValueError(msg)
+        crs = footprints.crs
+        metres = (
+            crs is not None
+            and crs.is_projected
+            and crs.axis_info[0].unit_name in ('metre', 'meter')
+        )
+        if not metres:
+            footprints = footprints.to_crs(footprints.estimate_utm_crs())
+        centres = footprints.geometry.centroid
+        return np.column_stack([centres.x.to_numpy(), centres.y.to_numpy()])
 
 
 class PoolItems(Dataset[dict[str, Any]]):

@@ -1,8 +1,10 @@
 """``als4gan loop`` on fixture data: rounds, interruption in every stage, bad input."""
 
+import re
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -308,3 +310,37 @@ def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
     assert set(ids) <= pool
     with pytest.raises(ValueError, match='source must be a datamodule with class_path'):
         LoopConfig(**{**load_loop(path).__dict__, 'source': {'init_args': {}}})
+
+
+def test_spaced_rounds_keep_their_patches_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = yaml.safe_load((ROOT / 'configs' / 'raster_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20, 'min_distance_m': 200.0,
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['loop', '--config', str(path)])
+    printed = capsys.readouterr().out
+    selection = gpd.read_file(tmp_path / 'loop' / 'selection' / 'selection.gpkg')
+    centres = np.column_stack([selection.centroid.x, selection.centroid.y])
+    first = selection['round'].to_numpy() == 0
+    added = np.flatnonzero(~first)
+    assert len(added) >= 2  # 16 px patches of 10 m: centres 160 m apart
+    filled = 0
+    match = re.search(r'only (\d+) of (\d+) patches are 200 m apart', printed)
+    if match:
+        filled = int(match[2]) - int(match[1])
+    spaced = added[np.argsort(selection['rank'].to_numpy()[added])][
+        : len(added) - filled
+    ]
+    for i in spaced:  # apart from every earlier patch and every other spaced one
+        others = [j for j in [*np.flatnonzero(first), *spaced] if j != i]
+        assert np.linalg.norm(centres[others] - centres[i], axis=1).min() >= 200.0
+    with pytest.raises(ValueError, match='min_distance_m must be a distance >= 0'):
+        load_loop(loop_file(tmp_path, 'bad', min_distance_m=-1))

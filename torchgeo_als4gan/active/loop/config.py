@@ -49,6 +49,10 @@ class LoopConfig:
             random increments: the control).
         stratify_by: per-group quotas: ``scene``, ``source``, ``file`` or
             ``region`` (with ``regions`` and ``region_column``), or None.
+        min_distance_m: spatially diverse rounds (georeferenced pools): no
+            two patches of a round, nor a new patch and one labelled before,
+            closer than this many metres between centres (0: off; the best
+            skipped patches fill a round that cannot be spaced).
         regions: vector file of regions for ``stratify_by: region``.
         region_column: its column naming the region.
         warm_start: start each round from the previous round's chosen
@@ -90,6 +94,7 @@ class LoopConfig:
     stratify_by: str | None = None
     regions: Path | None = None
     region_column: str | None = None
+    min_distance_m: float = 0.0
     warm_start: bool = False
     seed: int = 0
     data_args: list[str] = field(default_factory=list)
@@ -132,6 +137,15 @@ class LoopConfig:
             raise ValueError(msg)
         if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
             msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
+            raise ValueError(msg)
+        if (
+            not isinstance(self.min_distance_m, int | float)
+            or not self.min_distance_m >= 0
+        ):
+            msg = f'min_distance_m must be a distance >= 0 in metres, got {self.min_distance_m!r}'
+            raise ValueError(msg)
+        if self.min_distance_m > 0 and self.stratify_by is not None:
+            msg = 'min_distance_m and stratify_by cannot be combined yet; choose one'
             raise ValueError(msg)
         for name in (
             'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',

@@ -24,9 +24,8 @@ from ...datamodules.selection import labeled_count, random_selection
 from ...files import atomic_write, folder_lock
 from ...runs import evaluate_run, fit_run
 from ...runtime import quiet_lightning
+from ..choose import choose_rows
 from ..query.outputs import write_selection
-from ..quotas import stratified_top
-from ..ranking import rank_items
 from .config import LoopConfig
 from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
@@ -63,6 +62,9 @@ class _Loop:
         self.groups = pool_groups(
             self.pool, config.stratify_by, config.regions, config.region_column
         )
+        self.centres = (
+            self.pool.centres_m() if config.min_distance_m > 0 else None
+        )  # checked before the first fit
         self.counts = [labeled_count(b, len(self.ids)) for b in config.budgets]
         steps = np.diff([0, *self.counts])
         if (steps < 1).any():
@@ -255,13 +257,17 @@ class _Loop:
         values = table['score'].to_numpy(dtype=np.float64)
         k = self.counts[state.round + 1] - self.counts[state.round]
         largest = True if config.scorer == 'random' else check_scorer(config.scorer)[1]
-        if self.groups is not None:
-            groups = [self.groups[i] for i in items]
-            order = stratified_top(values, groups, k, largest, items)
-        else:
-            finite = ~np.isnan(values)
-            rows = np.flatnonzero(finite)
-            order = rows[rank_items(values[finite], largest, items[finite])[:k]]
+        groups = [self.groups[i] for i in items] if self.groups is not None else None
+        order, filled = choose_rows(
+            values, items, k, largest, groups, self.centres, state.selected,
+            config.min_distance_m,
+        )  # fmt: skip
+        if filled:
+            self.log(
+                f'round {state.round + 1}: only {k - filled} of {k} patches are'
+                f' {config.min_distance_m:g} m apart; the best {filled} closer ones'
+                ' complete the round'
+            )
         picks = items[order].tolist()
         scored = [
             np.nan if config.scorer == 'random' else float(v) for v in values[order]
