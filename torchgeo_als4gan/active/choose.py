@@ -7,8 +7,39 @@ from numpy.typing import NDArray
 
 from .quotas import stratified_top
 from .ranking import rank_items, spaced_top
+from .registry import QueryStrategy
 
-__all__ = ('choose_rows',)
+__all__ = ('check_spacing', 'choose_rows')
+
+
+def check_spacing(
+    min_distance: float, strategy: QueryStrategy, stratify_by: str | None
+) -> None:
+    """Refuse a ``min_distance_m`` that the query cannot apply.
+
+    Args:
+        min_distance: the option (metres, 0: off).
+        strategy: the query strategy.
+        stratify_by: the per-group quotas, if any.
+
+    Raises:
+        ValueError: If it is negative, or set with a strategy that does not
+            rank by uncertainty, or with ``stratify_by``.
+    """
+    if not isinstance(min_distance, int | float) or not min_distance >= 0:
+        msg = f'min_distance_m must be a distance >= 0 in metres, got {min_distance!r}'
+        raise ValueError(msg)
+    if min_distance == 0:
+        return
+    if strategy.score is None or strategy.diversity:
+        msg = (
+            f'min_distance_m spaces the picks of an uncertainty ranking; strategy'
+            f' {strategy.name!r} does not rank by uncertainty'
+        )
+        raise ValueError(msg)
+    if stratify_by is not None:
+        msg = 'min_distance_m and stratify_by cannot be combined yet; choose one'
+        raise ValueError(msg)
 
 
 def choose_rows(

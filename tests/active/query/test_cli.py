@@ -164,6 +164,22 @@ def test_existing_selection_needs_overwrite(tmp_path: Path) -> None:
             ValueError,
             'needs model dropout',
         ),
+        (['--min_distance_m=-5'], ValueError, 'min_distance_m must be a distance >= 0'),
+        (
+            ['--min_distance_m=50', '--strategy=random'],
+            ValueError,
+            "strategy 'random' does not rank by uncertainty",
+        ),
+        (
+            ['--min_distance_m=50', '--stratify_by=scene'],
+            ValueError,
+            'min_distance_m and stratify_by cannot be combined',
+        ),
+        (  # UC Merced tiles have no footprints
+            ['--min_distance_m=50', '--strategy=entropy'],
+            ValueError,
+            'min_distance_m needs a georeferenced pool',
+        ),
     ],
 )
 def test_bad_arguments_fail_before_training(
@@ -367,3 +383,16 @@ def test_context_classifier_learns_from_the_pool_with_metadata(
                 '--data.init_args.context=false',
             )
         )
+
+
+def test_spaced_query_rounds(tmp_path: Path) -> None:
+    # 16 px patches of 10 m: grid neighbours are 160 m apart, diagonals 226 m
+    main(query_args('raster_query.yaml', tmp_path, '--strategy=entropy',
+                    '--min_distance_m=200', '--figures=false'))  # fmt: skip
+    frame = gpd.read_file(tmp_path / 'selection.gpkg')
+    centres = np.column_stack([frame.centroid.x, frame.centroid.y])
+    queried = np.flatnonzero(frame['round'].to_numpy() > 0)
+    assert len(queried) >= 1
+    for i in queried:  # each pick keeps 200 m from the items labelled before it
+        earlier = np.flatnonzero(frame['rank'].to_numpy() < frame['rank'].iloc[i])
+        assert np.linalg.norm(centres[earlier] - centres[i], axis=1).min() >= 200

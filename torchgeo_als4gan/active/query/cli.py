@@ -21,6 +21,7 @@ from ...files import check_output_folder
 from ...lightning_cli import config_command_parser
 from ...trainers import ActiveLearnerTask
 from ..budget import QueryBudget, check_fraction
+from ..choose import check_spacing
 from ..registry import get_strategy
 from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
@@ -47,6 +48,7 @@ QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
     ('stratify_by', str | None, None, 'quotas per group: scene, source, file or region'),
     ('regions', str | None, None, 'stratify_by region: vector file of the regions'),
     ('region_column', str | None, None, 'stratify_by region: its column naming the region'),
+    ('min_distance_m', float, 0.0, 'spaced rounds (georeferenced pools): metres between picked patch centres (0: off)'),
     ('label_key', str, 'label', 'label (multi-class) or label_multi (multi-label)'),
     ('batch_size', int, 16, 'classifier training batch size'),
     ('predict_batch_size', int | None, None, 'scoring batch size (default batch_size)'),
@@ -211,6 +213,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         msg = f'num_workers must not be negative, got {cfg.num_workers}'
         raise ValueError(msg)
     check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
+    check_spacing(cfg.min_distance_m, strategy, cfg.stratify_by)
     output = Path(cfg.output)
     replace = _check_output(output, cfg.overwrite, cfg.resume)
 
@@ -230,6 +233,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         )
         raise ValueError(msg)
     groups = pool_groups(pool, cfg.stratify_by, cfg.regions, cfg.region_column)
+    centres = pool.centres_m() if cfg.min_distance_m > 0 else None
     budget = QueryBudget(
         len(pool), cfg.labeled_ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
     )
@@ -266,7 +270,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,
         cfg.candidates_factor, lambda: _global_rank() == 0, run_settings(cfg),
-        groups,
+        groups, centres, cfg.min_distance_m,
     )  # fmt: skip
     if cfg.resume:
         loop.load_state()  # refuses other settings before any training

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ...datamodules.selection import random_selection
 from ..budget import QueryBudget
-from ..quotas import stratified_top
+from ..choose import choose_rows
 from ..ranking import k_center_greedy, rank_items
 from ..registry import QueryStrategy
 from ..state import PickedItems
@@ -104,6 +104,8 @@ class PoolLoop:
         is_writer: Callable[[], bool] = lambda: True,
         extra_settings: dict[str, Any] | None = None,
         groups: Sequence[str] | None = None,
+        centres: NDArray[np.float64] | None = None,
+        min_distance: float = 0.0,
     ) -> None:
         """Initialize a new PoolLoop.
 
@@ -125,6 +127,9 @@ class PoolLoop:
                 picks are split among the groups in proportion to their
                 unlabelled items (:func:`~torchgeo_als4gan.active.stratified_top`);
                 uncertainty strategies only.
+            centres: [N, 2] item centres in metres, for spaced rounds.
+            min_distance: metres between the centres of picked items
+                (:func:`~torchgeo_als4gan.active.spaced_top`; with ``centres``).
 
         Raises:
             ValueError: If the budget does not match the pool or
@@ -143,6 +148,7 @@ class PoolLoop:
             msg = f'stratify_by needs an uncertainty strategy, not {strategy.name!r}'
             raise ValueError(msg)
         self.groups = list(groups) if groups is not None else None
+        self.centres, self.min_distance = centres, min_distance
         self.learner = learner
         self.ids = list(ids)
         self.budget = budget
@@ -260,14 +266,16 @@ class PoolLoop:
         scores = result.scores
         if not self.strategy.diversity:
             assert scores is not None
+            groups = None
+            if self.groups is None and np.isnan(scores).any():
+                rank_items(scores)  # refuses NaN scores, naming how many
             if self.groups is not None:
                 groups = [self.groups[i] for i in indices]
                 k = min(k, int((~np.isnan(scores)).sum()))
-                order = stratified_top(
-                    scores, groups, k, self.strategy.largest, indices
-                )
-                return indices[order].tolist(), scores[order].tolist()
-            order = rank_items(scores, self.strategy.largest, indices)[:k]
+            order, _ = choose_rows(
+                scores, indices, k, self.strategy.largest, groups, self.centres,
+                selected, self.min_distance,
+            )  # fmt: skip
             return indices[order].tolist(), scores[order].tolist()
         assert result.embeddings is not None
         candidates = np.setdiff1d(indices, np.asarray(selected, dtype=np.int64))
