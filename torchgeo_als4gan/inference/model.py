@@ -190,10 +190,14 @@ def load_segmentation_checkpoint(
     std: float | Sequence[float] | None = None,
     classes: Sequence[str] | None = None,
 ) -> SegmentationModel:
-    """Load a segmentation task checkpoint (S4GAN, self-training or TorchGeo's task).
+    """Load a segmentation task checkpoint of any kind this package trains.
 
-    A self-training checkpoint gives its teacher (or student, as its
-    ``eval_model`` says), the network its validation scores come from.
+    The task is told apart by the checkpoint's keys: S4GAN (a discriminator),
+    the context teacher, the hypercolumn task, self-training (a teacher), or
+    TorchGeo's ``SemanticSegmentationTask`` (the supervised baseline). A
+    self-training or context-teacher checkpoint gives the network its
+    validation scores came from (the teacher or the student, as its
+    ``eval_model`` says).
 
     Normalization, class names and colours come from the checkpoint (saved by
     this package's datamodules); ``mean``/``std``/``classes`` override them and
