@@ -194,10 +194,9 @@ def load_segmentation_checkpoint(
 
     The task is told apart by the checkpoint's keys: S4GAN (a discriminator),
     the context teacher, the hypercolumn task, self-training (a teacher), or
-    TorchGeo's ``SemanticSegmentationTask`` (the supervised baseline). A
-    self-training or context-teacher checkpoint gives the network its
-    validation scores came from (the teacher or the student, as its
-    ``eval_model`` says).
+    TorchGeo's ``SemanticSegmentationTask`` (the supervised baseline). A task
+    with a teacher gives the network it was validated with (its
+    ``inference_network``: the teacher or the student, as ``eval_model`` says).
 
     Normalization, class names and colours come from the checkpoint (saved by
     this package's datamodules); ``mean``/``std``/``classes`` override them and
