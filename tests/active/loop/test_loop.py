@@ -47,6 +47,21 @@ def loop_file(tmp_path: Path, name: str = 'loop', **changes: Any) -> Path:
     return path
 
 
+def fast_stal_file(tmp_path: Path, name: str = 'raster', **changes: Any) -> Path:
+    """A shipped ``<name>_stal.yaml`` on the fixture data, two short rounds."""
+    config = yaml.safe_load((ROOT / 'configs' / f'{name}_stal.yaml').read_text())
+    config.update({
+        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
+        'data_args': [*DATA_ARGS[name], '--data.init_args.batch_size=2',
+                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
+        'bootstrap_samples': 20, **changes,
+    })  # fmt: skip
+    path = tmp_path / 'stal.yaml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def outcome(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     results = pd.read_csv(folder / 'results.csv')
     ids = pd.read_csv(folder / 'selection' / 'selection.csv', dtype={'id': str})
@@ -199,17 +214,7 @@ def test_every_stal_config_is_tested() -> None:
 
 @pytest.mark.parametrize('name', ['ucm', 'deepglobe', 'raster'])
 def test_shipped_stal_configs_run(tmp_path: Path, name: str) -> None:
-    config = yaml.safe_load((ROOT / 'configs' / f'{name}_stal.yaml').read_text())
-    config.update({
-        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
-        'data_args': [*DATA_ARGS[name], '--data.init_args.batch_size=2',
-                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
-        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
-        'bootstrap_samples': 20,
-    })  # fmt: skip
-    path = tmp_path / 'stal.yaml'
-    path.write_text(yaml.safe_dump(config))
-    main(['loop', '--config', str(path)])
+    main(['loop', '--config', str(fast_stal_file(tmp_path, name))])
     results, ids = outcome(tmp_path / 'loop')
     assert results['round'].tolist() == [0, 1]
     assert len(ids) == results['labeled'].iloc[-1] > results['labeled'].iloc[0]
@@ -270,17 +275,9 @@ def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
             'split_block': 1, 'split_fractions': [1.0, 0.0, 0.0], 'num_workers': 0,
         },
     }  # fmt: skip
-    config = yaml.safe_load((ROOT / 'configs' / 'raster_stal.yaml').read_text())
-    config.update({
-        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
-        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
-                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
-        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
-        'bootstrap_samples': 20, 'source': source, 'source_ratio': 0.5,
-        'class_map': {'water': 'water'},
-    })  # fmt: skip
-    path = tmp_path / 'stal.yaml'
-    path.write_text(yaml.safe_dump(config))
+    path = fast_stal_file(
+        tmp_path, source=source, source_ratio=0.5, class_map={'water': 'water'}
+    )
     main(['loop', '--config', str(path)])
     results, ids = outcome(tmp_path / 'loop')
     assert results['round'].tolist() == [0, 1]
@@ -315,17 +312,7 @@ def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
 def test_spaced_rounds_keep_their_patches_apart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = yaml.safe_load((ROOT / 'configs' / 'raster_stal.yaml').read_text())
-    config.update({
-        'output': str(tmp_path / 'loop'), 'budgets': [0.3, 0.6], 'device': 'cpu',
-        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
-                      '--data.init_args.num_workers=0', '--data.init_args.steps_per_epoch=1'],
-        'model_args': ['--model.init_args.model=fcn'], 'trainer_args': FAST,
-        'bootstrap_samples': 20, 'min_distance_m': 200.0,
-    })  # fmt: skip
-    path = tmp_path / 'stal.yaml'
-    path.write_text(yaml.safe_dump(config))
-    main(['loop', '--config', str(path)])
+    main(['loop', '--config', str(fast_stal_file(tmp_path, min_distance_m=200.0))])
     printed = capsys.readouterr().out
     selection = gpd.read_file(tmp_path / 'loop' / 'selection' / 'selection.gpkg')
     centres = np.column_stack([selection.centroid.x, selection.centroid.y])
