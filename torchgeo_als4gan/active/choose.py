@@ -9,7 +9,31 @@ from .quotas import stratified_top
 from .ranking import rank_items, spaced_top
 from .registry import QueryStrategy
 
-__all__ = ('check_spacing', 'choose_rows')
+__all__ = ('check_min_distance', 'check_spacing', 'choose_rows')
+
+
+def check_min_distance(min_distance: float, stratify_by: str | None) -> None:
+    """Refuse a ``min_distance_m`` that is not a distance or clashes with quotas.
+
+    The one check of the option for ``als4gan query`` and ``als4gan loop``.
+
+    Args:
+        min_distance: the option (metres, 0: off).
+        stratify_by: the per-group quotas, if any.
+
+    Raises:
+        ValueError: If it is not a number >= 0, or set with ``stratify_by``.
+    """
+    if (
+        isinstance(min_distance, bool)
+        or not isinstance(min_distance, int | float)
+        or not min_distance >= 0
+    ):
+        msg = f'min_distance_m must be a distance >= 0 in metres, got {min_distance!r}'
+        raise ValueError(msg)
+    if min_distance > 0 and stratify_by is not None:
+        msg = 'min_distance_m and stratify_by cannot be combined yet; choose one'
+        raise ValueError(msg)
 
 
 def check_spacing(
@@ -26,19 +50,12 @@ def check_spacing(
         ValueError: If it is negative, or set with a strategy that does not
             rank by uncertainty, or with ``stratify_by``.
     """
-    if not isinstance(min_distance, int | float) or not min_distance >= 0:
-        msg = f'min_distance_m must be a distance >= 0 in metres, got {min_distance!r}'
-        raise ValueError(msg)
-    if min_distance == 0:
-        return
-    if strategy.score is None or strategy.diversity:
+    check_min_distance(min_distance, stratify_by)
+    if min_distance > 0 and (strategy.score is None or strategy.diversity):
         msg = (
             f'min_distance_m spaces the picks of an uncertainty ranking; strategy'
             f' {strategy.name!r} does not rank by uncertainty'
         )
-        raise ValueError(msg)
-    if stratify_by is not None:
-        msg = 'min_distance_m and stratify_by cannot be combined yet; choose one'
         raise ValueError(msg)
 
 

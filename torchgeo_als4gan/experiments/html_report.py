@@ -1,6 +1,7 @@
 """``report.html``: an experiment's results as one self-contained page."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from ..evaluation.html_page import (
 )
 from ..evaluation.scores import segmentation_scores
 from ..runs import TEST_CONFUSION
+from .config import Cell
 
 __all__ = ('class_iou_table', 'write_html_report')
 
@@ -27,6 +29,12 @@ def _class_names(run: Path, count: int) -> list[str]:
         if isinstance(classes, list) and len(classes) == count:
             return [str(c) for c in classes]
     return [str(i) for i in range(count)]
+
+
+def _cell_name(row: Any) -> str:
+    """The run folder of one ``results.csv`` row (:attr:`Cell.name`)."""
+    cell = Cell(float(row.ratio), str(row.strategy), str(row.method), int(row.seed))
+    return cell.name
 
 
 def class_iou_table(results: pd.DataFrame, folder: Path) -> pd.DataFrame:
@@ -43,7 +51,7 @@ def class_iou_table(results: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """
     rows = []
     for r in results.itertuples():
-        name = f'{r.method}_{r.strategy}_r{float(r.ratio):g}_s{int(r.seed)}'
+        name = _cell_name(r)
         path = folder / 'runs' / name / TEST_CONFUSION
         if not path.is_file():
             continue
@@ -86,10 +94,7 @@ def write_html_report(
         'test_miou',
     ]
     cells = results[columns].copy()
-    names = [
-        f'runs/{r.method}_{r.strategy}_r{float(r.ratio):g}_s{int(r.seed)}'
-        for r in results.itertuples()
-    ]
+    names = [f'runs/{_cell_name(r)}' for r in results.itertuples()]
     cells.insert(0, 'run', names)
     if not per_class.empty:
         per_class['cell'] = 'runs/' + per_class['cell']

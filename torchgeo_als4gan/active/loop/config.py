@@ -13,6 +13,7 @@ from ...checks import check_device, check_fraction, check_positive, read_yaml
 from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
 from ...runs import RunPolicy, build_config, check_method_config, read_config_file
+from ..choose import check_min_distance
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
@@ -138,15 +139,7 @@ class LoopConfig:
         if self.stratify_by is not None and self.stratify_by not in STRATIFY_BY:
             msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
             raise ValueError(msg)
-        if (
-            not isinstance(self.min_distance_m, int | float)
-            or not self.min_distance_m >= 0
-        ):
-            msg = f'min_distance_m must be a distance >= 0 in metres, got {self.min_distance_m!r}'
-            raise ValueError(msg)
-        if self.min_distance_m > 0 and self.stratify_by is not None:
-            msg = 'min_distance_m and stratify_by cannot be combined yet; choose one'
-            raise ValueError(msg)
+        check_min_distance(self.min_distance_m, self.stratify_by)
         for name in (
             'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',
         ):  # fmt: skip
