@@ -108,7 +108,12 @@ class StepTimer(Callback):
             self.times.append(time.perf_counter() - self.start)
 
 
-def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> float:
+def time_steps(
+    task: LightningModule,
+    semi: bool,
+    args: argparse.Namespace,
+    callbacks: list[Callback] | None = None,
+) -> float:
     timer = StepTimer(args.warmup)
     root = tempfile.mkdtemp(prefix='s4gan_step_')  # nothing written into the checkout
     with quiet_lightning():  # only the timings are printed
@@ -117,7 +122,8 @@ def time_steps(task: LightningModule, semi: bool, args: argparse.Namespace) -> f
             accelerator='gpu' if args.device == 'cuda' else 'cpu', devices=1,
             max_epochs=1, limit_train_batches=args.warmup + args.steps,
             limit_val_batches=0, logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+            enable_progress_bar=False, enable_model_summary=False,
+            callbacks=[*(callbacks or []), timer],
             precision=args.precision,
         )  # fmt: skip
         trainer.fit(task, Tiles(args, semi))

@@ -298,7 +298,8 @@ class HypercolumnSegmenter(nn.Module):
             batch: image index of each pixel [N].
 
         Returns:
-            [N, feature_channels], equal to the upsampled taps at those pixels.
+            [N, feature_channels] in fp32, equal to the upsampled taps at those
+            pixels.
         """
         height, width = x.shape[-2:]
         gx = (2 * (cols.float() + 0.5) / width) - 1
@@ -315,9 +316,11 @@ class HypercolumnSegmenter(nn.Module):
                         padding_mode='border', align_corners=False,
                     )  # fmt: skip
                     picked.append((mine.nonzero()[:, 0], sampled[0, :, 0].T))
-            out = feature.new_zeros(len(rows), feature.shape[1])
+            # fp32 whatever the autocast dtype of the tap (grid_sample is fp32
+            # under autocast; the z-scoring statistics are measured on these)
+            out = feature.new_zeros(len(rows), feature.shape[1], dtype=torch.float32)
             for index, values in picked:
-                out[index] = values
+                out[index] = values.float()
             columns.append(out)
         return torch.cat(columns, dim=1)
 

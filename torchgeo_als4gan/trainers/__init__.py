@@ -7,6 +7,7 @@ from .hypercolumn import HypercolumnTask
 from .s4gan import S4GANTask
 from .self_training import SelfTrainingTask
 from .semi import SemiSupervisedSegmentationTask
+from .speed import TrainingSpeed
 
 __all__ = (
     'ActiveLearnerTask',
@@ -16,4 +17,5 @@ __all__ = (
     'S4GANTask',
     'SelfTrainingTask',
     'SemiSupervisedSegmentationTask',
+    'TrainingSpeed',
 )
