@@ -331,3 +331,54 @@ def test_spaced_rounds_keep_their_patches_apart(
         assert np.linalg.norm(centres[others] - centres[i], axis=1).min() >= 200.0
     with pytest.raises(ValueError, match='min_distance_m must be a distance >= 0'):
         load_loop(loop_file(tmp_path, 'bad', min_distance_m=-1))
+
+
+def test_rounds_spend_an_area_budget_and_report_it(tmp_path: Path) -> None:
+    # 16 px patches of 10 m: 0.0256 km² each where the raster has data
+    path = fast_stal_file(tmp_path, budget_unit='area_km2', budgets=[0.06, 0.13])
+    main(['loop', '--config', str(path)])
+    results, _ = outcome(tmp_path / 'loop')
+    selection = pd.read_csv(tmp_path / 'loop' / 'selection' / 'selection.csv')
+    assert {'valid_pixels', 'area_km2', 'cost'} <= set(selection.columns)
+    assert (selection['area_km2'] > 0).all()  # nothing without data is bought
+    assert selection['area_km2'].max() <= 0.0256 + 1e-9
+    for r, budget in enumerate([0.06, 0.13]):
+        row = results.iloc[r]
+        assert row['budget_unit'] == 'area_km2' and row['budget'] == budget
+        bought = selection[selection['round'] <= r]
+        assert row['spent_area_km2'] == pytest.approx(bought['area_km2'].sum())
+        assert row['spent_items'] == len(bought) == row['labeled']
+        assert row['spent_pixels'] == pytest.approx(bought['valid_pixels'].sum())
+        # within the budget, and no cheaper item left that would still fit
+        assert row['spent_area_km2'] <= budget
+        assert budget - row['spent_area_km2'] < 0.0256
+    assert 'km²' in (tmp_path / 'loop' / 'results.md').read_text()
+
+
+@pytest.mark.parametrize(
+    ('changes', 'message'),
+    [
+        ({'budget_unit': 'hectares'}, 'budget unit must be one of'),
+        ({'budget_unit': 'items', 'budgets': [2, 3.5]}, 'whole numbers of items'),
+        ({'cost_model': 'file'}, 'cost_file is given with cost_model: file'),
+        ({'cost_model': 'file', 'cost_file': 'nowhere.csv'}, "'nowhere.csv' does not"),
+        ({'cost_model': 'minutes'}, 'cost_model must be one of'),
+    ],
+)
+def test_bad_budget_units_and_cost_models_are_refused(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_loop(loop_file(tmp_path, **changes))
+
+
+def test_area_budgets_on_a_pool_without_footprints_are_refused_before_a_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path, budget_unit='area_km2', budgets=[1.0, 2.0])
+    with pytest.raises(SystemExit):
+        main(['loop', '--config', str(path)])
+    assert (
+        "budgets in ['area_km2'] need a georeferenced pool" in capsys.readouterr().err
+    )
+    assert not list((tmp_path / 'loop').glob('round_*'))

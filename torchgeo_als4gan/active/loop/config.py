@@ -1,6 +1,5 @@
 """The ``als4gan loop`` YAML: budgets, method, scorer, strata and policy."""
 
-import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,6 +13,8 @@ from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
 from ...runs import RunPolicy, build_config, check_method_config, read_config_file
 from ..choose import check_min_distance
+from ..costs import COST_MODELS
+from ..spend import check_budget_amounts
 from .scoring import SEGMENTER_SCORERS
 
 __all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
@@ -43,8 +44,18 @@ class LoopConfig:
         method: fit config of the segmentation method (self-training by
             default in the shipped configs; S4GAN or supervised work too).
         mode: ``simulation`` or ``labelling``.
-        budgets: labelled fractions of the pool after each round,
-            strictly increasing in (0, 1], e.g. ``[0.01, 0.022, 0.05]``.
+        budgets: cumulative budget after each round, strictly increasing, in
+            ``budget_unit``: labelled fractions of the pool in (0, 1] by
+            default, e.g. ``[0.01, 0.022, 0.05]``; or ``[0.5, 1.0, 2.0]`` km².
+        budget_unit: ``fraction`` (``ceil(budget * N)`` items, as the random
+            baseline), ``items``, ``pixels`` (valid, not nodata), ``area_km2``
+            (valid area on the ground; georeferenced pools) or ``cost`` (the
+            cost model's unit). Other than ``fraction``, each round buys the
+            ranked items in order while they fit in what it has left.
+        cost_model: prices of ``cost`` budgets: ``constant`` (1 a patch),
+            ``area`` (its km²) or ``file`` (``cost_file``).
+        cost_file: a CSV of ``id,cost`` (e.g. seconds per patch from a
+            labelling log) for ``cost_model: file``.
         scorer: ``pixel_entropy`` (STAL), ``pixel_margin``,
             ``region_impurity`` (RIPU) or ``random`` (the same rounds with
             random increments: the control).
@@ -90,6 +101,9 @@ class LoopConfig:
     output: Path
     method: Path
     budgets: list[float]
+    budget_unit: str = 'fraction'
+    cost_model: str = 'constant'
+    cost_file: Path | None = None
     scorer: str = 'pixel_entropy'
     mode: str = 'simulation'
     stratify_by: str | None = None
@@ -121,14 +135,15 @@ class LoopConfig:
         Raises:
             ValueError: If a budget, scorer, mode or other option is invalid.
         """
-        budgets = self.budgets
-        if not budgets or any(
-            not isinstance(b, int | float) or not 0 < b <= 1 for b in budgets
-        ):
-            msg = f'budgets must be a non-empty list of fractions in (0, 1], got {budgets}'
+        check_budget_amounts(self.budget_unit, self.budgets, 'budgets')
+        if self.cost_model not in COST_MODELS:
+            msg = f'cost_model must be one of {list(COST_MODELS)}, got {self.cost_model!r}'
             raise ValueError(msg)
-        if any(b >= a for b, a in itertools.pairwise(budgets)):
-            msg = f'budgets must be strictly increasing, got {budgets}'
+        if (self.cost_model == 'file') != (self.cost_file is not None):
+            msg = 'cost_file is given with cost_model: file, and only then'
+            raise ValueError(msg)
+        if self.cost_file is not None and not Path(self.cost_file).is_file():
+            msg = f'cost_file {os.fspath(self.cost_file)!r} does not exist'
             raise ValueError(msg)
         if self.scorer not in SCORERS:
             msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
@@ -264,6 +279,13 @@ class LoopConfig:
             values.pop(key)
         values['method'] = read_yaml(Path(self.method), 'method')
         values['regions'] = None if self.regions is None else os.fspath(self.regions)
+        values['cost_file'] = (
+            None if self.cost_file is None else os.fspath(self.cost_file)
+        )
+        for key, default in (('budget_unit', 'fraction'), ('cost_model', 'constant'),
+                             ('cost_file', None)):  # fmt: skip
+            if values[key] == default:  # as loops from before these options saved
+                values.pop(key)
         return values
 
 
@@ -297,6 +319,7 @@ def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopCo
             msg = f'{os.fspath(file)}: {key!r} is required'
             raise ValueError(msg)
     raw['method'] = Path(raw['method'])
-    if raw.get('regions') is not None:
-        raw['regions'] = Path(raw['regions'])
+    for key in ('regions', 'cost_file'):
+        if raw.get(key) is not None:
+            raw[key] = Path(raw[key])
     return build_config(file, LoopConfig, raw, extra, 'output/loop')

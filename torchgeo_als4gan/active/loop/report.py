@@ -1,12 +1,14 @@
 """``als4gan loop`` outputs: per-round table, plot and the cumulative selection."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ...datamodules.pool import QueryPool
 from ...evaluation.html_page import embedded_png, markdown_to_html, write_page
@@ -18,13 +20,24 @@ if TYPE_CHECKING:
     from .config import LoopConfig
     from .state import RoundState
 
-__all__ = ('RESULT_COLUMNS', 'loop_table', 'write_loop_html', 'write_loop_reports')
+__all__ = (
+    'BUDGET_COLUMNS',
+    'RESULT_COLUMNS',
+    'loop_table',
+    'write_loop_html',
+    'write_loop_reports',
+)
 
 #: First columns of the loop's ``results.csv`` (then ``iou_<class>``, one per class).
 RESULT_COLUMNS = (
     'round', 'labeled', 'labeled_percent', 'ratio', 'strategy', 'method', 'seed',
     'val_miou', 'test_miou', 'test_miou_low', 'test_miou_high', 'test_items',
     'test_pixel_accuracy', 'test_fw_iou', 'checkpoint', 'checkpoint_policy', 'seconds',
+)  # fmt: skip
+#: Then what each round's cumulative selection spent (loops of this version on).
+BUDGET_COLUMNS = (
+    'budget', 'budget_unit', 'spent_items', 'spent_pixels', 'spent_area_km2',
+    'spent_cost',
 )  # fmt: skip
 
 
@@ -47,8 +60,13 @@ def loop_table(results: pd.DataFrame) -> str:
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for row in results.to_dict('records'):
+        labelled = f'{row["labeled"]} ({row["labeled_percent"]:.1f} %'
+        if 'spent_area_km2' in row and not pd.isna(row['spent_area_km2']):
+            labelled += f', {row["spent_area_km2"]:.3g} km²'
+        if row.get('budget_unit') == 'cost':
+            labelled += f', cost {row["spent_cost"]:.4g}'
         cells = [
-            str(row['round']), f'{row["labeled"]} ({row["labeled_percent"]:.1f} %)',
+            str(row['round']), labelled + ')',
             f'{row["val_miou"]:.3f}',
             f'{row["test_miou"]:.3f} [{row["test_miou_low"]:.3f}, {row["test_miou_high"]:.3f}]',
             *('' if pd.isna(row[c]) else f'{row[c]:.3f}' for c in classes),
@@ -65,7 +83,11 @@ def loop_table(results: pd.DataFrame) -> str:
 
 
 def write_loop_reports(
-    output: Path, rounds: Sequence['RoundState'], pool: QueryPool, config: 'LoopConfig'
+    output: Path,
+    rounds: Sequence['RoundState'],
+    pool: QueryPool,
+    config: 'LoopConfig',
+    prices: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> dict[str, Path]:
     """Write ``results.csv``, ``results.md``, the plot and the selection files.
 
@@ -74,6 +96,7 @@ def write_loop_reports(
         rounds: every round's state, evaluated.
         pool: the pool.
         config: the loop.
+        prices: per-item prices written next to the selection.
 
     Returns:
         The written files by name.
@@ -84,7 +107,8 @@ def write_loop_reports(
         rows.append({**state.result, 'seconds': round(sum(state.seconds.values()), 1)})
     results = pd.DataFrame(rows)
     classes = [c for c in results.columns if c.startswith('iou_')]
-    results = results[[*RESULT_COLUMNS, *classes]]
+    spent = [c for c in BUDGET_COLUMNS if c in results.columns]
+    results = results[[*RESULT_COLUMNS, *spent, *classes]]
     written = {
         'results': output / 'results.csv', 'table': output / 'results.md',
         'plot': output / 'label_efficiency.png',
@@ -101,7 +125,7 @@ def write_loop_reports(
     selection = list(zip(last.selected, last.rounds, last.scores, strict=True))
     files = write_selection(
         output / 'selection', pool, selection, f'loop_{config.scorer}', config.seed,
-        figures=False,
+        figures=False, prices=prices,
     )  # fmt: skip
     written.update(files)
     written['report'] = write_loop_html(output, written)

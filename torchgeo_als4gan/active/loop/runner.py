@@ -20,12 +20,13 @@ import pandas as pd
 from torchgeo.datasets import DatasetNotFoundError
 
 from ...datamodules.groups import pool_groups
-from ...datamodules.selection import labeled_count, random_selection
+from ...datamodules.selection import random_selection
 from ...files import atomic_write, folder_lock
 from ...runs import evaluate_run, fit_run
 from ...runtime import quiet_lightning
 from ..choose import choose_rows
 from ..query.outputs import write_selection
+from .budgets import RoundBudgets
 from .config import LoopConfig
 from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
@@ -65,14 +66,7 @@ class _Loop:
         self.centres = (
             self.pool.centres_m() if config.min_distance_m > 0 else None
         )  # checked before the first fit
-        self.counts = [labeled_count(b, len(self.ids)) for b in config.budgets]
-        steps = np.diff([0, *self.counts])
-        if (steps < 1).any():
-            msg = (
-                f'budgets {config.budgets} give {self.counts} of {len(self.ids)} pool'
-                ' items: every round must add at least one item'
-            )
-            raise ValueError(msg)
+        self.budgets = RoundBudgets(config, self.pool)
 
     # -- building blocks -----------------------------------------------------------
     def folder(self, round_: int) -> Path:
@@ -147,7 +141,10 @@ class _Loop:
             others = [i for i, pid in enumerate(self.ids) if pid not in self.labelled]
             order = [have[j] for j in rng.permutation(len(have))]
             order += [others[j] for j in rng.permutation(len(others))]
-            selected = order[: self.counts[0]]
+            selected = self.budgets.take(order, 0, [])
+        elif self.budgets.unit != 'fraction':
+            rng = np.random.default_rng(self.config.seed)
+            selected = self.budgets.take(rng.permutation(len(self.ids)).tolist(), 0, [])
         else:
             chosen = random_selection(
                 self.ids, self.config.budgets[0], self.config.seed
@@ -177,7 +174,7 @@ class _Loop:
             ]
         self.log(
             f'round {state.round}: training {self.method} on {len(state.selected)}'
-            f' labelled items ({100 * state.budget:g} %)'
+            f' labelled items ({self.budgets.describe(state.round)})'
         )
         data = config.retarget(self.data_args(state.round))
         fit_run(self.fit_config, self.policy, data, run, config.seed, extra)
@@ -188,8 +185,12 @@ class _Loop:
             self.fit_config, self.policy,
             config.retarget(self.data_args(state.round)), folder / 'run',
         )  # fmt: skip
+        unit = self.budgets.unit
         row.update({
-            'ratio': state.budget, 'strategy': config.scorer, 'seed': config.seed,
+            'ratio': state.budget if unit == 'fraction' else len(state.selected) / len(self.ids),
+            'strategy': config.scorer, 'seed': config.seed, 'budget': state.budget,
+            'budget_unit': unit,
+            **{f'spent_{k}': v for k, v in self.budgets.spent(state.selected).items()},
         })  # fmt: skip
         per_class = row.pop('test_class_iou')
         row.update({
@@ -255,19 +256,20 @@ class _Loop:
         position = {pid: i for i, pid in enumerate(self.ids)}
         items = np.asarray([position[i] for i in table['id']], dtype=np.int64)
         values = table['score'].to_numpy(dtype=np.float64)
-        k = self.counts[state.round + 1] - self.counts[state.round]
+        k = self.budgets.round_size(state.round + 1, len(values))
         largest = True if config.scorer == 'random' else check_scorer(config.scorer)[1]
         groups = [self.groups[i] for i in items] if self.groups is not None else None
         order, filled = choose_rows(
             values, items, k, largest, groups, self.centres, state.selected,
             config.min_distance_m,
         )  # fmt: skip
-        if filled:
+        if filled and self.budgets.unit == 'fraction':
             self.log(
                 f'round {state.round + 1}: only {k - filled} of {k} patches are'
                 f' {config.min_distance_m:g} m apart; the best {filled} closer ones'
                 ' complete the round'
             )
+        order = self.budgets.take_rows(order, items, state.round + 1, state.selected)
         picks = items[order].tolist()
         scored = [
             np.nan if config.scorer == 'random' else float(v) for v in values[order]
@@ -391,4 +393,6 @@ def run_loop(
         rounds = [
             RoundState.load(loop.folder(r) / 'state.json') for r in range(last + 1)
         ]
-        return write_loop_reports(output, rounds, loop.pool, config)
+        return write_loop_reports(
+            output, rounds, loop.pool, config, loop.budgets.item_prices()
+        )

@@ -2,7 +2,7 @@
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import rasterio
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from numpy.typing import NDArray
 
 from ...datamodules.pool import QueryPool
 from ...files import atomic_write
@@ -37,7 +38,11 @@ OUTPUT_NAMES = (
 
 
 def selection_table(
-    pool: QueryPool, rows: Sequence[tuple[int, int, float]], strategy: str, seed: int
+    pool: QueryPool,
+    rows: Sequence[tuple[int, int, float]],
+    strategy: str,
+    seed: int,
+    prices: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> pd.DataFrame:
     """One row per selected item, in selection order.
 
@@ -46,18 +51,23 @@ def selection_table(
         rows: (pool index, round, score) of each selected item.
         strategy: strategy name.
         seed: seed of the run.
+        prices: per-item prices by pool index (e.g. ``valid_pixels``,
+            ``area_km2``, ``cost``), one column each.
 
     Returns:
-        Columns ``rank``, ``id``, ``round``, ``score``, ``strategy``, ``seed``.
+        Columns ``rank``, ``id``, ``round``, ``score``, ``strategy``, ``seed``
+        and one per price.
     """
+    index = [i for i, _, _ in rows]
     return pd.DataFrame(
         {
             'rank': np.arange(1, len(rows) + 1),
-            'id': [pool.ids[i] for i, _, _ in rows],
+            'id': [pool.ids[i] for i in index],
             'round': [r for _, r, _ in rows],
             'score': [s for _, _, s in rows],
             'strategy': strategy,
             'seed': seed,
+            **{name: values[index] for name, values in (prices or {}).items()},
         }
     )
 
@@ -157,6 +167,7 @@ def write_selection(
     strategy: str,
     seed: int,
     figures: bool = True,
+    prices: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> dict[str, Path]:
     """Write the selection files, each to a temporary name first.
 
@@ -174,12 +185,13 @@ def write_selection(
         strategy: strategy name.
         seed: seed of the run.
         figures: also draw the figures.
+        prices: per-item prices written as columns (what each pick cost).
 
     Returns:
         Written files by name.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    table = selection_table(pool, rows, strategy, seed)
+    table = selection_table(pool, rows, strategy, seed, prices)
     written: dict[str, Path] = {}
 
     path = folder / 'selection.npy'
