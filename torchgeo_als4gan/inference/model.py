@@ -14,6 +14,7 @@ from torchgeo.trainers import SemanticSegmentationTask
 from ..checks import read_checkpoint
 from ..datamodules.metadata import checkpoint_metadata
 from ..datasets.plotting import default_colors
+from ..evaluation.calibration import read_temperature
 from ..models import S4GANDiscriminator, rescale_to_unit
 from ..trainers import ContextTeacherTask, HypercolumnTask, S4GANTask, SelfTrainingTask
 
@@ -48,6 +49,9 @@ class SegmentationModel:
             indexes or band descriptions; None: all bands).
         pixel_range: data type and per-band 1st/99th percentiles of the
             training imagery (None: not recorded, nothing is compared).
+        temperature: the logits are divided by it before the softmax (fitted
+            on val by :class:`~torchgeo_als4gan.evaluation.calibration.TemperatureCalibration`;
+            1: none).
     """
 
     network: nn.Module
@@ -61,6 +65,7 @@ class SegmentationModel:
     device: torch.device = field(default_factory=lambda: torch.device('cpu'))
     bands: list[int | str] | None = None
     pixel_range: dict[str, Any] | None = None
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         """Check the normalization and fill in colours."""
@@ -118,7 +123,7 @@ class SegmentationModel:
             discriminator's score [B] of each (image, prediction) pair.
         """
         x = self.normalize(image)
-        probs = self.network(x).float().softmax(dim=1)
+        probs = (self.network(x).float() / self.temperature).softmax(dim=1)
         score = None
         if self.discriminator is not None:
             logit, _ = self.discriminator(probs, rescale_to_unit(x))
@@ -199,7 +204,8 @@ def load_segmentation_checkpoint(
     ``inference_network``: the teacher or the student, as ``eval_model`` says).
 
     Normalization, class names and colours come from the checkpoint (saved by
-    this package's datamodules); ``mean``/``std``/``classes`` override them and
+    this package's datamodules), and the temperature when the run fitted one
+    (:class:`~torchgeo_als4gan.evaluation.calibration.TemperatureCalibration`); ``mean``/``std``/``classes`` override them and
     are required only for checkpoints trained with other datamodules.
 
     Args:
@@ -245,5 +251,6 @@ def load_segmentation_checkpoint(
         source=os.fspath(path),
         bands=meta.get('bands'),
         pixel_range=meta.get('pixel_range'),
+        temperature=read_temperature(checkpoint),
     )
     return model.to(device)

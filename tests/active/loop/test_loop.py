@@ -8,9 +8,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 import torchgeo_als4gan.active.loop.runner as runner
+import torchgeo_als4gan.active.loop.workers as runner_workers
 from tests.fixture_args import DATA_ARGS
 from tests.html_check import read_page
 from torchgeo_als4gan.active.loop import (
@@ -382,3 +384,24 @@ def test_area_budgets_on_a_pool_without_footprints_are_refused_before_a_fit(
         "budgets in ['area_km2'] need a georeferenced pool" in capsys.readouterr().err
     )
     assert not list((tmp_path / 'loop').glob('round_*'))
+
+
+def test_calibrated_rounds_score_the_pool_at_the_fitted_temperature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[float] = []
+    original = runner_workers.score_pool
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        used.append(kwargs['temperature'])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner_workers, 'score_pool', spy)
+    main(['loop', '--config', str(fast_stal_file(tmp_path, calibrate='temperature'))])
+    state = RoundState.load(tmp_path / 'loop' / 'round_00' / 'state.json')
+    assert state.result is not None
+    stored = torch.load(state.result['checkpoint'], weights_only=False)['calibration']
+    assert stored['temperature'] > 0 and stored['pixels'] > 0
+    assert used == [pytest.approx(stored['temperature'])]  # round 0 scored the pool
+    with pytest.raises(ValueError, match="calibrate must be 'temperature' or null"):
+        load_loop(loop_file(tmp_path, 'bad', calibrate='platt'))

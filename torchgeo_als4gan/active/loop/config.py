@@ -17,7 +17,14 @@ from ..costs import COST_MODELS
 from ..spend import check_budget_amounts
 from .scoring import SEGMENTER_SCORERS
 
-__all__ = ('MODES', 'SCORERS', 'LoopConfig', 'load_loop')
+__all__ = ('CALIBRATE_ARGS', 'MODES', 'SCORERS', 'LoopConfig', 'load_loop')
+
+#: Trainer overrides of each ``calibrate`` choice.
+CALIBRATE_ARGS: dict[str | None, tuple[str, ...]] = {
+    'temperature': (
+        '--trainer.callbacks+=torchgeo_als4gan.evaluation.TemperatureCalibration',
+    )
+}
 
 #: What ``scorer`` accepts: the segmenter's scores, or a random draw.
 SCORERS = (*SEGMENTER_SCORERS, 'random')
@@ -56,6 +63,11 @@ class LoopConfig:
             ``area`` (its km²) or ``file`` (``cost_file``).
         cost_file: a CSV of ``id,cost`` (e.g. seconds per patch from a
             labelling log) for ``cost_model: file``.
+        calibrate: ``temperature``: every round's fit also fits one
+            temperature on its val pixels
+            (:class:`~torchgeo_als4gan.evaluation.calibration.TemperatureCalibration`),
+            stored in its checkpoints, and the pool is scored from the
+            softmax at that temperature; None: raw softmax.
         scorer: ``pixel_entropy`` (STAL), ``pixel_margin``,
             ``region_impurity`` (RIPU) or ``random`` (the same rounds with
             random increments: the control).
@@ -104,6 +116,7 @@ class LoopConfig:
     budget_unit: str = 'fraction'
     cost_model: str = 'constant'
     cost_file: Path | None = None
+    calibrate: str | None = None
     scorer: str = 'pixel_entropy'
     mode: str = 'simulation'
     stratify_by: str | None = None
@@ -144,6 +157,9 @@ class LoopConfig:
             raise ValueError(msg)
         if self.cost_file is not None and not Path(self.cost_file).is_file():
             msg = f'cost_file {os.fspath(self.cost_file)!r} does not exist'
+            raise ValueError(msg)
+        if self.calibrate not in (None, 'temperature'):
+            msg = f"calibrate must be 'temperature' or null, got {self.calibrate!r}"
             raise ValueError(msg)
         if self.scorer not in SCORERS:
             msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
@@ -261,7 +277,8 @@ class LoopConfig:
         """
         return RunPolicy(
             data_args=tuple(self.retarget(self.data_args)),
-            model_args=tuple(self.model_args), trainer_args=tuple(self.trainer_args),
+            model_args=tuple(self.model_args),
+            trainer_args=(*self.trainer_args, *CALIBRATE_ARGS.get(self.calibrate, ())),
             device=self.device, checkpoint_top_k=self.checkpoint_top_k,
             val_check_interval=self.val_check_interval,
             bootstrap_samples=self.bootstrap_samples, bootstrap_seed=self.bootstrap_seed,
@@ -283,7 +300,7 @@ class LoopConfig:
             None if self.cost_file is None else os.fspath(self.cost_file)
         )
         for key, default in (('budget_unit', 'fraction'), ('cost_model', 'constant'),
-                             ('cost_file', None)):  # fmt: skip
+                             ('cost_file', None), ('calibrate', None)):  # fmt: skip
             if values[key] == default:  # as loops from before these options saved
                 values.pop(key)
         return values

@@ -56,19 +56,28 @@ def check_scorer(
 class SegmenterPoolScorer(LightningModule):
     """A trained segmentation task as a pool scorer for ``trainer.predict``."""
 
-    def __init__(self, task: LightningModule, scorer: str, **options: Any) -> None:
+    def __init__(
+        self,
+        task: LightningModule,
+        scorer: str,
+        temperature: float = 1.0,
+        **options: Any,
+    ) -> None:
         """Initialize a new SegmenterPoolScorer.
 
         Args:
             task: the trained segmentation task (its ``forward`` in eval mode
                 is what the task evaluates with: the teacher for self-training).
             scorer: a key of :data:`SEGMENTER_SCORERS`.
+            temperature: the logits are divided by it before the softmax (the
+                checkpoint's fitted temperature; 1: none).
             **options: extra arguments of the score function (``k``, ``top`` of
                 ``region_impurity``).
         """
         super().__init__()
         function, _ = check_scorer(scorer)
         self.task = task
+        self.temperature = temperature
         self.score_fn = functools.partial(function, **options)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
@@ -81,7 +90,8 @@ class SegmenterPoolScorer(LightningModule):
         Returns:
             ``index`` and ``score``.
         """
-        probs = self.task(batch['image']).float().softmax(dim=1)
+        logits = self.task(batch['image']).float() / self.temperature
+        probs = logits.softmax(dim=1)
         return {'index': batch['index'], 'score': self.score_fn(probs, batch['pixels'])}
 
 
@@ -97,6 +107,7 @@ def score_pool(
     strategy: str = 'auto',
     batch_size: int = 16,
     num_workers: int = 0,
+    temperature: float = 1.0,
     **options: Any,
 ) -> RoundScores:
     """Score pool items with a trained segmenter, streaming them through predict.
@@ -113,6 +124,7 @@ def score_pool(
         strategy: Lightning strategy.
         batch_size: scoring batch size.
         num_workers: data loading workers.
+        temperature: divides the logits before the softmax (calibration).
         **options: extra arguments of the score function.
 
     Returns:
@@ -131,7 +143,7 @@ def score_pool(
         pool, [], items, batch_size=batch_size, num_workers=num_workers, pixels=True
     )
     trainer.predict(
-        SegmenterPoolScorer(task, scorer, **options), datamodule=data,
+        SegmenterPoolScorer(task, scorer, temperature, **options), datamodule=data,
         return_predictions=False,
     )  # fmt: skip
     assert writer.result is not None

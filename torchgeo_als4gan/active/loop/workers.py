@@ -22,6 +22,7 @@ from lightning import LightningModule
 from numpy.typing import NDArray
 
 from ...datamodules.pool import QueryPool
+from ...evaluation.calibration import checkpoint_temperature
 from ...files import atomic_write
 from ...runtime import quiet_known_warnings, resolve_device
 from .config import LoopConfig
@@ -93,7 +94,8 @@ def score_items(
         strategy: Lightning strategy (``ddp`` with several devices).
 
     Returns:
-        The score of each of ``job.items``, in their order.
+        The score of each of ``job.items``, in their order (from the
+        softmax at the checkpoint's fitted temperature, when it has one).
     """
     config = job.config
     if model is None:
@@ -107,7 +109,8 @@ def score_items(
     result = score_pool(
         model, pool, job.items, config.scorer, job.folder, 'pool',
         accelerator='gpu' if device.type == 'cuda' else 'cpu', devices=devices,
-        strategy=strategy, batch_size=config.score_batch_size, **options,
+        strategy=strategy, batch_size=config.score_batch_size,
+        temperature=checkpoint_temperature(job.checkpoint), **options,
     )  # fmt: skip
     assert result.scores is not None
     by_index = dict(zip(result.indices.tolist(), result.scores.tolist(), strict=True))
