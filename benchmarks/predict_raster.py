@@ -132,8 +132,8 @@ def run_child(
     command = [
         sys.executable, __file__, '--child', str(raster), '--output', str(output),
         '--model', args.model, '--backbone', args.backbone, '--classes', str(args.classes),
-        '--patch-size', str(args.patch_size), '--overlap', str(args.overlap),
-        '--batch-size', str(args.batch_size), '--device', args.device,
+        '--patch_size', str(args.patch_size), '--overlap', str(args.overlap),
+        '--batch_size', str(args.batch_size), '--device', args.device,
     ]  # fmt: skip
     if forward:
         command.append('--forward')

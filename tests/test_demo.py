@@ -149,8 +149,8 @@ def test_demo_rejects_small_scene(
     assert '--size must be at least 192 pixels, got 64' in capsys.readouterr().err
     assert not (tmp_path / 'small').exists()
     with pytest.raises(SystemExit):
-        main(['demo', '--output', str(tmp_path / 'small'), '--scene-variation', '2'])
-    assert '--scene-variation must be in [0, 1], got 2.0' in capsys.readouterr().err
+        main(['demo', '--output', str(tmp_path / 'small'), '--scene_variation', '2'])
+    assert '--scene_variation must be in [0, 1], got 2.0' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(['demo', '--output', str(tmp_path / 'small'), '--methods', 's4gan'])
     assert '--methods must include supervised' in capsys.readouterr().err

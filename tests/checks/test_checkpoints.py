@@ -128,7 +128,7 @@ def test_failing_overwrite_changes_nothing_of_the_user(
          '--output', str(user), '--overwrite', '--device', 'cpu'],
         ['predict-raster', '--checkpoint', str(raster_checkpoint), '--input',
          str(ROOT / 'tests' / 'data' / 'georaster' / 'imagery' / 'scene.tif'),
-         '--output', str(user), '--overwrite', '--patch-size', '100000',
+         '--output', str(user), '--overwrite', '--patch_size', '100000',
          '--overlap', '0', '--device', 'cpu'],
     ):  # fmt: skip
         with pytest.raises(SystemExit):

@@ -76,16 +76,16 @@ def test_predict_raster_min_area(
         0
     ]
     args = ['predict-raster', '--checkpoint', str(raster_checkpoint), '--input',
-            str(raster), '--output', str(tmp_path / 'out'), '--no-progress',
+            str(raster), '--output', str(tmp_path / 'out'), '--no_progress',
             '--device', 'cpu']  # fmt: skip
     with pytest.raises(SystemExit):
-        main([*args, '--min-area', '-3', '--vector', str(tmp_path / 'p.gpkg')])
-    assert '--min-area must be a non-negative number, got -3' in capsys.readouterr().err
+        main([*args, '--min_area', '-3', '--vector', str(tmp_path / 'p.gpkg')])
+    assert '--min_area must be a non-negative number, got -3' in capsys.readouterr().err
     assert not (tmp_path / 'out').exists()
     with pytest.warns(
-        UserWarning, match=r'--min-area 1e\+12 drops every one of the \d+ polygons'
+        UserWarning, match=r'--min_area 1e\+12 drops every one of the \d+ polygons'
     ):
-        main([*args, '--min-area', '1e12', '--vector', str(tmp_path / 'p.gpkg')])
+        main([*args, '--min_area', '1e12', '--vector', str(tmp_path / 'p.gpkg')])
 
 
 def test_evaluate_unwritable_output_fails_before_scoring(

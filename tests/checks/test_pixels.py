@@ -40,7 +40,7 @@ def test_statistics_and_comparison(tmp_path: Path) -> None:
         match=r'data type uint16 \(the model was trained on uint8\).*band 1 range',
     ):
         check_pixel_range(trained, wide, 'new.tif')
-    with pytest.warns(UserWarning, match='--allow-range given: going on'):
+    with pytest.warns(UserWarning, match='--allow_range given: going on'):
         assert check_pixel_range(trained, wide, 'new.tif', allow=True)
     assert check_pixel_range(trained, trained, 'same') == []
     assert check_pixel_range(None, wide, 'old checkpoint') == []
@@ -57,15 +57,15 @@ def test_checkpoint_records_the_range_and_predict_raster_compares(
     assert recorded['dtype'] == 'uint8' and recorded['files'] == 1
     wide = scene_as(tmp_path, 'uint16', 257.0)
     args = ['predict-raster', '--checkpoint', str(raster_checkpoint), '--input',
-            str(wide), '--output', str(tmp_path / 'out'), '--no-progress',
+            str(wide), '--output', str(tmp_path / 'out'), '--no_progress',
             '--device', 'cpu']  # fmt: skip
     with pytest.raises(SystemExit):
         main(args)
     err = capsys.readouterr().err
     assert 'data type uint16 (the model was trained on uint8)' in err
-    assert '--allow-range' in err and not (tmp_path / 'out').exists()
-    with pytest.warns(UserWarning, match='--allow-range given'):
-        main([*args, '--allow-range'])
+    assert '--allow_range' in err and not (tmp_path / 'out').exists()
+    with pytest.warns(UserWarning, match='--allow_range given'):
+        main([*args, '--allow_range'])
     assert (tmp_path / 'out' / 'scene_classes.tif').exists()
 
 
@@ -121,8 +121,8 @@ def test_non_finite_pixels_are_nodata_everywhere(
     classes = []
     for path, out_dir in zip(paths, ('oc', 'od'), strict=True):
         main(['predict-raster', '--checkpoint', str(raster_checkpoint), '--input',
-              str(path), '--output', str(tmp_path / out_dir), '--no-progress',
-              '--device', 'cpu', '--allow-range'])  # fmt: skip
+              str(path), '--output', str(tmp_path / out_dir), '--no_progress',
+              '--device', 'cpu', '--allow_range'])  # fmt: skip
         with rasterio.open(tmp_path / out_dir / 'scene_classes.tif') as src:
             classes.append(src.read(1))
     assert '2 NaN / inf input pixels written as nodata' in capsys.readouterr().out

@@ -17,9 +17,9 @@ def test_the_check() -> None:
         match=r'patch_size 100000 is larger than the data: the largest image of x is 24x30 pixels; use patch_size 30 or less',
     ):
         check_window_size('patch_size', 100000, 24, 30, 'x', allow_padding=0)
-    check_window_size('--patch-size', 512, 84, 60, 'small.tif')  # padding allowed
-    with pytest.raises(ValueError, match=r'--patch-size 100000 implies .* GiB'):
-        check_window_size('--patch-size', 100000, 200000, 200000, 'big.tif', 3, 8)
+    check_window_size('--patch_size', 512, 84, 60, 'small.tif')  # padding allowed
+    with pytest.raises(ValueError, match=r'--patch_size 100000 implies .* GiB'):
+        check_window_size('--patch_size', 100000, 200000, 200000, 'big.tif', 3, 8)
     with pytest.raises(ValueError, match=r'--x 1 implies .* more than the'):
         check_memory('--x 1', 1e18, 'nothing')
 
@@ -55,8 +55,8 @@ def test_predict_raster(
     raster = DATA / 'georaster' / 'imagery' / 'scene.tif'
     with pytest.raises(SystemExit):
         main(['predict-raster', '--checkpoint', str(raster_checkpoint), '--input',
-              str(raster), '--output', str(tmp_path / 'out'), '--patch-size',
+              str(raster), '--output', str(tmp_path / 'out'), '--patch_size',
               '100000', '--overlap', '0', '--device', 'cpu'])  # fmt: skip
     err = capsys.readouterr().err
-    assert '--patch-size 100000 is larger than the data' in err and '60x84' in err
+    assert '--patch_size 100000 is larger than the data' in err and '60x84' in err
     assert not (tmp_path / 'out').exists()

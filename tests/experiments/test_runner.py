@@ -200,13 +200,13 @@ def test_changed_settings_are_refused_or_rerun(
         main(['experiment', '--config', str(changed)])
     err = capsys.readouterr().err
     assert (
-        'supervised_random_r0.5_s0 (trainer_args)' in err and '--rerun-changed' in err
+        'supervised_random_r0.5_s0 (trainer_args)' in err and '--rerun_changed' in err
     )
     assert fitted == [] or fitted == ['supervised_random_r0.5_s0']
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / 'small' / 'results.csv'), first
     )
-    main(['experiment', '--config', str(changed), '--rerun-changed'])
+    main(['experiment', '--config', str(changed), '--rerun_changed'])
     assert fitted == ['supervised_random_r0.5_s0'] * 2
     rerun = pd.read_csv(tmp_path / 'small' / 'results.csv')
     assert len(rerun) == 1 and '--trainer.max_epochs=2' in rerun['settings'].iloc[0]
@@ -405,7 +405,7 @@ def test_keep_going_records_a_failed_cell_and_status_reports_it(
         return real_fit(config, cell, data, run)
 
     monkeypatch.setattr(runner, 'fit_cell', failing_fit)
-    # without --keep-going the error is recorded and raised
+    # without --keep_going the error is recorded and raised
     with pytest.raises(RuntimeError, match='out of memory'):
         main(['experiment', '--config', str(path)])
     failures = json.loads((out / 'failures.json').read_text())
@@ -418,9 +418,9 @@ def test_keep_going_records_a_failed_cell_and_status_reports_it(
     assert 'RuntimeError: out of memory in the generator' in lines[0]
     assert lines[1].split() == ['pending', 'supervised_random_r0.5_s0']
     assert lines[-1] == '2 cells: 1 failed, 1 pending'
-    # with --keep-going the grid finishes its other cells and exits with 1
+    # with --keep_going the grid finishes its other cells and exits with 1
     with pytest.raises(SystemExit) as exit_info:
-        main(['experiment', '--config', str(path), '--keep-going'])
+        main(['experiment', '--config', str(path), '--keep_going'])
     assert exit_info.value.code == 1
     assert '1 cell(s) failed: s4gan_random_r0.5_s0' in capsys.readouterr().out
     assert len(pd.read_csv(out / 'results.csv')) == 1
@@ -430,7 +430,7 @@ def test_keep_going_records_a_failed_cell_and_status_reports_it(
     assert 'test mIoU' in lines[1] and lines[0].startswith('failed')
     # fixed: the next run retries the failed cell and forgets the failure
     monkeypatch.setattr(runner, 'fit_cell', real_fit)
-    main(['experiment', '--config', str(path), '--keep-going'])
+    main(['experiment', '--config', str(path), '--keep_going'])
     assert json.loads((out / 'failures.json').read_text()) == {}
     assert len(pd.read_csv(out / 'results.csv')) == 2
     main(['experiment', '--config', str(path), '--status'])

@@ -67,16 +67,16 @@ def test_bands_recorded_and_used_by_default(
     assert model.bands == [1, 2, 3] and model.in_channels == 3
     main([
         'predict-raster', '--checkpoint', str(rgb_of_naip_checkpoint), '--input',
-        str(naip), '--output', str(tmp_path / 'a'), '--patch-size', '32',
-        '--overlap', '8', '--no-progress', '--device', 'cpu',
+        str(naip), '--output', str(tmp_path / 'a'), '--patch_size', '32',
+        '--overlap', '8', '--no_progress', '--device', 'cpu',
     ])  # fmt: skip
     out = tmp_path / 'a' / 'naip_classes.tif'
     assert _grid(out) == _grid(naip)
     # the same bands read from the 3-band original give the same classes
     main([
         'predict-raster', '--checkpoint', str(rgb_of_naip_checkpoint), '--input',
-        str(IMAGE), '--output', str(tmp_path / 'b'), '--patch-size', '32',
-        '--overlap', '8', '--no-progress', '--device', 'cpu',
+        str(IMAGE), '--output', str(tmp_path / 'b'), '--patch_size', '32',
+        '--overlap', '8', '--no_progress', '--device', 'cpu',
     ])  # fmt: skip
     with (
         rasterio.open(out) as a,
@@ -95,7 +95,7 @@ def test_bands_option_on_a_4_band_raster(
     assert load_segmentation_checkpoint(s4gan_checkpoint).bands is None
     base = [
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input', str(naip),
-        '--patch-size', '32', '--overlap', '8', '--no-progress', '--device', 'cpu',
+        '--patch_size', '32', '--overlap', '8', '--no_progress', '--device', 'cpu',
     ]  # fmt: skip
     with pytest.raises(SystemExit):
         main([*base, '--output', str(tmp_path / 'x')])

@@ -49,9 +49,9 @@ def test_predict_raster_command(
     out = tmp_path / 'pred'
     main([
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input', str(IMAGE),
-        '--output', str(out), '--patch-size', '32', '--overlap', '8', '--batch-size', '4',
+        '--output', str(out), '--patch_size', '32', '--overlap', '8', '--batch_size', '4',
         '--probabilities', '--uncertainty', '--vector', str(out / 'polygons.gpkg'),
-        '--min-area', '2', '--device', 'cpu', '--no-progress',
+        '--min_area', '2', '--device', 'cpu', '--no_progress',
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert 'scene_classes.tif' in printed and 'polygons.gpkg (layer scene)' in printed
@@ -88,7 +88,7 @@ def test_command_errors_are_one_line(
 ) -> None:
     def error(*args: str) -> str:
         with pytest.raises(SystemExit) as exit_info:
-            main(['predict-raster', '--no-progress', *args])
+            main(['predict-raster', '--no_progress', *args])
         assert exit_info.value.code == 2
         return capsys.readouterr().err
 

@@ -62,8 +62,8 @@ def test_predict_raster_on_two_processes(
     inputs = [str(scenes / f'{n}.tif') for n in 'abc']
     common = [
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input', *inputs,
-        '--patch-size', '32', '--overlap', '8', '--batch-size', '4', '--uncertainty',
-        '--probabilities', '--device', 'cpu', '--no-progress',
+        '--patch_size', '32', '--overlap', '8', '--batch_size', '4', '--uncertainty',
+        '--probabilities', '--device', 'cpu', '--no_progress',
     ]  # fmt: skip
     one = _run(*common, '--output', str(tmp_path / 'one'), '--vector',
                str(tmp_path / 'one' / 'p.gpkg'))  # fmt: skip
@@ -99,8 +99,8 @@ def test_bad_input_stops_every_process_before_any_tile(
     out = tmp_path / 'out'
     done = _run(
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input',
-        str(scenes / 'a.tif'), str(one_band), '--output', str(out), '--patch-size',
-        '32', '--overlap', '8', '--device', 'cpu', '--devices', '2', '--no-progress',
+        str(scenes / 'a.tif'), str(one_band), '--output', str(out), '--patch_size',
+        '32', '--overlap', '8', '--device', 'cpu', '--devices', '2', '--no_progress',
     )  # fmt: skip
     assert done.returncode == 2
     assert "gray.tif' has 1 band(s) but the model was trained on 3" in done.stderr
@@ -146,7 +146,7 @@ def test_lightning_predict_with_the_writer_on_two_processes(
     single = _run(
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input',
         *(str(scenes / f'{n}.tif') for n in 'abc'), '--output', str(tmp_path / 'ref'),
-        '--patch-size', '32', '--overlap', '8', '--device', 'cpu', '--no-progress',
+        '--patch_size', '32', '--overlap', '8', '--device', 'cpu', '--no_progress',
     )  # fmt: skip
     assert single.returncode == 0, single.stderr[-3000:]
     for name in 'abc':
@@ -175,8 +175,8 @@ def test_a_process_failing_midway_is_reported(
     out = tmp_path / 'out'
     done = _run(
         'predict-raster', '--checkpoint', str(s4gan_checkpoint), '--input',
-        str(broken), str(scenes / 'b.tif'), '--output', str(out), '--patch-size',
-        '32', '--overlap', '8', '--device', 'cpu', '--devices', '2', '--no-progress',
+        str(broken), str(scenes / 'b.tif'), '--output', str(out), '--patch_size',
+        '32', '--overlap', '8', '--device', 'cpu', '--devices', '2', '--no_progress',
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
     assert 'rank 0: failed: RasterPredictionError' in done.stderr

@@ -191,8 +191,8 @@ def test_background_and_ignore_index_ranges(
     for extra, message in (
         (['--background', '9'], r"--background must be a class index in 0..2 (['background', 'building', 'water']) or 'none', got 9"),
         (['--background', '-1'], '--background must be a class index in 0..2'),
-        (['--ignore-index', '1'], '--ignore-index must be in 0..255 and not a class index'),
-        (['--ignore-index', '300'], '--ignore-index must be in 0..255'),
+        (['--ignore_index', '1'], '--ignore_index must be in 0..255 and not a class index'),
+        (['--ignore_index', '300'], '--ignore_index must be in 0..255'),
     ):  # fmt: skip
         with pytest.raises(SystemExit):
             _labels(patches, drawn, out, *extra)
@@ -277,5 +277,5 @@ def test_points_become_sparse_masks(
         ValueError, match='point.* but --background is 0: .*use --background none'
     ):
         rasterize_patch_labels(patches, drawn, tmp_path / 'x', CLASSES, background=0)
-    with pytest.raises(ValueError, match='--point-radius must be a number of pixels'):
+    with pytest.raises(ValueError, match='--point_radius must be a number of pixels'):
         rasterize_patch_labels(patches, drawn, tmp_path / 'y', CLASSES, point_radius=-1)

@@ -33,8 +33,8 @@ def test_old_checkpoint_predicts_a_raster(name: str, tmp_path: Path) -> None:
     out = tmp_path / 'pred'
     main([
         'predict-raster', '--checkpoint', str(checkpoint), '--input', str(IMAGE),
-        '--output', str(out), '--patch-size', '16', '--overlap', '4', '--device', 'cpu',
-        '--no-progress',
+        '--output', str(out), '--patch_size', '16', '--overlap', '4', '--device', 'cpu',
+        '--no_progress',
     ])  # fmt: skip
     with rasterio.open(out / 'scene_classes.tif') as dst, rasterio.open(IMAGE) as src:
         assert (dst.crs, dst.transform) == (src.crs, src.transform)

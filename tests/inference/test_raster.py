@@ -235,7 +235,7 @@ def test_several_inputs_and_bad_arguments(
         predict_raster(
             pixelwise_model(), [utm_raster], tmp_path, patch_size=32, overlap=32
         )
-    with pytest.raises(ValueError, match='batch-size'):
+    with pytest.raises(ValueError, match='--batch_size'):
         predict_raster(pixelwise_model(), [utm_raster], tmp_path, batch_size=0)
     with pytest.raises(
         FileNotFoundError, match="--input '.*missing.tif' is not a file"

@@ -175,7 +175,7 @@ def test_demo_metadata_experiment_runs_with_an_ood_test(
     ]
     data = tmp_path / 'demo_output' / 'context' / 'data' / 'ood' / 'imagery'
     main(['predict-raster', '--checkpoint', checkpoint, '--input', str(data / 'dry_summer.tif'),
-          '--output', str(tmp_path / 'predicted'), '--patch-size', '32', '--overlap', '8'])  # fmt: skip
+          '--output', str(tmp_path / 'predicted'), '--patch_size', '32', '--overlap', '8'])  # fmt: skip
     written = sorted((tmp_path / 'predicted').glob('dry_summer*.tif'))
     assert written, 'predict-raster wrote no GeoTIFF'
     with (

@@ -86,7 +86,7 @@ def check_pixel_range(
     observed: dict[str, Any] | None,
     source: str,
     allow: bool = False,
-    option: str = '--allow-range',
+    option: str = '--allow_range',
 ) -> list[str]:
     """Compare the pixels of new data with those the model was trained on.
 

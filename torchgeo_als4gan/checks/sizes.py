@@ -32,7 +32,7 @@ def check_memory(argument: str, needed: float, what: str) -> None:
     """Refuse a setting whose buffers alone would not fit in memory.
 
     Args:
-        argument: the option that decides the size (e.g. ``--patch-size 100000``).
+        argument: the option that decides the size (e.g. ``--patch_size 100000``).
         needed: bytes the setting implies.
         what: what those bytes hold, for the message.
 
@@ -65,7 +65,7 @@ def check_window_size(
     refused before any pixel is read, naming the data's size.
 
     Args:
-        argument: the option, e.g. ``patch_size`` or ``--patch-size``.
+        argument: the option, e.g. ``patch_size`` or ``--patch_size``.
         size: the window side in pixels (None: not set, nothing to check).
         height: rows of the largest image.
         width: columns of the largest image.

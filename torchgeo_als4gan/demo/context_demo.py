@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..command_line import parse_command
 from .configs import DEMO_NETWORK, SELF_TRAINING, demo_trainer
 from .context_scenes import make_context_scenes
 from .pipeline import fresh_output
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument('--ratio', type=float, default=0.05, help='labelled share')
     parser.add_argument('--epochs', type=int, default=8, help='training epochs')
     parser.add_argument('--steps', type=int, default=40, help='iterations per epoch')
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv, 'demo-context')
     if not 0 < args.ratio <= 1:
         parser.error(f'--ratio must be a labelled fraction in (0, 1], got {args.ratio}')
     for name in ('epochs', 'steps'):

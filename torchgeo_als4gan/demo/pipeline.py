@@ -15,6 +15,7 @@ import pandas as pd
 import rasterio
 import torch
 
+from ..command_line import parse_command
 from .configs import write_configs
 from .scene import CLASSES, make_scene
 
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     1. generate a seeded 5-class scene as GeoTIFFs (image + mask) and a second
        scene to predict, both with appearance that varies across the scene
-       (``--scene-variation``, default 1);
+       (``--scene_variation``, default 1);
     2. ``als4gan experiment``: the active learner (entropy) and a random draw
        each pick the same number of training patches; TorchGeo's supervised
        task and self-training (and S4GAN with ``--methods ... s4gan``) train
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help='labelled fraction of the train patches',
     )
     parser.add_argument(
-        '--scene-variation',
+        '--scene_variation',
         type=float,
         default=1.0,
         help='appearance changes across the scenes (season, textures, illumination,'
@@ -189,17 +190,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         ' minutes)',
     )
     parser.add_argument(
-        '--no-ceiling',
+        '--no_ceiling',
         dest='ceiling',
         action='store_false',
         help='skip the supervised run on every training patch (the ceiling)',
     )
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parse_command(parser, argv, 'demo')  # fmt: skip
     if args.size < 192:
         # 32-pixel patches in 2x2 blocks: smaller scenes have no val/test block
         parser.error(f'--size must be at least 192 pixels, got {args.size}')
     if not 0 <= args.scene_variation <= 1:
-        parser.error(f'--scene-variation must be in [0, 1], got {args.scene_variation}')
+        parser.error(f'--scene_variation must be in [0, 1], got {args.scene_variation}')
     if 'supervised' not in args.methods:
         parser.error(
             f'--methods must include supervised (the reference), got {args.methods}'

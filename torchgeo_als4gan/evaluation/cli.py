@@ -9,6 +9,7 @@ from typing import Literal
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 
+from ..command_line import parse_command
 from ..files import atomic_write, check_output_folder
 from ..lightning_cli import config_command_parser
 from ..runtime import resolve_device
@@ -136,5 +137,5 @@ def main(args: Sequence[str] | None = None) -> None:
         args: command-line arguments after ``evaluate``.
     """
     parser = build_parser()
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'evaluate')
     run_evaluate(cfg, parser)

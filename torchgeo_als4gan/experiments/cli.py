@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from ..command_line import parse_command
 from ..runs.commands import load_with_output, orchestration_parser
 from .config import load_experiment
 from .runner import done_keys, read_results, run_experiment
@@ -26,11 +27,11 @@ def main(args: Sequence[str] | None = None) -> None:
         'als4gan experiment --config configs/experiments/demo_seeds.yaml --status',
     )
     parser.add_argument(
-        '--rerun-changed', action='store_true',
+        '--rerun_changed', action='store_true',
         help='rerun finished cells whose settings (configs, overrides) changed',
     )  # fmt: skip
     parser.add_argument(
-        '--keep-going', action='store_true',
+        '--keep_going', action='store_true',
         help='record a failing cell in failures.json and go on with the others'
         ' (the command still exits with status 1 at the end)',
     )  # fmt: skip
@@ -39,7 +40,7 @@ def main(args: Sequence[str] | None = None) -> None:
         help='print which cells are done, failed, running, interrupted or pending'
         ' and exit without starting anything',
     )  # fmt: skip
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'experiment')
     config = load_with_output(parser, load_experiment, cfg)
     if cfg.status:
         results = read_results(config.output / 'results.csv')

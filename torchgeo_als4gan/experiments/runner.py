@@ -335,7 +335,7 @@ def _run_cells(
         msg = (
             f'{len(changed)} finished cell(s) in {os.fspath(csv)!r} were run with other'
             f' settings: {"; ".join(names)}. Use another --output, or'
-            ' --rerun-changed to rerun them (their rows are replaced)'
+            ' --rerun_changed to rerun them (their rows are replaced)'
         )
         raise ValueError(msg)
     if changed:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import rasterio.errors
 
 from ..checks import check_non_negative
+from ..command_line import parse_command
 from ..runtime import resolve_device
 from .distributed import predict_raster_distributed
 from .labels import rasterize_patch_labels
@@ -53,7 +54,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
     parser.add_argument('--input', required=True, nargs='+', help='rasters to predict')
     parser.add_argument('--output', required=True, help='output folder')
     parser.add_argument(
-        '--patch-size', type=int, default=512, help='tile side in pixels (default 512)'
+        '--patch_size', type=int, default=512, help='tile side in pixels (default 512)'
     )
     parser.add_argument(
         '--overlap',
@@ -62,7 +63,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         help='pixels shared by neighbouring tiles (default 64)',
     )
     parser.add_argument(
-        '--batch-size', type=int, default=8, help='tiles per forward pass (default 8)'
+        '--batch_size', type=int, default=8, help='tiles per forward pass (default 8)'
     )
     parser.add_argument(
         '--probabilities',
@@ -79,7 +80,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         help='also write class polygons to this GeoPackage (a layer per input)',
     )
     parser.add_argument(
-        '--min-area',
+        '--min_area',
         type=float,
         default=0.0,
         help='drop polygons smaller than this many pixels',
@@ -95,7 +96,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         '--overwrite', action='store_true', help='replace existing outputs'
     )
     parser.add_argument(
-        '--allow-range',
+        '--allow_range',
         action='store_true',
         help='predict inputs whose data type or value range differs from the'
         ' training imagery (recorded in the checkpoint) with a warning instead'
@@ -119,7 +120,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         help='per-band std, only for checkpoints without one',
     )
     parser.add_argument(
-        '--no-progress', action='store_true', help='hide the progress bar'
+        '--no_progress', action='store_true', help='hide the progress bar'
     )
     parser.add_argument(
         '--devices',
@@ -129,7 +130,7 @@ def predict_raster_parser() -> argparse.ArgumentParser:
         ' more than one, whole rasters are spread over them (Lightning DDP)',
     )
     parser.add_argument(
-        '--num-nodes', type=int, default=1, help='nodes (with --devices, multi-node)'
+        '--num_nodes', type=int, default=1, help='nodes (with --devices, multi-node)'
     )
     return parser  # fmt: skip
 
@@ -141,14 +142,14 @@ def predict_raster_main(args: Sequence[str] | None = None) -> None:
         args: command-line arguments after ``predict-raster``.
     """
     parser = predict_raster_parser()
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'predict-raster')
     if cfg.devices < 1 or cfg.num_nodes < 1:
         parser.error(
-            f'--devices and --num-nodes must be at least 1, got {cfg.devices} and'
+            f'--devices and --num_nodes must be at least 1, got {cfg.devices} and'
             f' {cfg.num_nodes}'
         )
     try:
-        check_non_negative('--min-area', cfg.min_area)
+        check_non_negative('--min_area', cfg.min_area)
         device = resolve_device(cfg.device)
         if cfg.devices * cfg.num_nodes > 1:
             _predict_raster_distributed(cfg, parser)
@@ -236,7 +237,7 @@ def labels_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument('--output', required=True, help='folder of the mask GeoTIFFs')
     parser.add_argument(
-        '--label-name',
+        '--label_name',
         default='class',
         help='attribute holding the class (default: class)',
     )
@@ -248,13 +249,13 @@ def labels_parser() -> argparse.ArgumentParser:
         " unlabelled, or 'auto' (default): 0, or none when points are drawn",
     )
     parser.add_argument(
-        '--point-radius',
+        '--point_radius',
         type=float,
         default=0.0,
         help='drawn points label a disc of this radius in pixels (default 0: one pixel)',
     )
     parser.add_argument(
-        '--ignore-index', type=int, default=255, help='value of unlabelled pixels'
+        '--ignore_index', type=int, default=255, help='value of unlabelled pixels'
     )
     parser.add_argument(
         '--overwrite', action='store_true', help='replace existing masks'
@@ -269,7 +270,7 @@ def labels_main(args: Sequence[str] | None = None) -> None:
         args: command-line arguments after ``labels``.
     """
     parser = labels_parser()
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'labels')
     background: int | str | None = None
     if cfg.background.lower() == 'auto':
         background = 'auto'

@@ -126,12 +126,12 @@ def rasterize_patch_labels(
     """
     if not 0 <= ignore_index <= 255 or 0 <= ignore_index < len(classes):
         msg = (
-            f'--ignore-index must be in 0..255 and not a class index'
+            f'--ignore_index must be in 0..255 and not a class index'
             f' (0..{len(classes) - 1}), got {ignore_index}'
         )
         raise ValueError(msg)
     if not isinstance(point_radius, int | float) or point_radius < 0:
-        msg = f'--point-radius must be a number of pixels >= 0, got {point_radius!r}'
+        msg = f'--point_radius must be a number of pixels >= 0, got {point_radius!r}'
         raise ValueError(msg)
     auto = background == 'auto'
     if auto:

@@ -158,7 +158,7 @@ def predict_raster(
         FileExistsError: If an output exists and ``overwrite`` is False.
         RasterPredictionError: If reading a window fails (nothing is written).
     """
-    check_non_negative('--min-area', min_area)
+    check_non_negative('--min_area', min_area)
     plan = plan_prediction(
         model, inputs, output, patch_size, overlap, batch_size, probabilities,
         uncertainty, vector, crs, overwrite, bands, allow_range,
@@ -219,11 +219,11 @@ def plan_prediction(
         msg = '--input needs at least one raster'
         raise ValueError(msg)
     if batch_size < 1:
-        msg = f'--batch-size must be at least 1, got {batch_size}'
+        msg = f'--batch_size must be at least 1, got {batch_size}'
         raise ValueError(msg)
     if patch_size < 1 or not 0 <= overlap < patch_size:
         msg = (
-            f'need --patch-size >= 1 and 0 <= --overlap < --patch-size, got'
+            f'need --patch_size >= 1 and 0 <= --overlap < --patch_size, got'
             f' {patch_size} and {overlap}'
         )
         raise ValueError(msg)
@@ -235,7 +235,7 @@ def plan_prediction(
     ]
     largest = max(sources, key=lambda s: s.height * s.width)
     check_window_size(
-        '--patch-size', patch_size, max(s.height for s in sources),
+        '--patch_size', patch_size, max(s.height for s in sources),
         max(s.width for s in sources), f'the --input rasters (e.g. {largest.stem})',
         model.in_channels + model.num_classes, batch_size, allow_padding=512,
     )  # fmt: skip

@@ -92,7 +92,7 @@ def vectorize_classes(
         kept = frame[frame['pixels'] >= min_area]
         if len(frame) and not len(kept):
             warnings.warn(
-                f'--min-area {min_area:g} drops every one of the {len(frame)}'
+                f'--min_area {min_area:g} drops every one of the {len(frame)}'
                 f' polygons of {os.fspath(path)!r} (the largest has'
                 f' {int(frame["pixels"].max())} pixels): its layer is empty',
                 UserWarning,

@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
 
 from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
+from ..command_line import parse_command
 from ..lightning_cli import config_command_parser
 from ..models.weights import read_state_dict
 from ..runtime import quiet_known_warnings
@@ -179,7 +180,7 @@ def main(args: Sequence[str] | None = None) -> None:
     """
     quiet_known_warnings()
     parser = build_parser()
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'pretrain')
     try:
         run_pretrain(cfg, parser)
     except PretrainingCollapsedError as error:

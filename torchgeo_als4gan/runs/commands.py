@@ -20,7 +20,7 @@ Config = TypeVar('Config', bound=_HasOutput)
 def orchestration_parser(
     prog: str, description: str, config_help: str, example: str
 ) -> argparse.ArgumentParser:
-    """A parser with ``--config``, ``--output`` and repeatable ``--data-arg``.
+    """A parser with ``--config``, ``--output`` and repeatable ``--data_arg``.
 
     Args:
         prog: the command, e.g. ``als4gan loop``.
@@ -37,8 +37,8 @@ def orchestration_parser(
     parser.add_argument('--config', required=True, help=config_help)
     parser.add_argument('--output', help='override the output folder')
     parser.add_argument(
-        '--data-arg', action='append', default=[],
-        help='extra datamodule override for every step, e.g. --data-arg=--data.init_args.root=data/ucm',
+        '--data_arg', action='append', default=[],
+        help='extra datamodule override for every step, e.g. --data_arg=--data.init_args.root=data/ucm',
     )  # fmt: skip
     return parser
 

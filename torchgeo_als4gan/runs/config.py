@@ -55,7 +55,7 @@ def build_config(
     """Make an orchestration config from its file's values.
 
     The output folder defaults to ``<default_output>/<file stem>``; ``extra``
-    (e.g. ``--data-arg`` from the command line) follows the file's ``data_args``.
+    (e.g. ``--data_arg`` from the command line) follows the file's ``data_args``.
 
     Args:
         file: the YAML file, for messages.

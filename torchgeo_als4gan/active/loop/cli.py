@@ -3,6 +3,7 @@
 import shlex
 from collections.abc import Sequence
 
+from ...command_line import parse_command
 from ...runs.commands import load_with_output, orchestration_parser
 from .config import load_loop
 from .runner import LoopSetupError, run_loop
@@ -30,7 +31,7 @@ def main(args: Sequence[str] | None = None) -> None:
         '--resume', action='store_true',
         help='continue the run in the output folder (same settings only)',
     )  # fmt: skip
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'loop')
     config = load_with_output(parser, load_loop, cfg)
     try:
         written = run_loop(config, resume=cfg.resume)
@@ -40,7 +41,7 @@ def main(args: Sequence[str] | None = None) -> None:
         resume = ['als4gan', 'loop', '--config', cfg.config, '--resume']
         if cfg.output:
             resume += ['--output', cfg.output]
-        resume += [f'--data-arg={arg}' for arg in cfg.data_arg]
+        resume += [f'--data_arg={arg}' for arg in cfg.data_arg]
         print(
             f'Stopped for labelling: {written["labelling"]}. Once `als4gan labels`'
             f' has written its masks to {config.labels_folder}, continue with:'

@@ -14,6 +14,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
 
 from ...checks import NonFiniteLossGuard, check_accelerator, check_positive
+from ...command_line import parse_command
 from ...datamodules.groups import pool_groups
 from ...datamodules.pool import PoolDataModule, QueryPool
 from ...datamodules.selection import check_labeled_ratio
@@ -302,5 +303,5 @@ def main(args: list[str] | None = None) -> None:
         args: command-line arguments after ``query``.
     """
     parser = build_parser()
-    cfg = parser.parse_args(args)
+    cfg = parse_command(parser, args, 'query')
     run_query(cfg, parser)
