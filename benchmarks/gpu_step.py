@@ -14,10 +14,12 @@ as a fraction of the GPU's dense bf16 peak (``--peak-tflops``; known for H100,
 H200, A100, L4, A10).
 
 Without a CUDA device it prints why and exits 0, unless ``--device cpu`` asks
-for a CPU run (``--setting tiny`` makes that a 30-second smoke run)::
+for a CPU run (``--setting tiny`` makes that a 30-second smoke run;
+``--dry-run`` is the fp32 part of it, which the test suite runs)::
 
     python benchmarks/gpu_step.py [--setting als4gan stal] [--steps 10 --warmup 3]
     python benchmarks/gpu_step.py --device cpu --setting tiny --steps 2 --warmup 1
+    python benchmarks/gpu_step.py --dry-run
 """
 
 import argparse
@@ -140,7 +142,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--peak-tflops', type=float, default=None)
     parser.add_argument('--compile-backend', default='inductor')
+    parser.add_argument(
+        '--dry-run', action='store_true',
+        help='CPU, the tiny setting, one step of each task in fp32 (the tests run this)',
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.dry_run:
+        args.device, args.setting, args.mode = 'cpu', ['tiny'], ['fp32']
+        args.steps = args.warmup = 1
     if args.steps < 1 or args.warmup < 1:
         parser.error('--steps and --warmup must be at least 1')
     quiet_known_warnings()
