@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from torchgeo_als4gan.evaluation.intervals import paired_difference, seed_interval
-from torchgeo_als4gan.experiments.runner import read_results
+from torchgeo_als4gan.experiments.results_table import read_results
 from torchgeo_als4gan.runs import TEST_CONFUSION
 
 

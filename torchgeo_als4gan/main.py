@@ -164,3 +164,7 @@ def main(args: ArgsType = None) -> None:
         getattr(importlib.import_module(module), function)(argv[1:])
         return
     run_lightning_cli(argv)
+
+
+if __name__ == '__main__':
+    main()

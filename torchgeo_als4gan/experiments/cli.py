@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from ..command_line import parse_command
 from ..runs.commands import load_with_output, orchestration_parser
 from .config import load_experiment
-from .runner import done_keys, read_results, run_experiment
+from .results_table import done_keys, read_results
+from .runner import run_experiment
 from .status import read_failures, status_table
 
 __all__ = ('main',)

@@ -92,6 +92,12 @@ class ExperimentConfig:
             output/pretrain/demo_resnet18.pt`` from ``als4gan pretrain``).
         method_args: model overrides of single methods (the ``inits`` axis
             fills it).
+        executor: ``inprocess`` (cells one after the other in this process,
+            the default) or ``local`` (every cell its own child process,
+            ``max_parallel`` at once; :mod:`.executor`).
+        max_parallel: cells at once with ``executor: local``.
+        gpus_per_cell: GPUs given to each parallel cell (disjoint
+            ``CUDA_VISIBLE_DEVICES``; 0: the cells choose).
     """
 
     output: Path
@@ -116,6 +122,9 @@ class ExperimentConfig:
     extra_tests: dict[str, list[str]] = field(default_factory=dict)
     inits: dict[str, str | None] = field(default_factory=dict)
     method_args: dict[str, list[str]] = field(default_factory=dict)
+    executor: str = 'inprocess'
+    max_parallel: int = 1
+    gpus_per_cell: int = 0
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -136,6 +145,20 @@ class ExperimentConfig:
             msg = 'strategies, methods and seeds must not be empty'
             raise ValueError(msg)
         _add_init_axis(self)
+        if self.executor not in ('inprocess', 'local'):
+            msg = f"executor must be 'inprocess' or 'local', got {self.executor!r}"
+            raise ValueError(msg)
+        check_positive('max_parallel', self.max_parallel)
+        if self.max_parallel > 1 and self.executor != 'local':
+            msg = 'max_parallel > 1 needs executor: local (cells in child processes)'
+            raise ValueError(msg)
+        if (
+            isinstance(self.gpus_per_cell, bool)
+            or not isinstance(self.gpus_per_cell, int)
+            or self.gpus_per_cell < 0
+        ):
+            msg = f'gpus_per_cell must be an integer >= 0, got {self.gpus_per_cell!r}'
+            raise ValueError(msg)
         for name in ('checkpoint_top_k', 'bootstrap_samples'):
             check_positive(name, getattr(self, name))
         check_device(self.device, 'device')

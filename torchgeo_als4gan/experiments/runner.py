@@ -1,7 +1,5 @@
 """Run an experiment grid cell by cell; finished cells are skipped on resume."""
 
-import hashlib
-import json
 import os
 import shutil
 import time
@@ -12,105 +10,25 @@ from typing import Any
 import pandas as pd
 
 from ..active.loop import LoopConfig, run_loop
-from ..checks import read_yaml
 from ..files import atomic_write, folder_lock
 from ..runs import SELECTION_FILE_ARG, TEST_CONFUSION, evaluate_run, fit_run
 from ..runtime import quiet_lightning
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
+from .executor import run_in_children
 from .report import write_reports
+from .results_table import (
+    RESULT_COLUMNS,
+    cell_settings,
+    changed_cells,
+    done_keys,
+    in_cell_order,
+    read_results,
+    settings_text,
+)
 from .status import FAILURES, clear_failure, read_failures, record_failure
 
-__all__ = ('RESULT_COLUMNS', 'run_experiment')
-
-#: Columns of ``results.csv``.
-RESULT_COLUMNS = (
-    'ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_miou',
-    'test_miou_low', 'test_miou_high', 'test_items', 'test_pixel_accuracy',
-    'test_fw_iou', 'checkpoint', 'checkpoint_policy', 'seconds', 'settings',
-)  # fmt: skip
-
-
-def _file_digest(path: Path) -> str:
-    """Digest of a YAML config's content (comments and layout do not count)."""
-    content = json.dumps(
-        read_yaml(path, 'config', mapping=False), sort_keys=True, default=str
-    )
-    return hashlib.sha256(content.encode()).hexdigest()[:16]
-
-
-def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
-    """Everything a cell's result depends on besides its grid coordinates.
-
-    Saved with each result; a rerun whose settings differ from a finished
-    cell's is refused (or, when asked, reruns that cell) instead of reporting
-    the old number for new settings.
-
-    Args:
-        config: the experiment.
-        cell: the cell.
-
-    Returns:
-        Config file digests and the override lists.
-    """
-    settings: dict[str, Any] = {
-        'method_config': _file_digest(config.methods[cell.method]),
-        'data_args': list(config.data_args),
-        'model_args': config.model_args_for(cell.method),
-        'trainer_args': list(config.trainer_args),
-        'checkpoint_policy': config.checkpoint_policy,
-    }
-    if cell.strategy == 'stal':
-        settings['loop'] = [list(config.loop_fractions), config.loop_scorer]
-    elif cell.strategy not in ('random', 'all'):
-        assert config.query_config is not None
-        settings['query_config'] = _file_digest(config.query_config)
-        settings['query_args'] = list(config.query_args)
-    return settings
-
-
-def _settings_text(settings: dict[str, Any]) -> str:
-    return json.dumps(settings, sort_keys=True, separators=(',', ':'))
-
-
-def _changed_keys(saved: Any, settings: dict[str, Any]) -> list[str]:
-    if not isinstance(saved, str) or not saved:
-        return ['(not recorded)']
-    try:
-        old = json.loads(saved)
-    except json.JSONDecodeError:
-        return ['(unreadable)']
-    keys = sorted(set(old) | set(settings))
-    return [k for k in keys if old.get(k) != settings.get(k)]
-
-
-def read_results(path: Path) -> pd.DataFrame:
-    """Finished cells so far (an empty table when there is none).
-
-    Args:
-        path: ``results.csv``.
-
-    Returns:
-        The table.
-    """
-    if not path.is_file():
-        return pd.DataFrame(columns=list(RESULT_COLUMNS))
-    return pd.read_csv(path)
-
-
-def done_keys(results: pd.DataFrame) -> set[tuple[float, str, str, int]]:
-    """The keys (:attr:`Cell.key`) of the finished cells.
-
-    Args:
-        results: the rows of ``results.csv``.
-
-    Returns:
-        ``(ratio, strategy, method, seed)`` of every row.
-    """
-    return {
-        (round(float(r.ratio), 9), str(r.strategy), str(r.method), int(r.seed))
-        for r in results.itertuples()
-    }
+__all__ = ('RESULT_COLUMNS', 'run_cell', 'run_experiment')
 
 
 def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
@@ -141,7 +59,7 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     query_settings = {
         k: settings[k] for k in ('data_args', 'query_config', 'query_args')
     }
-    current = _settings_text(query_settings)
+    current = settings_text(query_settings)
     if not selection.is_file() or not stamp.is_file() or stamp.read_text() != current:
         from ..active.query.cli import main as query_main
 
@@ -244,28 +162,6 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
     return row
 
 
-def _changed_cells(
-    config: ExperimentConfig, results: pd.DataFrame
-) -> dict[tuple[float, str, str, int], list[str]]:
-    """Finished cells whose recorded settings differ from the config's now."""
-    changed = {}
-    cells = {cell.key: cell for cell in config.cells()}
-    for row in results.itertuples():
-        key = (
-            round(float(row.ratio), 9),
-            str(row.strategy),
-            str(row.method),
-            int(row.seed),
-        )
-        if key in cells:
-            keys = _changed_keys(
-                getattr(row, 'settings', None), cell_settings(config, cells[key])
-            )
-            if keys:
-                changed[key] = keys
-    return changed
-
-
 def run_experiment(
     config: ExperimentConfig,
     log: Callable[[str], None] = print,
@@ -305,8 +201,17 @@ def run_experiment(
         return _run_cells(config, log, rerun_changed, keep_going)
 
 
-def _run_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
-    """Fit and score one cell; its result row (without timing and settings)."""
+def run_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
+    """Fit and score one cell; its result row (without timing and settings).
+
+    Args:
+        config: the experiment.
+        cell: the cell.
+        run: its run folder.
+
+    Returns:
+        The row.
+    """
     if cell.strategy == 'stal':
         return loop_cell(config, cell, run)
     data = selection_args(config, cell)
@@ -326,7 +231,7 @@ def _run_cells(
     output = config.output
     csv = output / 'results.csv'
     results = read_results(csv)
-    changed = _changed_cells(config, results)
+    changed = changed_cells(config, results)
     if changed and not rerun_changed:
         names = [
             f'{Cell(*key).name} ({", ".join(keys)})'
@@ -347,39 +252,59 @@ def _run_cells(
         results = results[[not s for s in stale]].reset_index(drop=True)
     cells = config.cells()
     done = done_keys(results)
+    order = {cell.key: i for i, cell in enumerate(cells)}
+    todo = []
+    for number, cell in enumerate(cells, start=1):
+        tag = f'[{number}/{len(cells)}] {cell.name}'
+        if cell.key in done:
+            log(f'{tag}: done, skipped')
+            continue
+        run = output / 'runs' / cell.name
+        if run.exists():
+            shutil.rmtree(run)  # an interrupted (or replaced) attempt
+        todo.append((tag, cell, run))
+    tags = {cell.key: tag for tag, cell, _ in todo}
+
+    def record(
+        cell: Cell, outcome: dict[str, Any] | BaseException, seconds: float
+    ) -> None:
+        nonlocal results
+        tag = tags[cell.key]
+        if isinstance(outcome, BaseException):
+            record_failure(output, cell, outcome)
+            log(f'{tag}: failed: {type(outcome).__name__}: {outcome}')
+            if not keep_going:
+                raise outcome
+            return
+        clear_failure(output, cell)
+        row = {**outcome, 'seconds': round(seconds, 1)}
+        row['settings'] = settings_text(cell_settings(config, cell))
+        results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
+        results = in_cell_order(results, order)
+        with atomic_write(csv) as tmp:
+            extra = [c for c in results.columns if c not in RESULT_COLUMNS]
+            extra = [c for c in extra if c.split('_')[0] == 'test']
+            results[[*RESULT_COLUMNS, *extra]].to_csv(tmp, index=False)
+        log(
+            f'{tag}: test mIoU {row["test_miou"]:.4f}'
+            f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}]'
+            f' ({row["labeled"]} labelled)'
+        )
+
     with quiet_lightning():
-        for number, cell in enumerate(cells, start=1):
-            tag = f'[{number}/{len(cells)}] {cell.name}'
-            if cell.key in done:
-                log(f'{tag}: done, skipped')
-                continue
+        if config.executor == 'local':
+            for cell, outcome, seconds in run_in_children(config, todo, log):
+                record(cell, outcome, seconds)
+        for tag, cell, run in todo if config.executor == 'inprocess' else []:
             reason = 'settings changed, rerunning' if cell.key in changed else 'running'
             log(f'{tag}: {reason}')
             start = time.perf_counter()
-            run = output / 'runs' / cell.name
-            if run.exists():
-                shutil.rmtree(run)  # an interrupted (or replaced) attempt
             try:
-                row = _run_cell(config, cell, run)
+                row = run_cell(config, cell, run)
             except Exception as error:
-                record_failure(output, cell, error)
-                log(f'{tag}: failed: {type(error).__name__}: {error}')
-                if not keep_going:
-                    raise
+                record(cell, error, time.perf_counter() - start)
                 continue
-            clear_failure(output, cell)
-            row['seconds'] = round(time.perf_counter() - start, 1)
-            row['settings'] = _settings_text(cell_settings(config, cell))
-            results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
-            with atomic_write(csv) as tmp:
-                extra = [c for c in results.columns if c not in RESULT_COLUMNS]
-                extra = [c for c in extra if c.split('_')[0] == 'test']
-                results[[*RESULT_COLUMNS, *extra]].to_csv(tmp, index=False)
-            log(
-                f'{tag}: test mIoU {row["test_miou"]:.4f}'
-                f' [{row["test_miou_low"]:.4f}, {row["test_miou_high"]:.4f}]'
-                f' ({row["labeled"]} labelled)'
-            )
+            record(cell, row, time.perf_counter() - start)
     differences = paired_differences(config, results)
     differences_csv = output / 'differences.csv'
     with atomic_write(differences_csv) as tmp:

@@ -1,0 +1,114 @@
+"""``executor: local``: cells as child processes, in parallel, killed and resumed."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from torchgeo_als4gan.experiments import load_experiment
+from torchgeo_als4gan.experiments.executor import gpu_slots
+from torchgeo_als4gan.main import main
+
+from .test_runner import small_grid
+
+ROOT = Path(__file__).parents[2]
+#: What must be equal between two runs of the same cells (not time or paths).
+SCORES = ['ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_miou',
+          'test_miou_low', 'test_miou_high', 'test_items', 'settings']  # fmt: skip
+
+
+def grid(tmp_path: Path, name: str, **changes: object) -> Path:
+    path = small_grid(tmp_path, ratios=[0.25, 0.5, 0.75], **changes)
+    moved = tmp_path / f'{name}.yaml'
+    moved.write_text(
+        path.read_text().replace(str(tmp_path / 'small'), str(tmp_path / name))
+    )
+    return moved
+
+
+@pytest.fixture(scope='module')
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    tmp_path = tmp_path_factory.mktemp('sequential')
+    main(['experiment', '--config', str(grid(tmp_path, 'grid'))])
+    return pd.read_csv(tmp_path / 'grid' / 'results.csv')
+
+
+def test_parallel_child_processes_give_the_sequential_results(
+    tmp_path: Path, sequential: pd.DataFrame
+) -> None:
+    path = grid(tmp_path, 'grid', executor='local', max_parallel=2)
+    main(['experiment', '--config', str(path)])
+    out = tmp_path / 'grid'
+    parallel = pd.read_csv(out / 'results.csv')
+    pd.testing.assert_frame_equal(parallel[SCORES], sequential[SCORES])
+    for name in parallel['checkpoint']:
+        assert Path(name).is_file() and Path(name).is_relative_to(out)
+    logs = sorted(out.glob('runs/*/cell.log'))
+    assert len(logs) == 3  # every cell ran in its own process
+
+
+def _workers_of(folder: Path) -> list[int]:
+    found = []
+    for proc in Path('/proc').iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
+        except OSError:
+            continue
+        if 'cell_worker' in command and str(folder) in command:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='/proc, PDEATHSIG')
+def test_a_killed_parallel_grid_resumes_to_the_same_table(
+    tmp_path: Path, sequential: pd.DataFrame
+) -> None:
+    path = grid(tmp_path, 'grid', executor='local', max_parallel=2)
+    out = tmp_path / 'grid'
+    runner = subprocess.Popen(
+        [sys.executable, '-m', 'torchgeo_als4gan.main', 'experiment', '--config',
+         str(path)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # the first finished cell, the others running
+        if (out / 'results.csv').is_file() and _workers_of(out):
+            break
+        assert runner.poll() is None, 'the grid ended before it could be killed'
+        time.sleep(0.2)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    partial = pd.read_csv(out / 'results.csv')
+    assert 1 <= len(partial) < 3
+    for _ in range(50):  # the children die with their runner
+        if not _workers_of(out):
+            break
+        time.sleep(0.1)
+    assert not _workers_of(out)
+    main(['experiment', '--config', str(path)])
+    final = pd.read_csv(out / 'results.csv')
+    pd.testing.assert_frame_equal(final[SCORES], sequential[SCORES])
+
+
+def test_executor_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="executor must be 'inprocess' or 'local'"):
+        load_experiment(grid(tmp_path, 'a', executor='slurm'))
+    with pytest.raises(ValueError, match='max_parallel > 1 needs executor: local'):
+        load_experiment(grid(tmp_path, 'b', max_parallel=2))
+    with pytest.raises(ValueError, match='gpus_per_cell must be an integer >= 0'):
+        load_experiment(grid(tmp_path, 'c', executor='local', gpus_per_cell=-1))
+
+
+def test_gpu_slots_never_share_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0,1,2,3,4,5,6,7')
+    assert gpu_slots(8, 1) == [str(i) for i in range(8)]
+    assert gpu_slots(2, 4) == ['0,1,2,3', '4,5,6,7']
+    assert gpu_slots(3, 0) == [None, None, None]
+    with pytest.raises(ValueError, match='needs 9 GPUs; 8 visible'):
+        gpu_slots(3, 3)
