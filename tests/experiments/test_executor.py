@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.experiments import load_experiment
 from torchgeo_als4gan.experiments.executor import gpu_slots
 from torchgeo_als4gan.main import main
@@ -23,7 +25,7 @@ SCORES = ['ratio', 'strategy', 'method', 'seed', 'labeled', 'val_miou', 'test_mi
 
 
 def grid(tmp_path: Path, name: str, **changes: object) -> Path:
-    path = small_grid(tmp_path, ratios=[0.25, 0.5, 0.75], **changes)
+    path = small_grid(tmp_path, **{'ratios': [0.25, 0.5, 0.75], **changes})
     moved = tmp_path / f'{name}.yaml'
     moved.write_text(
         path.read_text().replace(str(tmp_path / 'small'), str(tmp_path / name))
@@ -112,3 +114,24 @@ def test_gpu_slots_never_share_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gpu_slots(3, 0) == [None, None, None]
     with pytest.raises(ValueError, match='needs 9 GPUs; 8 visible'):
         gpu_slots(3, 3)
+
+
+def test_a_ddp_method_runs_as_its_own_fit_process_in_a_cell(tmp_path: Path) -> None:
+    method = tmp_path / 'ddp.yaml'
+    config = yaml.safe_load((ROOT / 'configs' / 'ucm_supervised.yaml').read_text())
+    config['trainer'].update(devices=2, strategy='ddp', accelerator='cpu')
+    method.write_text(yaml.safe_dump(config))
+    data = [
+        *DATA_ARGS['ucm'],
+        '--data.init_args.batch_size=2',
+        '--data.init_args.steps_per_epoch=2',
+    ]  # a batch for each of 2 ranks
+    path = grid(tmp_path, 'ddp_grid', executor='local', ratios=[0.5],
+                methods={'supervised': str(method)}, data_args=data)  # fmt: skip
+    main(['experiment', '--config', str(path)])
+    results = pd.read_csv(tmp_path / 'ddp_grid' / 'results.csv')
+    assert len(results) == 1 and results['test_miou'].between(0, 1).all()
+    assert results['labeled'].iloc[0] == 3  # ceil(0.5 * 6 train tiles)
+    (log,) = (tmp_path / 'ddp_grid' / 'runs').glob('*/cell.log')
+    text = log.read_text()
+    assert 'MEMBER: 2/2' in text and 'distributed_backend=gloo' in text  # two ranks

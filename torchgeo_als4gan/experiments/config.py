@@ -191,9 +191,10 @@ class ExperimentConfig:
             if not Path(path).is_file():
                 msg = f'{name}: config {os.fspath(path)!r} does not exist'
                 raise ValueError(msg)
+        processes = self.executor == 'local'  # fits as their own `als4gan fit`
         for name, path in self.methods.items():
-            check_method_config(f'methods.{name}', Path(path))
-        for arg in self.trainer_args:
+            check_method_config(f'methods.{name}', Path(path), processes)
+        for arg in [] if processes else self.trainer_args:
             key, _, value = str(arg).partition('=')
             if key in ('--trainer.devices', '--trainer.strategy'):
                 devices = value if key == '--trainer.devices' else None

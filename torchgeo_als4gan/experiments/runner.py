@@ -11,7 +11,13 @@ import pandas as pd
 
 from ..active.loop import LoopConfig, run_loop
 from ..files import atomic_write, folder_lock
-from ..runs import SELECTION_FILE_ARG, TEST_CONFUSION, evaluate_run, fit_run
+from ..runs import (
+    SELECTION_FILE_ARG,
+    TEST_CONFUSION,
+    evaluate_run,
+    fit_run,
+    method_processes,
+)
 from ..runtime import quiet_lightning
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
@@ -91,8 +97,10 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
     Returns:
         The number of labelled items the run trained on.
     """
+    method = config.methods[cell.method]
+    own = config.executor == 'local' and method_processes(method, config.trainer_args)
     return fit_run(
-        config.methods[cell.method], config.policy(cell.method), data, run, cell.seed
+        method, config.policy(cell.method), data, run, cell.seed, own_process=own
     )
 
 

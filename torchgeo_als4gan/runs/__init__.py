@@ -8,6 +8,7 @@ from .config import (
     build_config,
     check_method_config,
     check_single_process,
+    method_processes,
     read_config_file,
 )
 from .evaluate import evaluate_run
@@ -30,6 +31,7 @@ __all__ = (
     'check_single_process',
     'evaluate_run',
     'fit_run',
+    'method_processes',
     'policy_args',
     'read_config_file',
 )

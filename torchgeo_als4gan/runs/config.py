@@ -12,6 +12,8 @@ __all__ = (
     'build_config',
     'check_method_config',
     'check_single_process',
+    'method_processes',
+    'multi_process',
     'read_config_file',
 )
 
@@ -79,17 +81,20 @@ def build_config(
         raise ValueError(msg) from error
 
 
-def check_method_config(name: str, path: Path) -> None:
+def check_method_config(name: str, path: Path, processes: bool = False) -> None:
     """Refuse a method config that is not a segmentation fit config.
 
     Args:
         name: where the config is named (``methods.<key>``, ``method``), for
             the message.
         path: the config file.
+        processes: its fits run as their own ``als4gan fit`` process, so a
+            multi-device (DDP) trainer is allowed.
 
     Raises:
         ValueError: If it is an ``als4gan query`` config, lacks the model or
-            data section, or asks for several training processes.
+            data section, or asks for several training processes (unless
+            ``processes``: its fits run as their own ``als4gan fit`` process).
     """
     raw = read_yaml(path, f'{name}:', mapping=False)
     model = raw.get('model') if isinstance(raw, dict) else None
@@ -109,11 +114,52 @@ def check_method_config(name: str, path: Path) -> None:
         msg = f'{name}: {os.fspath(path)!r} needs model and data sections'
         raise ValueError(msg)
     trainer = raw.get('trainer')
-    if isinstance(trainer, dict):
+    if isinstance(trainer, dict) and not processes:
         check_single_process(
             f'{name}: {os.fspath(path)!r}', trainer.get('devices'),
             trainer.get('strategy'),
         )  # fmt: skip
+
+
+def multi_process(devices: Any, strategy: Any = None) -> bool:
+    """Whether a trainer's ``devices`` / ``strategy`` start several processes.
+
+    Args:
+        devices: the trainer's ``devices``.
+        strategy: the trainer's ``strategy``.
+
+    Returns:
+        True for more than one device or a DDP strategy.
+    """
+    many = (isinstance(devices, int) and devices > 1) or (
+        isinstance(devices, list | tuple) and len(devices) > 1
+    )
+    if isinstance(devices, str) and devices.strip().isdigit():
+        many = int(devices) > 1
+    return bool(many or 'ddp' in str(strategy or '').lower())
+
+
+def method_processes(path: Path, trainer_args: Sequence[str]) -> bool:
+    """Whether a method config (with the overrides) trains on several processes.
+
+    Args:
+        path: the method's fit config.
+        trainer_args: ``--trainer.*`` overrides applied to it.
+
+    Returns:
+        True when its trainer (or an override) asks for several devices or DDP.
+    """
+    raw = read_yaml(path, 'method', mapping=False)
+    trainer = raw.get('trainer') if isinstance(raw, dict) else None
+    devices = trainer.get('devices') if isinstance(trainer, dict) else None
+    strategy = trainer.get('strategy') if isinstance(trainer, dict) else None
+    for arg in trainer_args:
+        key, _, value = str(arg).partition('=')
+        if key == '--trainer.devices':
+            devices = value
+        elif key == '--trainer.strategy':
+            strategy = value
+    return multi_process(devices, strategy)
 
 
 def check_single_process(where: str, devices: Any, strategy: Any = None) -> None:
@@ -131,12 +177,7 @@ def check_single_process(where: str, devices: Any, strategy: Any = None) -> None
     Raises:
         ValueError: If more than one device or a DDP strategy is asked for.
     """
-    many = (isinstance(devices, int) and devices > 1) or (
-        isinstance(devices, list | tuple) and len(devices) > 1
-    )
-    if isinstance(devices, str) and devices.strip().isdigit():
-        many = int(devices) > 1
-    if many or 'ddp' in str(strategy or '').lower():
+    if multi_process(devices, strategy):
         msg = (
             f'{where}: trainer devices {devices!r} / strategy {strategy!r} would start'
             ' several processes, but the experiment runner and the loop train in'

@@ -1,6 +1,8 @@
-"""Fit a method config under a run policy (``als4gan fit`` in this process)."""
+"""Fit a method config under a run policy: ``als4gan fit`` in this process or its own."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ def fit_run(
     run: Path,
     seed: int,
     extra: Sequence[str] = (),
+    own_process: bool = False,
 ) -> int:
     """Train ``method`` with ``als4gan fit`` into ``run``, under ``policy``.
 
@@ -27,13 +30,44 @@ def fit_run(
         run: the run folder (logs and checkpoints).
         seed: ``seed_everything`` of the fit.
         extra: more arguments, after the policy's (e.g. a warm-start callback).
+        own_process: run ``als4gan fit`` as a child process (what a
+            multi-device, DDP method config needs: Lightning's launcher reruns
+            that command line per rank) instead of in this process.
 
     Returns:
         The number of labelled items the run trained on.
+
+    Raises:
+        RuntimeError: If the child ``als4gan fit`` fails (its exit status).
     """
-    cli = run_lightning_cli([
+    args = [
         'fit', '--config', os.fspath(method), *policy.data_args, *data,
         *policy.model_args, *policy.trainer_args, *policy_args(policy, run),
         f'--seed_everything={seed}', f'--trainer.default_root_dir={run}', *extra,
-    ])  # fmt: skip
-    return len(getattr(cli.datamodule, 'labeled_ids', []))
+    ]  # fmt: skip
+    if not own_process:
+        cli = run_lightning_cli(args)
+        return len(getattr(cli.datamodule, 'labeled_ids', []))
+    sys.stdout.flush()
+    done = subprocess.run([sys.executable, '-m', 'torchgeo_als4gan.main', *args])
+    if done.returncode != 0:
+        msg = (
+            f'als4gan fit into {os.fspath(run)!r} exited with status {done.returncode}'
+        )
+        raise RuntimeError(msg)
+    return _labelled_count(method, policy, data, run)
+
+
+def _labelled_count(
+    method: Path, policy: RunPolicy, data: Sequence[str], run: Path
+) -> int:
+    """The labelled items of a run's datamodule (its ``fit`` setup, no training)."""
+    from ..evaluation.cli import build_parser
+
+    parser = build_parser()
+    init = parser.instantiate_classes(parser.parse_args([
+        '--config', os.fspath(method), *policy.data_args, *data, *policy.model_args,
+        f'--checkpoints={run}',
+    ]))  # fmt: skip
+    init.data.setup('fit')
+    return len(getattr(init.data, 'labeled_ids', []))
