@@ -13,7 +13,7 @@ import yaml
 
 from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.experiments import load_experiment
-from torchgeo_als4gan.experiments.executor import gpu_slots
+from torchgeo_als4gan.experiments.executor import gpu_slots, slurm_parameters
 from torchgeo_als4gan.main import main
 
 from .test_runner import small_grid
@@ -99,8 +99,10 @@ def test_a_killed_parallel_grid_resumes_to_the_same_table(
 
 
 def test_executor_settings_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="executor must be 'inprocess' or 'local'"):
-        load_experiment(grid(tmp_path, 'a', executor='slurm'))
+    with pytest.raises(
+        ValueError, match="executor must be 'inprocess', 'local' or 'slurm'"
+    ):
+        load_experiment(grid(tmp_path, 'a', executor='cloud'))
     with pytest.raises(ValueError, match='max_parallel > 1 needs executor: local'):
         load_experiment(grid(tmp_path, 'b', max_parallel=2))
     with pytest.raises(ValueError, match='gpus_per_cell must be an integer >= 0'):
@@ -135,3 +137,31 @@ def test_a_ddp_method_runs_as_its_own_fit_process_in_a_cell(tmp_path: Path) -> N
     (log,) = (tmp_path / 'ddp_grid' / 'runs').glob('*/cell.log')
     text = log.read_text()
     assert 'MEMBER: 2/2' in text and 'distributed_backend=gloo' in text  # two ranks
+
+
+def test_the_slurm_executor_through_submitit_gives_the_sequential_results(
+    tmp_path: Path, sequential: pd.DataFrame
+) -> None:
+    path = grid(tmp_path, 'grid', executor='slurm', slurm={'cluster': 'local'})
+    main(['experiment', '--config', str(path)])
+    results = pd.read_csv(tmp_path / 'grid' / 'results.csv')
+    pd.testing.assert_frame_equal(results[SCORES], sequential[SCORES])
+    assert list((tmp_path / 'grid' / 'slurm').glob('*_result.pkl'))  # submitit's jobs
+
+
+def test_the_sbatch_script_asks_for_what_the_yaml_says(tmp_path: Path) -> None:
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    parameters = slurm_parameters({
+        'partition': 'gpu', 'gpus_per_node': 4, 'nodes': 2, 'time_min': 120,
+        'mem_gb': 64, 'sbatch': {'account': 'mapping'},
+    })  # fmt: skip
+    script = _make_sbatch_string(command='python -m x', folder=tmp_path, **parameters)
+    for line in ('--partition=gpu', '--gpus-per-node=4', '--nodes=2', '--time=120',
+                 '--requeue', '--mem=64GB', '--account=mapping',
+                 '--ntasks-per-node=1'):  # fmt: skip
+        assert f'#SBATCH {line}' in script, line
+    with pytest.raises(ValueError, match="slurm: unknown keys \\['gpus'\\]"):
+        load_experiment(grid(tmp_path, 'a', executor='slurm', slurm={'gpus': 4}))
+    with pytest.raises(ValueError, match='slurm: options need executor: slurm'):
+        load_experiment(grid(tmp_path, 'b', slurm={'partition': 'gpu'}))

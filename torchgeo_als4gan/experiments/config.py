@@ -5,6 +5,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..active import get_strategy
 from ..checks import check_device, check_positive
@@ -16,7 +17,11 @@ from ..runs import (
     read_config_file,
 )
 
-__all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
+__all__ = ('SLURM_KEYS', 'Cell', 'ExperimentConfig', 'load_experiment')
+
+#: Keys of the experiment YAML's ``slurm:`` mapping (``executor: slurm``).
+SLURM_KEYS = ('cluster', 'partition', 'gpus_per_node', 'nodes', 'time_min',
+              'cpus_per_task', 'mem_gb', 'sbatch')  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class ExperimentConfig:
         max_parallel: cells at once with ``executor: local``.
         gpus_per_cell: GPUs given to each parallel cell (disjoint
             ``CUDA_VISIBLE_DEVICES``; 0: the cells choose).
+        slurm: ``executor: slurm`` options (:data:`.executor.SLURM_KEYS`).
     """
 
     output: Path
@@ -125,6 +131,7 @@ class ExperimentConfig:
     executor: str = 'inprocess'
     max_parallel: int = 1
     gpus_per_cell: int = 0
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -145,8 +152,24 @@ class ExperimentConfig:
             msg = 'strategies, methods and seeds must not be empty'
             raise ValueError(msg)
         _add_init_axis(self)
-        if self.executor not in ('inprocess', 'local'):
-            msg = f"executor must be 'inprocess' or 'local', got {self.executor!r}"
+        if self.executor not in ('inprocess', 'local', 'slurm'):
+            msg = (
+                "executor must be 'inprocess', 'local' or 'slurm', got"
+                f' {self.executor!r}'
+            )
+            raise ValueError(msg)
+        if self.slurm and self.executor != 'slurm':
+            msg = 'slurm: options need executor: slurm'
+            raise ValueError(msg)
+        unknown = set(self.slurm) - set(SLURM_KEYS)
+        if unknown:
+            msg = f'slurm: unknown keys {sorted(unknown)}; known: {list(SLURM_KEYS)}'
+            raise ValueError(msg)
+        if self.slurm.get('cluster', 'slurm') not in ('slurm', 'local', 'debug'):
+            msg = (
+                "slurm.cluster must be 'slurm', 'local' or 'debug' (submitit's"
+                f' executors), got {self.slurm["cluster"]!r}'
+            )
             raise ValueError(msg)
         check_positive('max_parallel', self.max_parallel)
         if self.max_parallel > 1 and self.executor != 'local':
@@ -191,7 +214,7 @@ class ExperimentConfig:
             if not Path(path).is_file():
                 msg = f'{name}: config {os.fspath(path)!r} does not exist'
                 raise ValueError(msg)
-        processes = self.executor == 'local'  # fits as their own `als4gan fit`
+        processes = self.executor != 'inprocess'  # fits as their own `als4gan fit`
         for name, path in self.methods.items():
             check_method_config(f'methods.{name}', Path(path), processes)
         for arg in [] if processes else self.trainer_args:

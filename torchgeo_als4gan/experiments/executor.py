@@ -1,4 +1,6 @@
-"""``executor: local``: every cell its own process, ``max_parallel`` at once.
+"""Executors of the experiment grid: child processes here, or SLURM jobs.
+
+``executor: local``: every cell its own process, ``max_parallel`` at once.
 
 Each cell runs in a child Python process (:mod:`.cell_worker`: the same
 selection, fit and evaluation as in process) writing its log to
@@ -6,6 +8,12 @@ selection, fit and evaluation as in process) writing its log to
 Children get disjoint GPUs (``gpus_per_cell`` of the visible ones each, through
 ``CUDA_VISIBLE_DEVICES``) and die with the runner on Linux, so a killed grid
 leaves no fit behind; the same command then reruns the unfinished cells.
+
+``executor: slurm``: every cell one SLURM job through submitit (``slurm:``
+options: partition, gpus_per_node, nodes, time_min, cpus_per_task, mem_gb,
+sbatch: extra ``#SBATCH`` flags; ``cluster: local`` or ``debug`` run the same
+jobs through submitit's executors without a cluster). A preempted or timed-out
+job is requeued (submitit's checkpoint hook) and its cell runs again.
 """
 
 import ctypes
@@ -21,12 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write
-from .config import Cell, ExperimentConfig
+from .config import SLURM_KEYS, Cell, ExperimentConfig
 
-__all__ = ('EXECUTORS', 'CellProcessError', 'gpu_slots', 'run_in_children')
+__all__ = (
+    'EXECUTORS',
+    'SLURM_KEYS',
+    'CellJob',
+    'CellProcessError',
+    'gpu_slots',
+    'run_in_children',
+    'run_on_slurm',
+    'slurm_parameters',
+)  # fmt: skip
 
 #: How cells run: in this process one after the other, or as child processes.
-EXECUTORS = ('inprocess', 'local')
+EXECUTORS = ('inprocess', 'local', 'slurm')
 JOB_FILE, RESULT_FILE, LOG_FILE = 'cell_job.pkl', 'cell_result.json', 'cell.log'
 WORKER = 'torchgeo_als4gan.experiments.cell_worker'
 
@@ -141,3 +158,124 @@ def run_in_children(
             process.kill()
             process.wait()
             out.close()
+
+
+def slurm_parameters(options: dict[str, Any]) -> dict[str, Any]:
+    """Submitit's ``SlurmExecutor`` parameters of the YAML's ``slurm:`` options.
+
+    Args:
+        options: ``partition``, ``gpus_per_node``, ``nodes``, ``time_min``,
+            ``cpus_per_task``, ``mem_gb``, ``sbatch`` (extra ``#SBATCH`` flags).
+
+    Returns:
+        The parameters (one task per node; the cell's fit starts its own ranks;
+        ``--requeue`` so that a preempted job comes back).
+
+    Raises:
+        ValueError: If a key is unknown.
+    """
+    unknown = set(options) - set(SLURM_KEYS)
+    if unknown:
+        msg = f'slurm: unknown keys {sorted(unknown)}; known: {list(SLURM_KEYS)}'
+        raise ValueError(msg)
+    parameters: dict[str, Any] = {
+        'time': int(options.get('time_min', 60)),
+        'nodes': int(options.get('nodes', 1)),
+        'ntasks_per_node': 1,
+        'additional_parameters': {'requeue': True, **(options.get('sbatch') or {})},
+    }
+    for key, name in (('partition', 'partition'), ('gpus_per_node', 'gpus_per_node'),
+                      ('cpus_per_task', 'cpus_per_task')):  # fmt: skip
+        if options.get(key) is not None:
+            parameters[name] = options[key]
+    if options.get('mem_gb') is not None:
+        parameters['mem'] = f'{int(options["mem_gb"])}GB'
+    return parameters
+
+
+class CellJob:
+    """A cell as a submitit job: runs the cell worker, requeued when preempted."""
+
+    def __call__(self, job: str) -> dict[str, Any]:
+        """Run the cell of a job file.
+
+        Args:
+            job: ``runs/<cell>/cell_job.pkl``.
+
+        Returns:
+            The cell's result row.
+        """
+        from .cell_worker import main
+
+        main([job])
+        row: dict[str, Any] = json.loads((Path(job).parent / RESULT_FILE).read_text())
+        return row
+
+    def checkpoint(self, job: str) -> Any:
+        """Requeue the same cell (submitit calls this on preemption / timeout).
+
+        Args:
+            job: the job file.
+
+        Returns:
+            The resubmission.
+        """
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(CellJob(), job)
+
+
+def _slurm_executor(config: ExperimentConfig) -> Any:
+    try:
+        import submitit
+    except ImportError as error:
+        msg = 'executor: slurm needs submitit (pip install submitit)'
+        raise ValueError(msg) from error
+    options = dict(config.slurm)
+    cluster = options.pop('cluster', 'slurm')
+    folder = config.output / 'slurm'
+    if cluster == 'slurm':
+        slurm = submitit.SlurmExecutor(folder=folder)
+        slurm.update_parameters(job_name='als4gan', **slurm_parameters(options))
+        return slurm
+    other = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    other.update_parameters(timeout_min=int(options.get('time_min', 60)))
+    return other
+
+
+def run_on_slurm(
+    config: ExperimentConfig,
+    todo: Sequence[tuple[str, Cell, Path]],
+    log: Callable[[str], None],
+) -> Iterator[tuple[Cell, dict[str, Any] | BaseException, float]]:
+    """Submit every cell as a job, then gather them as they finish.
+
+    Args:
+        config: the experiment (its ``slurm:`` options).
+        todo: (log tag, cell, run folder) of every cell to run.
+        log: where progress lines go.
+
+    Yields:
+        Each cell as it finishes: its result row or the error, and seconds.
+    """
+    executor = _slurm_executor(config)
+    jobs = []
+    for tag, cell, run in todo:
+        run.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run / JOB_FILE) as tmp, tmp.open('wb') as f:
+            pickle.dump((config, cell, run), f)
+        job = executor.submit(CellJob(), os.fspath(run / JOB_FILE))
+        log(f'{tag}: submitted as job {job.job_id}')
+        jobs.append((job, cell, time.perf_counter()))
+    while jobs:
+        for entry in list(jobs):
+            job, cell, start = entry
+            if not job.done():
+                continue
+            jobs.remove(entry)
+            try:
+                outcome: dict[str, Any] | BaseException = job.result()
+            except Exception as error:
+                outcome = CellProcessError(f'job {job.job_id} failed: {error}')
+            yield cell, outcome, time.perf_counter() - start
+        time.sleep(0.5)

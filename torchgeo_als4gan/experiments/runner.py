@@ -21,7 +21,7 @@ from ..runs import (
 from ..runtime import quiet_lightning
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
-from .executor import run_in_children
+from .executor import run_in_children, run_on_slurm
 from .report import write_reports
 from .results_table import (
     RESULT_COLUMNS,
@@ -98,7 +98,9 @@ def fit_cell(config: ExperimentConfig, cell: Cell, data: list[str], run: Path) -
         The number of labelled items the run trained on.
     """
     method = config.methods[cell.method]
-    own = config.executor == 'local' and method_processes(method, config.trainer_args)
+    own = config.executor != 'inprocess' and method_processes(
+        method, config.trainer_args
+    )
     return fit_run(
         method, config.policy(cell.method), data, run, cell.seed, own_process=own
     )
@@ -300,8 +302,9 @@ def _run_cells(
         )
 
     with quiet_lightning():
-        if config.executor == 'local':
-            for cell, outcome, seconds in run_in_children(config, todo, log):
+        if config.executor != 'inprocess':
+            execute = run_in_children if config.executor == 'local' else run_on_slurm
+            for cell, outcome, seconds in execute(config, todo, log):
                 record(cell, outcome, seconds)
         for tag, cell, run in todo if config.executor == 'inprocess' else []:
             reason = 'settings changed, rerunning' if cell.key in changed else 'running'
