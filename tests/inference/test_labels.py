@@ -4,15 +4,18 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import torch
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
+from torchgeo_als4gan.active.costs import read_cost_file
 from torchgeo_als4gan.datamodules import GeoSegmentationDataModule
 from torchgeo_als4gan.datasets import GeoImagery
 from torchgeo_als4gan.inference import rasterize_patch_labels
+from torchgeo_als4gan.inference.annotation_cost import annotation_costs
 from torchgeo_als4gan.main import main
 from torchgeo_als4gan.samplers import grid_footprints
 
@@ -279,3 +282,48 @@ def test_points_become_sparse_masks(
         rasterize_patch_labels(patches, drawn, tmp_path / 'x', CLASSES, background=0)
     with pytest.raises(ValueError, match='--point_radius must be a number of pixels'):
         rasterize_patch_labels(patches, drawn, tmp_path / 'y', CLASSES, point_radius=-1)
+
+
+def test_what_each_patch_cost_is_recorded_for_the_next_round(
+    task: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, patches, drawn = task
+    frame = gpd.read_file(drawn)
+    frame['edit_time'] = ['2026-12-01T10:00:00', '2026-12-01T10:00:40',
+                          '2026-12-01T11:30:00']  # fmt: skip
+    timed = tmp_path / 'timed.gpkg'
+    frame.to_file(timed, driver='GPKG')
+    rasterize_patch_labels(patches, timed, tmp_path / 'labels', CLASSES)
+    costs = pd.read_csv(tmp_path / 'labels_cost.csv')
+    assert list(costs['id']) == SELECTED
+    assert list(costs['features']) == [1, 1, 0]  # the third patch has no polygon
+    assert list(costs['vertices']) == [5, 5, 0]  # closed rectangles
+    # drawing order: the first feature gets the median gap (40 s), the second
+    # 40 s; the third was drawn after a break (capped at 600 s) in no patch
+    assert list(costs['seconds']) == [40.0, 40.0, 0.0]
+    assert (costs['cost_unit'] == 'seconds').all()
+    assert read_cost_file(tmp_path / 'labels_cost.csv', SELECTED).tolist() == [
+        40.0,
+        40.0,
+        0.0,
+    ]
+    # without times the vertex count is the cost
+    rasterize_patch_labels(patches, drawn, tmp_path / 'plain', CLASSES)
+    plain = pd.read_csv(tmp_path / 'plain_cost.csv')
+    assert plain['seconds'].iloc[:2].isna().all()
+    assert (
+        list(plain['cost']) == [5.0, 5.0, 0.0]
+        and (plain['cost_unit'] == 'vertices').all()
+    )
+
+
+def test_a_feature_across_two_patches_shares_its_time() -> None:
+    features = gpd.GeoDataFrame(
+        {'seconds': [30.0, 12.0]},
+        geometry=[pixel_box(0, 4, 0, 40), pixel_box(40, 44, 0, 4)], crs='EPSG:32633',
+    )  # fmt: skip
+    hits = [np.array([0]), np.array([0, 1])]
+    table = annotation_costs(['a', 'b'], hits, features)
+    assert table['seconds'].tolist() == [15.0, 27.0]
+    with pytest.raises(ValueError, match="--time_column 'when' is not an attribute"):
+        annotation_costs(['a'], [np.array([0])], features, time_column='when')

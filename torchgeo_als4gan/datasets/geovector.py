@@ -131,9 +131,10 @@ class GeoVectorLabels(VectorDataset):
                 f' class indices, names in {self.classes} or keys of label_map'
             )
             raise ValueError(msg)
-        return gpd.GeoDataFrame(
-            {'class': values}, geometry=frame.geometry, crs=self.crs
-        )
+        # the other attributes stay (e.g. edit times, for labelling costs)
+        attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        attributes['class'] = values
+        return gpd.GeoDataFrame(attributes, geometry=frame.geometry, crs=self.crs)
 
     def _class_of(self, value: Any) -> int | None:
         if isinstance(value, str):

@@ -11,7 +11,7 @@ from ..checks import check_non_negative
 from ..command_line import parse_command
 from ..runtime import resolve_device
 from .distributed import predict_raster_distributed
-from .labels import rasterize_patch_labels
+from .labels import cost_file, rasterize_patch_labels
 from .model import load_segmentation_checkpoint
 from .raster import RasterPrediction, predict_raster
 from .sources import RasterPredictionError
@@ -258,6 +258,13 @@ def labels_parser() -> argparse.ArgumentParser:
         '--ignore_index', type=int, default=255, help='value of unlabelled pixels'
     )
     parser.add_argument(
+        '--time_column',
+        default=None,
+        help='attribute of the drawn features holding when each was drawn (or its'
+        ' seconds), for <output>_cost.csv (default: seconds, edit_time,'
+        ' last_edit, timestamp, created, datetime or time, if present)',
+    )
+    parser.add_argument(
         '--overwrite', action='store_true', help='replace existing masks'
     )
     return parser  # fmt: skip
@@ -286,13 +293,14 @@ def labels_main(args: Sequence[str] | None = None) -> None:
         result = rasterize_patch_labels(
             cfg.patches, cfg.drawn, cfg.output, cfg.classes, cfg.label_name, None,
             background, cfg.ignore_index, cfg.layer, cfg.overwrite,
-            cfg.point_radius,
+            cfg.point_radius, cfg.time_column,
         )  # fmt: skip
     except USER_ERRORS as error:
         parser.error(str(error))
     print(
         f'wrote {len(result.files)} patch masks to {cfg.output}'
-        f' ({result.labeled_pixels} labelled pixels)'
+        f' ({result.labeled_pixels} labelled pixels); what each cost:'
+        f' {cost_file(cfg.output)}'
     )
     if result.points:
         print(f'{result.points} drawn point(s): only their pixels are labelled')

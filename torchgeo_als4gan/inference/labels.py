@@ -12,8 +12,24 @@ import rasterio.transform
 
 from ..datasets import GeoImagery, GeoVectorLabels
 from ..files import atomic_write, check_output_folder
+from .annotation_cost import annotation_costs
 
-__all__ = ('PatchLabels', 'rasterize_patch_labels')
+__all__ = ('PatchLabels', 'cost_file', 'rasterize_patch_labels')
+
+
+def cost_file(output: str | os.PathLike[str]) -> Path:
+    """Where ``als4gan labels`` records what each patch cost: beside the masks.
+
+    Not inside the folder: the folder is read as ``label_paths`` (rasters only).
+
+    Args:
+        output: the masks folder.
+
+    Returns:
+        ``<output>_cost.csv``.
+    """
+    folder = Path(output)
+    return folder.with_name(f'{folder.name}_cost.csv')
 
 
 @dataclass
@@ -82,6 +98,7 @@ def rasterize_patch_labels(
     layer: str | int | None = None,
     overwrite: bool = False,
     point_radius: float = 0.0,
+    time_column: str | None = None,
 ) -> PatchLabels:
     """Rasterize polygons drawn by annotators inside the queried patches.
 
@@ -92,7 +109,8 @@ def rasterize_patch_labels(
     the imagery's pixel grid: pixels inside a polygon get its class, other
     pixels of the patch get ``background`` (or ``ignore_index`` when it is
     None). Nothing outside the patches is written, so everywhere else stays
-    unlabelled. Give the folder as ``label_paths`` of
+    unlabelled; ``<output>_cost.csv`` (beside the folder) records what each
+    patch cost to draw (features, vertices, seconds when known). Give the folder as ``label_paths`` of
     :class:`~torchgeo_als4gan.datamodules.GeoSegmentationDataModule` to train
     with the patches as the labelled set.
 
@@ -112,6 +130,9 @@ def rasterize_patch_labels(
         overwrite: replace existing mask files.
         point_radius: drawn points label the pixels whose centre is within this
             many pixels of them (0: the one pixel holding the point).
+        time_column: attribute of the drawn features with when each was drawn
+            (or its seconds); None: ``seconds`` or a known timestamp column,
+            if any (:mod:`~torchgeo_als4gan.inference.annotation_cost`).
 
     Returns:
         The written files and counts.
@@ -198,6 +219,7 @@ def rasterize_patch_labels(
             f'{crs_note}: nothing would be labelled'
         )
         raise ValueError(msg)
+    costs = annotation_costs([str(i) for i in frame['id']], hits, features, time_column)
     folder = check_output_folder(output)
     targets = [folder / f'{pid}.tif' for pid in frame['id']]
     existing = [t for t in targets if t.exists()]
@@ -222,6 +244,8 @@ def rasterize_patch_labels(
         }  # fmt: skip
         with atomic_write(target) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
             dst.write(mask.astype(np.uint8)[None])
+    with atomic_write(cost_file(folder)) as tmp:
+        costs.to_csv(tmp, index=False)
     area = frame.geometry.union_all()
     is_point = features.geom_type.isin(['Point', 'MultiPoint'])
     outside = int(
