@@ -335,6 +335,7 @@ class GeoSegmentationDataModule(
         return DataLoader(
             dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,
             collate_fn=stack_samples, drop_last=True,
+            pin_memory=torch.cuda.is_available(),  # non-blocking copies to the GPU
         )  # fmt: skip
 
     def train_dataloader(self) -> Any:

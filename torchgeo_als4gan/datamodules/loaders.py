@@ -132,6 +132,7 @@ def infinite_batches_loader(
         num_workers=num_workers,
         drop_last=True,
         persistent_workers=num_workers > 0,
+        pin_memory=torch.cuda.is_available(),  # non-blocking copies to the GPU
     )
 
 

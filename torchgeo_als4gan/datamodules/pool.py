@@ -324,6 +324,7 @@ class PoolDataModule(LightningDataModule):
             shuffle=False,
             num_workers=self.num_workers,
             persistent_workers=False,
+            pin_memory=torch.cuda.is_available(),  # non-blocking copies to the GPU
         )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
