@@ -25,7 +25,7 @@ def main(args: Sequence[str] | None = None) -> None:
         ' Writes results.csv, results.md, label_efficiency.png and the'
         ' cumulative selection; resumable with --resume.',
         'loop YAML (configs/*_stal.yaml)',
-        'als4gan loop --config configs/ucm_stal.yaml --resume',
+        'als4gan loop --config configs/ucm_stal.yaml --output output/loop/ucm_stal',
     )
     parser.add_argument(
         '--resume', action='store_true',
