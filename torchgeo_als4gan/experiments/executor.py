@@ -197,18 +197,31 @@ class CellJob:
     """A cell as a submitit job: runs the cell worker, requeued when preempted."""
 
     def __call__(self, job: str) -> dict[str, Any]:
-        """Run the cell of a job file.
+        """Run the cell of a job file in a child process (as ``executor: local``).
 
         Args:
             job: ``runs/<cell>/cell_job.pkl``.
 
         Returns:
             The cell's result row.
-        """
-        from .cell_worker import main
 
-        main([job])
-        row: dict[str, Any] = json.loads((Path(job).parent / RESULT_FILE).read_text())
+        Raises:
+            CellProcessError: If the cell failed (the end of its log).
+        """
+        run = Path(job).parent
+        with (run / LOG_FILE).open('wb') as out:
+            done = subprocess.run(
+                [sys.executable, '-m', WORKER, job],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if done.returncode != 0:
+            msg = (
+                f'the cell exited with status {done.returncode}; the end of'
+                f' {os.fspath(run / LOG_FILE)}:\n{_tail(run / LOG_FILE)}'
+            )
+            raise CellProcessError(msg)
+        row: dict[str, Any] = json.loads((run / RESULT_FILE).read_text())
         return row
 
     def checkpoint(self, job: str) -> Any:
