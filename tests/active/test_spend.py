@@ -147,3 +147,14 @@ def test_cost_file_read_back_and_refused_when_incomplete(tmp_path: Path) -> None
         read_cost_file(path, ['a', 'b'])
     with pytest.raises(ValueError, match='does not exist'):
         read_cost_file(tmp_path / 'none.csv', ['a'])
+
+
+def test_a_labelling_log_prices_the_patches_not_drawn_yet_at_its_median(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / 'labels_cost.csv'
+    path.write_text('id,cost\na,10\nb,30\nc,20\n')
+    prices = item_measures(['a', 'x', 'b', 'y'], None, ['cost'], 'file', path)['cost']
+    assert prices.tolist() == [10.0, 20.0, 30.0, 20.0]
+    with pytest.raises(ValueError, match='has no cost for 2 pool item'):
+        item_measures(['x', 'y'], None, ['cost'], 'file', path)

@@ -115,13 +115,16 @@ def footprint_area_km2(footprints: gpd.GeoDataFrame) -> NDArray[np.float64]:
 
 
 def read_cost_file(
-    path: str | os.PathLike[str], ids: Sequence[str]
+    path: str | os.PathLike[str], ids: Sequence[str], fill_missing: bool = False
 ) -> NDArray[np.float64]:
     """The cost of every pool item from a CSV of ``id,cost``.
 
     Args:
         path: the CSV (e.g. written from a labelling log).
         ids: the pool ids, in pool order.
+        fill_missing: price the pool items the file does not list at the
+            median of those it does (a labelling log covers only the patches
+            drawn so far); False: refuse them.
 
     Returns:
         The costs in pool order.
@@ -151,6 +154,10 @@ def read_cost_file(
         raise ValueError(msg)
     by_id = dict(zip(table['id'], costs, strict=True))
     missing = [i for i in ids if i not in by_id]
+    known = [by_id[i] for i in ids if i in by_id]
+    if missing and fill_missing and known:
+        typical = float(np.median(known))
+        return np.asarray([by_id.get(i, typical) for i in ids], dtype=np.float64)
     if missing:
         msg = (
             f'cost file {os.fspath(source)!r} has no cost for {len(missing)} pool'
@@ -177,7 +184,8 @@ def item_measures(
             ``fraction`` always are, ``pixels`` and ``area_km2`` whenever the
             footprints are a patch grid.
         cost_model: one of :data:`COST_MODELS`.
-        cost_file: the CSV of the ``file`` model.
+        cost_file: the CSV of the ``file`` model (pool items it does not list
+            are priced at the median of those it does; none listed is an error).
 
     Returns:
         Unit -> prices in pool order: ``fraction``, ``items``, and ``pixels``,
@@ -219,5 +227,5 @@ def item_measures(
         measures['cost'] = measures['area_km2']
     else:
         assert cost_file is not None
-        measures['cost'] = read_cost_file(cost_file, ids)
+        measures['cost'] = read_cost_file(cost_file, ids, fill_missing=True)
     return measures
