@@ -45,6 +45,8 @@ def test_scaling_lowers_the_calibration_error() -> None:
     t = fit_temperature(sharp, labels)
     after = expected_calibration_error((sharp / t).softmax(dim=1), labels)
     assert before > 0.1 and after < 0.02
+    nll = torch.nn.functional.cross_entropy
+    assert nll(sharp / t, labels) < nll(sharp, labels) - 0.1  # the NLL falls too
     # the predicted classes are unchanged
     assert torch.equal(sharp.argmax(dim=1), (sharp / t).argmax(dim=1))
 
