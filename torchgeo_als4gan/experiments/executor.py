@@ -98,6 +98,18 @@ def _tail(path: Path, lines: int = 15) -> str:
     return '\n'.join(path.read_text(errors='replace').splitlines()[-lines:])
 
 
+def _child_outcome(run: Path, returncode: int) -> dict[str, Any] | CellProcessError:
+    """The row a finished cell process wrote, or its failure with its log's end."""
+    result = run / RESULT_FILE
+    if returncode == 0 and result.is_file():
+        row: dict[str, Any] = json.loads(result.read_text())
+        return row
+    return CellProcessError(
+        f'child process exited with status {returncode}; the end of'
+        f' {os.fspath(run / LOG_FILE)}:\n{_tail(run / LOG_FILE)}'
+    )
+
+
 def run_in_children(
     config: ExperimentConfig,
     todo: Sequence[tuple[str, Cell, Path]],
@@ -145,14 +157,7 @@ def run_in_children(
                 del running[slot]
                 free.append(slot)
                 seconds = time.perf_counter() - start
-                result = run / RESULT_FILE
-                if process.returncode == 0 and result.is_file():
-                    yield cell, json.loads(result.read_text()), seconds
-                else:
-                    yield cell, CellProcessError(
-                        f'child process exited with status {process.returncode};'
-                        f' the end of {os.fspath(run / LOG_FILE)}:\n{_tail(run / LOG_FILE)}'
-                    ), seconds  # fmt: skip
+                yield cell, _child_outcome(run, process.returncode), seconds
     finally:  # an error or interruption in the runner stops the children
         for process, *_, out in running.values():
             process.kill()
@@ -215,14 +220,10 @@ class CellJob:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        if done.returncode != 0:
-            msg = (
-                f'the cell exited with status {done.returncode}; the end of'
-                f' {os.fspath(run / LOG_FILE)}:\n{_tail(run / LOG_FILE)}'
-            )
-            raise CellProcessError(msg)
-        row: dict[str, Any] = json.loads((run / RESULT_FILE).read_text())
-        return row
+        outcome = _child_outcome(run, done.returncode)
+        if isinstance(outcome, CellProcessError):
+            raise outcome
+        return outcome
 
     def checkpoint(self, job: str) -> Any:
         """Requeue the same cell (submitit calls this on preemption / timeout).

@@ -3,7 +3,7 @@
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,22 @@ def run_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
     return row
 
 
+def _run_in_process(
+    config: ExperimentConfig,
+    todo: Sequence[tuple[str, Cell, Path]],
+    log: Callable[[str], None],
+) -> Iterator[tuple[Cell, dict[str, Any] | BaseException, float]]:
+    """The cells one after the other in this process (``executor: inprocess``)."""
+    for tag, cell, run in todo:
+        log(f'{tag}: running')
+        start = time.perf_counter()
+        try:
+            outcome: dict[str, Any] | BaseException = run_cell(config, cell, run)
+        except Exception as error:
+            outcome = error
+        yield cell, outcome, time.perf_counter() - start
+
+
 def _run_cells(
     config: ExperimentConfig,
     log: Callable[[str], None],
@@ -272,6 +288,8 @@ def _run_cells(
         run = output / 'runs' / cell.name
         if run.exists():
             shutil.rmtree(run)  # an interrupted (or replaced) attempt
+        if cell.key in changed:
+            log(f'{tag}: settings changed, rerunning')
         todo.append((tag, cell, run))
     tags = {cell.key: tag for tag, cell, _ in todo}
 
@@ -301,21 +319,11 @@ def _run_cells(
             f' ({row["labeled"]} labelled)'
         )
 
+    executors = {'inprocess': _run_in_process, 'local': run_in_children,
+                 'slurm': run_on_slurm}  # fmt: skip
     with quiet_lightning():
-        if config.executor != 'inprocess':
-            execute = run_in_children if config.executor == 'local' else run_on_slurm
-            for cell, outcome, seconds in execute(config, todo, log):
-                record(cell, outcome, seconds)
-        for tag, cell, run in todo if config.executor == 'inprocess' else []:
-            reason = 'settings changed, rerunning' if cell.key in changed else 'running'
-            log(f'{tag}: {reason}')
-            start = time.perf_counter()
-            try:
-                row = run_cell(config, cell, run)
-            except Exception as error:
-                record(cell, error, time.perf_counter() - start)
-                continue
-            record(cell, row, time.perf_counter() - start)
+        for cell, outcome, seconds in executors[config.executor](config, todo, log):
+            record(cell, outcome, seconds)
     differences = paired_differences(config, results)
     differences_csv = output / 'differences.csv'
     with atomic_write(differences_csv) as tmp:
