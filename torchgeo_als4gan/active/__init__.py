@@ -6,6 +6,7 @@ segmenter itself scores it between fits, ``als4gan loop``).
 """
 
 from .budget import QueryBudget, check_fraction
+from .diversity import DIVERSITY, diverse_rows, kmeans_pp_seeding, uncertain_core_set
 from .image_scores import as_two_class, bald, entropy, least_confidence, margin
 from .pixel_scores import pixel_entropy, pixel_margin, region_impurity
 from .quotas import stratified_quotas, stratified_top
@@ -14,6 +15,7 @@ from .registry import STRATEGIES, QueryStrategy, get_strategy, score_probabiliti
 from .state import PickedItems
 
 __all__ = (
+    'DIVERSITY',
     'STRATEGIES',
     'PickedItems',
     'QueryBudget',
@@ -21,9 +23,11 @@ __all__ = (
     'as_two_class',
     'bald',
     'check_fraction',
+    'diverse_rows',
     'entropy',
     'get_strategy',
     'k_center_greedy',
+    'kmeans_pp_seeding',
     'least_confidence',
     'margin',
     'pixel_entropy',
@@ -34,4 +38,5 @@ __all__ = (
     'spaced_top',
     'stratified_quotas',
     'stratified_top',
+    'uncertain_core_set',
 )

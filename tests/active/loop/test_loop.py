@@ -15,6 +15,7 @@ import torchgeo_als4gan.active.loop.runner as runner
 import torchgeo_als4gan.active.loop.workers as runner_workers
 from tests.fixture_args import DATA_ARGS
 from tests.html_check import read_page
+from torchgeo_als4gan.active.diversity import diverse_rows
 from torchgeo_als4gan.active.loop import (
     InitialWeights,
     LoopConfig,
@@ -405,3 +406,37 @@ def test_calibrated_rounds_score_the_pool_at_the_fitted_temperature(
     assert used == [pytest.approx(stored['temperature'])]  # round 0 scored the pool
     with pytest.raises(ValueError, match="calibrate must be 'temperature' or null"):
         load_loop(loop_file(tmp_path, 'bad', calibrate='platt'))
+
+
+@pytest.mark.parametrize('diversity', ['feature', 'badge'])
+def test_diverse_rounds_choose_from_the_segmenters_embeddings(
+    tmp_path: Path, diversity: str
+) -> None:
+    path = fast_stal_file(tmp_path, diversity=diversity, diversity_candidates=2)
+    main(['loop', '--config', str(path)])
+    config = load_loop(path)
+    folder = tmp_path / 'loop' / 'round_00'
+    embeddings = np.load(folder / 'embeddings_pool.npy')
+    first = RoundState.load(folder / 'state.json')
+    second = RoundState.load(tmp_path / 'loop' / 'round_01' / 'state.json')
+    ids = list(pd.read_csv(folder / 'scores.csv', dtype={'id': str})['id'])
+    assert embeddings.shape[0] == len(ids) + len(first.selected)
+    if diversity == 'badge':  # classes x features of the fcn's last layer (3 x 3)
+        assert embeddings.shape[1] == 9
+    scored = np.setdiff1d(np.arange(len(embeddings)), first.selected)
+    assert np.abs(embeddings[scored]).sum(axis=1).min() > 0  # every item embedded
+    if diversity == 'feature':  # the labelled items' features are the first centres
+        assert np.abs(embeddings[first.selected]).sum(axis=1).min() > 0
+    # the round's picks are the pure function's choice from the saved arrays
+    table = pd.read_csv(folder / 'scores.csv', dtype={'id': str})
+    position = {pid: i for i, pid in enumerate(runner._Loop(config, print).ids)}
+    items = np.asarray([position[i] for i in table['id']])
+    added = second.selected[len(first.selected) :]
+    labelled = embeddings[np.sort(first.selected)] if diversity == 'feature' else None
+    rows = diverse_rows(
+        diversity, embeddings[items], table['score'].to_numpy(), items, len(added),
+        True, [config.seed, 1], None, 2, labelled,
+    )  # fmt: skip
+    assert items[rows].tolist() == added
+    with pytest.raises(ValueError, match=f'{diversity} and min_distance_m cannot'):
+        load_loop(fast_stal_file(tmp_path, diversity=diversity, min_distance_m=50.0))

@@ -122,6 +122,28 @@ class RoundBudgets:
             return candidates
         return self.counts[round_] - self.counts[round_ - 1]
 
+    def most_items(
+        self, round_: int, candidates: Sequence[int], taken: Sequence[int]
+    ) -> int:
+        """The most candidates a round can add (how long a diverse batch is).
+
+        Args:
+            round_: the round.
+            candidates: pool positions it could add.
+            taken: pool positions labelled before.
+
+        Returns:
+            A fraction round's item count; in other units, how many of the
+            cheapest candidates fit in what the round has left (any batch
+            of that length holds everything the budget can buy).
+        """
+        if self.unit == 'fraction':
+            return min(self.round_size(round_, len(candidates)), len(candidates))
+        left = self.amounts[round_] - self.spent(taken)[self.unit]
+        price = np.sort(self.prices[self.unit][np.asarray(candidates, dtype=np.int64)])
+        price = price[price > 0]
+        return int(np.searchsorted(np.cumsum(price), left * (1 + 1e-9), side='right'))
+
     def take_rows(
         self,
         rows: NDArray[np.int64],

@@ -14,6 +14,7 @@ from ...files import atomic_write
 from ...runs import RunPolicy, build_config, check_method_config, read_config_file
 from ..choose import check_min_distance
 from ..costs import COST_MODELS
+from ..diversity import check_diversity
 from ..spend import check_budget_amounts
 from .scoring import SEGMENTER_SCORERS
 
@@ -77,6 +78,15 @@ class LoopConfig:
             two patches of a round, nor a new patch and one labelled before,
             closer than this many metres between centres (0: off; the best
             skipped patches fill a round that cannot be spaced).
+        diversity: how a round spreads its picks: ``none`` (top-k of the
+            scorer), ``spatial`` (``min_distance_m``; implied by a distance),
+            ``feature`` (k-center core-set over the segmenter's pooled
+            classifier features among the ``diversity_candidates`` x k most
+            uncertain, the labelled items as first centres) or ``badge``
+            (k-means++ over its last layer's gradient embeddings, Ash et al.
+            2020). See :mod:`torchgeo_als4gan.active.diversity`.
+        diversity_candidates: ``feature``'s uncertain shortlist, in multiples
+            of the round's items.
         regions: vector file of regions for ``stratify_by: region``.
         region_column: its column naming the region.
         warm_start: start each round from the previous round's chosen
@@ -123,6 +133,8 @@ class LoopConfig:
     regions: Path | None = None
     region_column: str | None = None
     min_distance_m: float = 0.0
+    diversity: str = 'none'
+    diversity_candidates: int = 4
     warm_start: bool = False
     seed: int = 0
     data_args: list[str] = field(default_factory=list)
@@ -171,6 +183,10 @@ class LoopConfig:
             msg = f'stratify_by must be one of {STRATIFY_BY} or null, got {self.stratify_by!r}'
             raise ValueError(msg)
         check_min_distance(self.min_distance_m, self.stratify_by)
+        check_diversity(
+            self.diversity, self.min_distance_m, self.scorer != 'random',
+            self.diversity_candidates,
+        )  # fmt: skip
         for name in (
             'checkpoint_top_k', 'bootstrap_samples', 'score_batch_size', 'score_devices',
         ):  # fmt: skip
@@ -199,6 +215,11 @@ class LoopConfig:
         if not self.target_labels and self.source is None:
             msg = 'target_labels: false needs a source (nothing would be labelled)'
             raise ValueError(msg)
+
+    @property
+    def embedding(self) -> str | None:
+        """What the pool scoring embeds: ``feature``, ``badge`` or None."""
+        return self.diversity if self.diversity in ('feature', 'badge') else None
 
     @property
     def labels_folder(self) -> Path:
@@ -300,7 +321,8 @@ class LoopConfig:
             None if self.cost_file is None else os.fspath(self.cost_file)
         )
         for key, default in (('budget_unit', 'fraction'), ('cost_model', 'constant'),
-                             ('cost_file', None), ('calibrate', None)):  # fmt: skip
+                             ('cost_file', None), ('calibrate', None),
+                             ('diversity', 'none'), ('diversity_candidates', 4)):  # fmt: skip
             if values[key] == default:  # as loops from before these options saved
                 values.pop(key)
         return values

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from torchgeo.datasets import DatasetNotFoundError
 
 from ...datamodules.groups import pool_groups
@@ -25,6 +26,7 @@ from ...files import atomic_write, folder_lock
 from ...runs import evaluate_run, fit_run
 from ...runtime import quiet_lightning
 from ..choose import choose_rows
+from ..diversity import diverse_rows
 from ..query.outputs import write_selection
 from .budgets import RoundBudgets
 from .config import LoopConfig
@@ -32,7 +34,7 @@ from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
 from .scoring import check_scorer
 from .state import STAGES, RoundState
-from .workers import ScoringJob, score_in_processes, score_items
+from .workers import EMBEDDINGS_FILE, ScoringJob, score_in_processes, score_items
 
 __all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
 
@@ -212,6 +214,8 @@ class _Loop:
         config, folder = self.config, self.folder(state.round)
         chosen = set(state.selected)
         items = [i for i in range(len(self.ids)) if i not in chosen]
+        # the feature core-set starts from the labelled items' features
+        scored = list(range(len(self.ids))) if config.diversity == 'feature' else items
         if config.scorer == 'random':
             rng = np.random.default_rng([config.seed, state.round])
             values = rng.random(len(items))
@@ -225,20 +229,45 @@ class _Loop:
                 else 'one device'
             )  # fmt: skip
             self.log(
-                f'round {state.round}: scoring {len(items)} pool items'
+                f'round {state.round}: scoring {len(scored)} pool items'
                 f' ({config.scorer}, {where})'
             )
-            job = ScoringJob(config, data, checkpoint, items, folder)
+            job = ScoringJob(config, data, checkpoint, scored, folder)
             if config.score_devices > 1:
                 values = score_in_processes(job)
             else:
                 values = score_items(job, self.pool, model)
+            if scored != items:  # keep the unlabelled items' scores
+                values = values[np.asarray(items, dtype=np.int64)]
         table = pd.DataFrame({
             'id': [self.ids[i] for i in items], 'score': values,
             'group': [self.groups[i] for i in items] if self.groups else None,
         })  # fmt: skip
         with atomic_write(folder / 'scores.csv') as tmp:
             table.to_csv(tmp, index=False)
+
+    def _diverse(
+        self,
+        state: RoundState,
+        values: NDArray[np.float64],
+        items: NDArray[np.int64],
+        largest: bool,
+        groups: list[Any] | None,
+    ) -> NDArray[np.int64]:
+        """The next round's rows under ``feature`` / ``badge`` diversity."""
+        config = self.config
+        embeddings = np.load(self.folder(state.round) / EMBEDDINGS_FILE, mmap_mode='r')
+        k = self.budgets.most_items(state.round + 1, items.tolist(), state.selected)
+        labelled = (
+            np.asarray(embeddings[np.sort(np.asarray(state.selected))])
+            if config.diversity == 'feature'
+            else None
+        )
+        return diverse_rows(
+            config.diversity, np.asarray(embeddings[items]), values, items, k,
+            largest, [config.seed, state.round + 1], groups,
+            config.diversity_candidates, labelled,
+        )  # fmt: skip
 
     def _check_bands(self, model: Any) -> None:
         expected = model.hparams.get('in_channels')
@@ -259,10 +288,13 @@ class _Loop:
         k = self.budgets.round_size(state.round + 1, len(values))
         largest = True if config.scorer == 'random' else check_scorer(config.scorer)[1]
         groups = [self.groups[i] for i in items] if self.groups is not None else None
-        order, filled = choose_rows(
-            values, items, k, largest, groups, self.centres, state.selected,
-            config.min_distance_m,
-        )  # fmt: skip
+        if config.embedding is not None:
+            order, filled = self._diverse(state, values, items, largest, groups), 0
+        else:
+            order, filled = choose_rows(
+                values, items, k, largest, groups, self.centres, state.selected,
+                config.min_distance_m,
+            )  # fmt: skip
         if filled and self.budgets.unit == 'fraction':
             self.log(
                 f'round {state.round + 1}: only {k - filled} of {k} patches are'

@@ -4,8 +4,12 @@ The trained task (for self-training its teacher, the network it evaluates
 with) predicts every unlabelled item through Lightning's predict loop; each
 batch is reduced at once to one float per item by a function of
 :mod:`torchgeo_als4gan.active.pixel_scores`, so no per-pixel map of the pool is
-kept. The same :class:`~torchgeo_als4gan.active.query.learner.PoolScoreWriter` as
-``als4gan query`` collects the scores (gathered over processes under DDP).
+kept. With ``embedding`` (``feature`` or ``badge`` diversity) every item also
+gets a vector from the classifier's input
+(:mod:`torchgeo_als4gan.active.embeddings`). The same
+:class:`~torchgeo_als4gan.active.query.learner.PoolScoreWriter` as ``als4gan
+query`` collects both (gathered over processes under DDP; the embeddings in a
+memory-mapped ``embeddings_<name>.npy`` of the pool's size).
 """
 
 import functools
@@ -17,11 +21,21 @@ from lightning import LightningModule, Trainer
 from torch import Tensor
 
 from ...datamodules.pool import PoolDataModule, QueryPool
+from ..embeddings import ClassifierInput, badge_embedding, pooled_features, projection
 from ..pixel_scores import pixel_entropy, pixel_margin, region_impurity
 from ..query.learner import PoolScoreWriter
 from ..query.rounds import RoundScores
 
-__all__ = ('SEGMENTER_SCORERS', 'SegmenterPoolScorer', 'check_scorer', 'score_pool')
+__all__ = (
+    'BADGE_WIDTH',
+    'SEGMENTER_SCORERS',
+    'SegmenterPoolScorer',
+    'check_scorer',
+    'score_pool',
+)
+
+#: Width of the projected BADGE embeddings.
+BADGE_WIDTH = 256
 
 #: Scorer name -> (function of probabilities and valid pixels, larger is more
 #: uncertain).
@@ -61,6 +75,8 @@ class SegmenterPoolScorer(LightningModule):
         task: LightningModule,
         scorer: str,
         temperature: float = 1.0,
+        embedding: str | None = None,
+        num_classes: int | None = None,
         **options: Any,
     ) -> None:
         """Initialize a new SegmenterPoolScorer.
@@ -71,14 +87,32 @@ class SegmenterPoolScorer(LightningModule):
             scorer: a key of :data:`SEGMENTER_SCORERS`.
             temperature: the logits are divided by it before the softmax (the
                 checkpoint's fitted temperature; 1: none).
+            embedding: also return an ``embedding`` per item: ``feature``
+                (pooled classifier input) or ``badge`` (projected gradient
+                embedding); None: scores only.
+            num_classes: the classes (finds the classifier; needed with
+                ``embedding``, default the task's ``num_classes``).
             **options: extra arguments of the score function (``k``, ``top`` of
                 ``region_impurity``).
+
+        Raises:
+            ValueError: If ``embedding`` is unknown or the task has no
+                classifier layer to read.
         """
         super().__init__()
         function, _ = check_scorer(scorer)
         self.task = task
         self.temperature = temperature
         self.score_fn = functools.partial(function, **options)
+        if embedding not in (None, 'feature', 'badge'):
+            msg = f"embedding must be 'feature', 'badge' or None, got {embedding!r}"
+            raise ValueError(msg)
+        self.embedding = embedding
+        self.classifier: ClassifierInput | None = None
+        self.project: Tensor | None = None
+        if embedding is not None:
+            classes = num_classes or int(task.hparams['num_classes'])
+            self.classifier = ClassifierInput(task, classes)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         """Score a batch: one float per item.
@@ -88,11 +122,29 @@ class SegmenterPoolScorer(LightningModule):
             batch_idx: unused.
 
         Returns:
-            ``index`` and ``score``.
+            ``index``, ``score`` and, with ``embedding``, ``embedding``.
         """
-        logits = self.task(batch['image']).float() / self.temperature
-        probs = logits.softmax(dim=1)
-        return {'index': batch['index'], 'score': self.score_fn(probs, batch['pixels'])}
+        if self.classifier is None:
+            logits = self.task(batch['image'])
+        else:
+            with self.classifier:
+                logits = self.task(batch['image'])
+        probs = (logits.float() / self.temperature).softmax(dim=1)
+        out = {'index': batch['index'], 'score': self.score_fn(probs, batch['pixels'])}
+        if self.classifier is not None:
+            features, head = self.classifier.features, self.classifier.logits
+            assert features is not None and head is not None
+            if self.embedding == 'feature':
+                out['embedding'] = pooled_features(features, batch['pixels'])
+            else:
+                if self.project is None:
+                    rows = head.shape[1] * features.shape[1]
+                    self.project = projection(rows, BADGE_WIDTH).to(features.device)
+                out['embedding'] = badge_embedding(
+                    head.float() / self.temperature, features, batch['pixels'],
+                    self.project,
+                )  # fmt: skip
+        return out
 
 
 def score_pool(
@@ -108,6 +160,7 @@ def score_pool(
     batch_size: int = 16,
     num_workers: int = 0,
     temperature: float = 1.0,
+    embedding: str | None = None,
     **options: Any,
 ) -> RoundScores:
     """Score pool items with a trained segmenter, streaming them through predict.
@@ -125,10 +178,13 @@ def score_pool(
         batch_size: scoring batch size.
         num_workers: data loading workers.
         temperature: divides the logits before the softmax (calibration).
+        embedding: also embed every item (``feature`` or ``badge``, see
+            :class:`SegmenterPoolScorer`).
         **options: extra arguments of the score function.
 
     Returns:
-        The pool indices scored and their scores.
+        The pool indices scored and their scores (and, with ``embedding``, the
+        ``[len(pool), D]`` embeddings by pool index).
     """
     # segmentation batches fragment the heap faster than the classifier's: trim
     # every 4 batches keeps the peak flat in the pool size (benchmarks/segmenter_scoring.py)
@@ -143,7 +199,8 @@ def score_pool(
         pool, [], items, batch_size=batch_size, num_workers=num_workers, pixels=True
     )
     trainer.predict(
-        SegmenterPoolScorer(task, scorer, temperature, **options), datamodule=data,
+        SegmenterPoolScorer(task, scorer, temperature, embedding, **options),
+        datamodule=data,
         return_predictions=False,
     )  # fmt: skip
     assert writer.result is not None

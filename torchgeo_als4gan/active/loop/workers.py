@@ -29,10 +29,21 @@ from .config import LoopConfig
 from .pool import build_pool, trained_model
 from .scoring import score_pool
 
-__all__ = ('ScoringJob', 'main', 'score_in_processes', 'score_items')
+__all__ = (
+    'EMBEDDINGS_FILE',
+    'SCORES_FILE',
+    'ScoringJob',
+    'main',
+    'score_in_processes',
+    'score_items',
+)
 
 #: Where the child processes leave the scores, in the round folder.
 SCORES_FILE = 'pool_scores.npz'
+
+#: The pool's embeddings (``feature`` / ``badge`` diversity), in the round
+#: folder: ``[N_pool, D]`` by pool index, rows of unscored items zero.
+EMBEDDINGS_FILE = 'embeddings_pool.npy'
 
 
 @dataclass
@@ -96,6 +107,8 @@ def score_items(
     Returns:
         The score of each of ``job.items``, in their order (from the
         softmax at the checkpoint's fitted temperature, when it has one).
+        With ``feature`` or ``badge`` diversity the items' embeddings are in
+        ``job.folder / EMBEDDINGS_FILE``, by pool index.
     """
     config = job.config
     if model is None:
@@ -110,7 +123,8 @@ def score_items(
         model, pool, job.items, config.scorer, job.folder, 'pool',
         accelerator='gpu' if device.type == 'cuda' else 'cpu', devices=devices,
         strategy=strategy, batch_size=config.score_batch_size,
-        temperature=checkpoint_temperature(job.checkpoint), **options,
+        temperature=checkpoint_temperature(job.checkpoint),
+        embedding=config.embedding, **options,
     )  # fmt: skip
     assert result.scores is not None
     by_index = dict(zip(result.indices.tolist(), result.scores.tolist(), strict=True))
