@@ -1,9 +1,12 @@
 import os
 import shlex
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from torchgeo.datasets import DatasetNotFoundError
 from torchgeo.main import main as torchgeo_main
 
 from torchgeo_als4gan.main import COMMANDS, main
@@ -145,13 +148,45 @@ def test_unknown_command_lists_the_commands(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_bad_config_names_argument(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r'labeled_ratio must be in \(0, 1\], got 2'):
+    with pytest.raises(SystemExit, match=r'labeled_ratio must be in \(0, 1\], got 2'):
         main(
             [
                 *args_for('ucm_supervised.yaml', tmp_path),
                 '--data.init_args.labeled_ratio=2',
             ]
         )
+
+
+def test_input_error_is_one_line_naming_the_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, '-m', 'torchgeo_als4gan.main', 'query', '--config',
+         str(ROOT / 'configs' / 'ucm_query.yaml'), *DATA_ARGS['ucm'],
+         f'--output={tmp_path / "q"}', '--labeled_ratio=2'],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, 'ALS4GAN_TRACEBACK': '0'},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert 'Traceback' not in done.stderr
+    assert (
+        'als4gan query: error: labeled_ratio must be in (0, 1], got 2.0' in done.stderr
+    )
+    assert not (tmp_path / 'q').exists()
+
+
+def test_missing_dataset_and_traceback_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [
+        'fit', '--config', str(ROOT / 'configs' / 'ucm_supervised.yaml'),
+        f'--data.init_args.root={tmp_path / "nothing"}',
+        f'--trainer.default_root_dir={tmp_path}', '--trainer.max_epochs=1',
+    ]  # fmt: skip
+    monkeypatch.delenv('ALS4GAN_TRACEBACK', raising=False)
+    with pytest.raises(SystemExit, match=r'als4gan fit: error: Dataset not found in'):
+        main(args)
+    monkeypatch.setenv('ALS4GAN_TRACEBACK', '1')
+    with pytest.raises(DatasetNotFoundError, match='nothing'):
+        main(args)
 
 
 def test_short_class_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,11 +1,14 @@
 """The ``als4gan`` command: TorchGeo's LightningCLI plus this package's commands."""
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from lightning.pytorch.cli import ArgsType
+from rasterio.errors import RasterioError
+from torchgeo.datasets import DatasetNotFoundError
 
 # Imported so that short class_path names of this package resolve in configs.
 import torchgeo_als4gan.datamodules
@@ -16,7 +19,14 @@ import torchgeo_als4gan.trainers  # noqa: F401
 from .lightning_cli import run_lightning_cli
 from .runtime import quiet_known_warnings, show_package_logs
 
-__all__ = ('COMMANDS', 'Command', 'main', 'run_lightning_cli', 'top_level_help')
+__all__ = (
+    'COMMANDS',
+    'INPUT_ERRORS',
+    'Command',
+    'main',
+    'run_lightning_cli',
+    'top_level_help',
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,21 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+#: Errors that mean the input is wrong, not the code: an argument out of range, a
+#: file that is missing, unreadable or already there, a dataset root without the
+#: dataset. Every command's checks raise these with a message naming the argument
+#: or file; :func:`main` prints that message instead of a traceback.
+INPUT_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    OSError,
+    DatasetNotFoundError,
+    RasterioError,
+)
+
+#: Set to 1 to see the traceback of an input error as well.
+TRACEBACK_VARIABLE = 'ALS4GAN_TRACEBACK'
+
+
 def versions() -> str:
     """This package's version and those of the libraries it runs on.
 
@@ -137,10 +162,15 @@ def main(args: ArgsType = None) -> None:
 
     ``fit``/``validate``/``test``/``predict`` (and a leading ``--config``) go to
     TorchGeo's LightningCLI, as ``torchgeo`` does; the other commands go to
-    their module.
+    their module. An input error (:data:`INPUT_ERRORS`) of any command ends in
+    one line that names the command and what was wrong, not a traceback
+    (``ALS4GAN_TRACEBACK=1`` shows the traceback).
 
     Args:
         args: command-line arguments (default: ``sys.argv[1:]``).
+
+    Raises:
+        SystemExit: On an input error, with its message.
     """
     argv = list(sys.argv[1:] if args is None else args)
     if not argv or argv[0] in ('-h', '--help'):
@@ -159,11 +189,21 @@ def main(args: ArgsType = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    if command is not None and command.target is not None:
-        module, function = command.target.split(':')
-        getattr(importlib.import_module(module), function)(argv[1:])
-        return
-    run_lightning_cli(argv)
+    prefix = f'als4gan {argv[0]}' if command is not None else 'als4gan'
+    try:
+        if command is not None and command.target is not None:
+            module, function = command.target.split(':')
+            getattr(importlib.import_module(module), function)(argv[1:])
+        else:
+            run_lightning_cli(argv)
+    except INPUT_ERRORS as error:
+        if os.environ.get(TRACEBACK_VARIABLE) == '1':
+            raise
+        msg = (
+            f'{prefix}: error: {error}\n'
+            f'({TRACEBACK_VARIABLE}=1 shows where it was raised)'
+        )
+        raise SystemExit(msg) from error
 
 
 if __name__ == '__main__':

@@ -49,7 +49,7 @@ def test_every_checkpoint_reader_names_the_file(
         with pytest.raises(ValueError, match=EXPECTED[kind]):
             load_torch_file(path)
     with pytest.raises(
-        ValueError, match=f'--ckpt_path .*{path.name}.* {EXPECTED[kind]}'
+        SystemExit, match=f'--ckpt_path .*{path.name}.* {EXPECTED[kind]}'
     ):
         main(
             [
@@ -68,10 +68,10 @@ def test_every_checkpoint_reader_names_the_file(
 def test_resume_with_other_settings_is_refused(
     raster_checkpoint: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match=r'model\.lr: checkpoint 0\.001, now 0\.5'):
+    with pytest.raises(SystemExit, match=r'model\.lr: checkpoint 0\.001, now 0\.5'):
         main([*RASTER_FIT, f'--ckpt_path={raster_checkpoint}', '--model.init_args.lr=0.5',
               f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip
-    with pytest.raises(ValueError, match=r"model\.model: checkpoint 'fcn', now 'unet'"):
+    with pytest.raises(SystemExit, match=r"model\.model: checkpoint 'fcn', now 'unet'"):
         main([*RASTER_FIT, f'--ckpt_path={raster_checkpoint}',
               '--model.init_args.model=unet', '--model.init_args.backbone=resnet18',
               f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip

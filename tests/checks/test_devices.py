@@ -58,7 +58,7 @@ def test_predict_raster(
 def test_fit_and_lightning_commands(tmp_path: Path) -> None:
     for accelerator in ('gpu', 'cuda'):
         with pytest.raises(
-            ValueError, match=f'--trainer.accelerator {accelerator} was asked for'
+            SystemExit, match=f'--trainer.accelerator {accelerator} was asked for'
         ):
             main([*RASTER_FIT, f'--trainer.accelerator={accelerator}',
                   f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip
@@ -66,7 +66,7 @@ def test_fit_and_lightning_commands(tmp_path: Path) -> None:
 
 
 def test_query(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match='--trainer.accelerator gpu was asked for'):
+    with pytest.raises(SystemExit, match='--trainer.accelerator gpu was asked for'):
         main([
             'query', '--config', str(ROOT / 'configs' / 'raster_query.yaml'),
             *DATA_ARGS['raster'], '--trainer.accelerator=gpu',
@@ -76,7 +76,7 @@ def test_query(tmp_path: Path) -> None:
 
 
 def test_pretrain(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match='--trainer.accelerator gpu was asked for'):
+    with pytest.raises(SystemExit, match='--trainer.accelerator gpu was asked for'):
         main([
             'pretrain', '--config', str(ROOT / 'configs' / 'raster_pretrain.yaml'),
             *DATA_ARGS['raster'], '--trainer.accelerator=gpu',
@@ -85,7 +85,7 @@ def test_pretrain(tmp_path: Path) -> None:
 
 
 def test_evaluate(raster_checkpoint: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match='--device cuda was asked for'):
+    with pytest.raises(SystemExit, match='--device cuda was asked for'):
         main([
             'evaluate', '--config', str(ROOT / 'configs' / 'raster_supervised.yaml'),
             *DATA_ARGS['raster'], '--model.init_args.model=fcn',

@@ -61,7 +61,7 @@ def test_every_raster_reader(
     for dataset in (GeoImagery, GeoRasterMask):
         with pytest.raises(ValueError, match=path.name):
             dataset(path.parent)
-    with pytest.raises(ValueError, match=EXPECTED[kind]):
+    with pytest.raises(SystemExit, match=EXPECTED[kind]):
         main([*RASTER_FIT, f'--data.init_args.image_paths={path.parent}',
               f'--trainer.default_root_dir={tmp_path / "run"}'])  # fmt: skip
     with pytest.raises(SystemExit):
@@ -87,7 +87,7 @@ def test_vectors_without_crs_are_refused(tmp_path: Path) -> None:
         GeoVectorLabels(
             tmp_path, 'landcover', ('background', 'building'), filename_glob='*.shp'
         )
-    with pytest.raises(ValueError, match=r'label_paths .*labels\.shp.* has no CRS'):
+    with pytest.raises(SystemExit, match=r'label_paths .*labels\.shp.* has no CRS'):
         main([*RASTER_FIT, f'--data.init_args.label_paths={shp}',
               f'--trainer.default_root_dir={tmp_path / "run"}'])  # fmt: skip
 

@@ -72,7 +72,7 @@ def test_one_based_raster_masks_are_refused(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / 'masks' / 'scene_mask.tif', 'w', **profile) as dst:
         dst.write(mask)
     with pytest.raises(
-        ValueError,
+        SystemExit,
         match=r'values \[3\] outside the class indices 0\.\.2 .* look 1-based \(1\.\.3\)',
     ):
         main([*RASTER_FIT, f'--data.init_args.label_paths={tmp_path / "masks"}',
@@ -82,13 +82,13 @@ def test_one_based_raster_masks_are_refused(tmp_path: Path) -> None:
 
 def test_band_count_and_in_channels_checked_at_setup(tmp_path: Path) -> None:
     with pytest.raises(
-        ValueError,
+        SystemExit,
         match=r'model in_channels is 4 but the images give 3 band\(s\): set --model.init_args.in_channels=3',
     ):
         main([*RASTER_FIT, '--model.init_args.in_channels=4',
               f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip
     with pytest.raises(
-        ValueError, match='model in_channels is 1 but the images give 3'
+        SystemExit, match='model in_channels is 1 but the images give 3'
     ):
         main(['fit', '--config', 'configs/tile_folder_supervised.yaml',
               f'--data.init_args.root={DATA / "tile_folder"}',
@@ -102,7 +102,7 @@ def test_duplicate_class_names(tmp_path: Path) -> None:
         check_class_names(['background', 'water', 'water'])
     with pytest.raises(ValueError, match='appear twice'):
         SegmentationTileFolder(DATA / 'tile_folder', classes=('a', 'b', 'a'))
-    with pytest.raises(ValueError, match='appear twice'):
+    with pytest.raises(SystemExit, match='appear twice'):
         main([*RASTER_FIT, '--data.init_args.classes=[background,water,water]',
               f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip
     with warnings.catch_warnings():

@@ -77,7 +77,7 @@ def test_evaluate_compares_the_range(raster_checkpoint: Path, tmp_path: Path) ->
         '--model.init_args.model=fcn', '--device=cpu',
         f'--checkpoints={raster_checkpoint.parent}', f'--output={tmp_path / "e.json"}',
     ]  # fmt: skip
-    with pytest.raises(ValueError, match='data type uint16'):
+    with pytest.raises(SystemExit, match='data type uint16'):
         main(args)
     with pytest.warns(UserWarning, match='going on'):
         main([*args, '--allow_range=true'])

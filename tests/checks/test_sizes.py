@@ -38,12 +38,12 @@ def test_datasets(tmp_path: Path) -> None:
 
 def test_fit_commands(tmp_path: Path) -> None:
     with pytest.raises(
-        ValueError,
+        SystemExit,
         match=r'patch_size 100000 is larger than the data: the largest image of image_paths .* is 60x84',
     ):
         main([*RASTER_FIT, '--data.init_args.patch_size=100000',
               f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip
-    with pytest.raises(ValueError, match='patch_size 100000 is larger than the data'):
+    with pytest.raises(SystemExit, match='patch_size 100000 is larger than the data'):
         main(['fit', '--config', str(ROOT / 'configs' / 'tile_folder_supervised.yaml'),
               *DATA_ARGS['tile_folder'], '--data.init_args.patch_size=100000',
               '--trainer.accelerator=cpu', f'--trainer.default_root_dir={tmp_path}'])  # fmt: skip

@@ -78,7 +78,7 @@ def test_evaluate_writes_scores_and_best(
 def test_evaluate_refuses_to_overwrite(checkpoints: Path, tmp_path: Path) -> None:
     output = tmp_path / 'scores.json'
     output.write_text('keep me')
-    with pytest.raises(FileExistsError, match='scores.json.*--overwrite'):
+    with pytest.raises(SystemExit, match='scores.json.*--overwrite'):
         evaluate(checkpoints, f'--output={output}')
     assert output.read_text() == 'keep me'
     evaluate(checkpoints, f'--output={output}', '--overwrite=true')
@@ -86,9 +86,9 @@ def test_evaluate_refuses_to_overwrite(checkpoints: Path, tmp_path: Path) -> Non
 
 
 def test_evaluate_bad_folders(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match='is not a folder'):
+    with pytest.raises(SystemExit, match='is not a folder'):
         evaluate(tmp_path / 'missing')
-    with pytest.raises(FileNotFoundError, match=r'holds no \.ckpt file'):
+    with pytest.raises(SystemExit, match=r'holds no \.ckpt file'):
         evaluate(tmp_path)
 
 
@@ -99,7 +99,7 @@ def test_evaluate_checkpoint_of_another_model(
     other.mkdir()
     torch.save({'state_dict': {'model.weight': torch.zeros(1)}}, other / 'x.ckpt')
     with pytest.raises(
-        ValueError, match=r'x\.ckpt.*does not fit the configured S4GANTask'
+        SystemExit, match=r'x\.ckpt.*does not fit the configured S4GANTask'
     ):
         evaluate(other, f'--output={tmp_path / "o.json"}')
 
@@ -160,7 +160,7 @@ def test_classes_in_another_order_are_refused(tmp_path: Path) -> None:
             '--device=cpu']  # fmt: skip
     main([*base, f'--output={tmp_path / "ok.json"}'])
     with pytest.raises(
-        ValueError,
+        SystemExit,
         match=r"trained on the classes \['background', 'building', 'water'\] but the"
         r" data config lists \['building', 'background', 'water'\]",
     ):

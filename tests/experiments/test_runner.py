@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -453,3 +454,26 @@ def test_status_tells_interrupted_from_pending(
     main(['experiment', '--config', str(path), '--status'])
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ['running', 'supervised_random_r0.5_s0']
+
+
+def test_seed_option_runs_the_grid_at_other_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_grid_file(tmp_path)
+    main(['experiment', '--config', str(path), '--status', '--seed', '3', '7'])
+    lines = capsys.readouterr().out.splitlines()
+    names = sorted(line.split()[1] for line in lines[:-1])
+    assert names == [
+        f'{method}_random_r0.5_s{seed}'
+        for method in ('s4gan', 'supervised')
+        for seed in (3, 7)
+    ]
+    assert lines[-1] == '4 cells: 4 pending'
+    for bad, match in (
+        (['-1'], r'seeds entry must be an integer in \[0, 4294967295\], got -1'),
+        (['2', '2'], r'seeds must not repeat, got \[2, 2\]'),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(['experiment', '--config', str(path), '--status', '--seed', *bad])
+        assert exit_info.value.code == 2
+        assert re.search(match, capsys.readouterr().err)

@@ -102,7 +102,7 @@ def test_resume_continues_the_interrupted_run(tmp_path: Path) -> None:
     out = tmp_path / 'encoder.pt'
     pretrain(out, '--trainer.max_epochs=1')
     first = json.loads(out.with_suffix('.json').read_text())
-    with pytest.raises(FileExistsError, match='pass --overwrite true or --resume true'):
+    with pytest.raises(SystemExit, match='pass --overwrite true or --resume true'):
         pretrain(out, '--trainer.max_epochs=2')
     pretrain(out, '--trainer.max_epochs=2', '--resume=true')
     report = json.loads(out.with_suffix('.json').read_text())
@@ -156,10 +156,10 @@ def test_a_collapsing_encoder_stops_the_run(tmp_path: Path) -> None:
 
 
 def test_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match='fewer than one batch of 500'):
+    with pytest.raises(SystemExit, match='fewer than one batch of 500'):
         pretrain(tmp_path / 'a.pt', '--batch_size=500')
     with pytest.raises(
-        ValueError, match='pool images have 3 bands, the model in_channels is 4'
+        SystemExit, match='pool images have 3 bands, the model in_channels is 4'
     ):
         pretrain(tmp_path / 'b.pt', '--model.init_args.in_channels=4')
 

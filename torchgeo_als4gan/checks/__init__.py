@@ -22,6 +22,7 @@ from .numbers import (
     check_fraction,
     check_non_negative,
     check_positive,
+    check_seed,
 )
 from .pixels import (
     NonFiniteLossGuard,
@@ -44,6 +45,7 @@ __all__ = (
     'check_non_negative',
     'check_pixel_range',
     'check_positive',
+    'check_seed',
     'check_window_size',
     'compare_resume_settings',
     'file_pixel_statistics',

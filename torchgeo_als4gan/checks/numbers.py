@@ -8,6 +8,7 @@ __all__ = (
     'check_fraction',
     'check_non_negative',
     'check_positive',
+    'check_seed',
 )
 
 
@@ -81,6 +82,33 @@ def check_non_negative(name: str, value: Any) -> Any:
     """
     if not (_is_number(value) and math.isfinite(value) and value >= 0):
         msg = f'{name} must be a non-negative number, got {value!r}'
+        raise ValueError(msg)
+    return value
+
+
+#: Seeds numpy's and torch's generators both take.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Check a random seed: an integer in [0, 2**32 - 1].
+
+    Args:
+        name: the argument.
+        value: its value.
+
+    Returns:
+        The seed.
+
+    Raises:
+        ValueError: If it is not an integer in that range.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= MAX_SEED
+    ):
+        msg = f'{name} must be an integer in [0, {MAX_SEED}], got {value!r}'
         raise ValueError(msg)
     return value
 

@@ -41,8 +41,14 @@ def main(args: Sequence[str] | None = None) -> None:
         help='print which cells are done, failed, running, interrupted or pending'
         ' and exit without starting anything',
     )  # fmt: skip
+    parser.add_argument(
+        '--seed', type=int, nargs='+', metavar='SEED',
+        help="run the grid at these seeds instead of the config's seeds:"
+        ' (the tables still read every finished cell of the output folder)',
+    )  # fmt: skip
     cfg = parse_command(parser, args, 'experiment')
-    config = load_with_output(parser, load_experiment, cfg)
+    overrides = {} if cfg.seed is None else {'seeds': cfg.seed}
+    config = load_with_output(parser, load_experiment, cfg, overrides)
     if cfg.status:
         results = read_results(config.output / 'results.csv')
         print(status_table(config, results, done_keys(results)))

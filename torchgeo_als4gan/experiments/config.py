@@ -2,13 +2,13 @@
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..active import get_strategy
-from ..checks import check_device, check_positive
+from ..checks import check_device, check_positive, check_seed
 from ..runs import (
     RunPolicy,
     build_config,
@@ -150,6 +150,11 @@ class ExperimentConfig:
                 get_strategy(name, 'strategies entry')
         if not self.strategies or not self.methods or not self.seeds:
             msg = 'strategies, methods and seeds must not be empty'
+            raise ValueError(msg)
+        for seed in self.seeds:
+            check_seed('seeds entry', seed)
+        if len(set(self.seeds)) < len(self.seeds):
+            msg = f'seeds must not repeat, got {self.seeds}'
             raise ValueError(msg)
         _add_init_axis(self)
         if self.executor not in ('inprocess', 'local', 'slurm'):
@@ -333,7 +338,9 @@ def _add_init_axis(config: 'ExperimentConfig') -> None:
 
 
 def load_experiment(
-    path: str | os.PathLike[str], extra: Sequence[str] = ()
+    path: str | os.PathLike[str],
+    extra: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
 ) -> ExperimentConfig:
     """Read an experiment YAML file.
 
@@ -343,6 +350,7 @@ def load_experiment(
     Args:
         path: the YAML file.
         extra: additional ``data_args`` (e.g. from the command line).
+        overrides: keys that replace the file's (``--seed`` on the command line).
 
     Returns:
         The checked configuration.
@@ -353,6 +361,7 @@ def load_experiment(
     """
     file = Path(path)
     raw = read_config_file(file, ExperimentConfig)
+    raw.update(overrides or {})
     raw['methods'] = {str(k): Path(v) for k, v in (raw.get('methods') or {}).items()}
     if raw.get('query_config') is not None:
         raw['query_config'] = Path(raw['query_config'])

@@ -14,7 +14,7 @@ from lightning import Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
 
-from ..checks import NonFiniteLossGuard, check_accelerator, check_positive
+from ..checks import NonFiniteLossGuard, check_accelerator, check_positive, check_seed
 from ..command_line import parse_command
 from ..lightning_cli import config_command_parser
 from ..models.weights import read_state_dict
@@ -74,6 +74,7 @@ def run_pretrain(cfg: Namespace, parser: LightningArgumentParser) -> Path:
         PretrainingCollapsedError: If the embeddings collapse.
     """
     check_positive('--batch_size', cfg.batch_size)
+    check_seed('--seed', cfg.seed)
     check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
     output = Path(cfg.output)
     folder = output.with_suffix('')

@@ -1,9 +1,9 @@
 """The command line shared by the orchestration commands (experiment, loop)."""
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..files import check_output_folder
 
@@ -45,21 +45,25 @@ def orchestration_parser(
 
 def load_with_output(
     parser: argparse.ArgumentParser,
-    load: Callable[[str, Sequence[str]], Config],
+    load: Callable[[str, Sequence[str], Mapping[str, Any]], Config],
     cfg: argparse.Namespace,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Read the config, apply ``--output`` and check the folder is writable.
 
     Args:
         parser: the command's parser (its ``error`` reports a bad config).
-        load: reads the YAML with the extra ``data_args``.
+        load: reads the YAML with the extra ``data_args`` and the keys the
+            command line overrides.
         cfg: the parsed command line.
+        overrides: config keys set on the command line (``--seed``), checked
+            as the YAML's are.
 
     Returns:
         The checked config.
     """
     try:
-        config = load(cfg.config, cfg.data_arg)
+        config = load(cfg.config, cfg.data_arg, overrides or {})
         if cfg.output:
             config.output = check_output_folder(cfg.output, '--output')
         else:

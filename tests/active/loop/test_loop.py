@@ -440,3 +440,18 @@ def test_diverse_rounds_choose_from_the_segmenters_embeddings(
     assert items[rows].tolist() == added
     with pytest.raises(ValueError, match=f'{diversity} and min_distance_m cannot'):
         load_loop(fast_stal_file(tmp_path, diversity=diversity, min_distance_m=50.0))
+
+
+def test_seed_option_overrides_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path)
+    assert load_loop(path).seed == 0
+    assert load_loop(path, (), {'seed': 5}).seed == 5
+    with pytest.raises(SystemExit) as exit_info:
+        main(['loop', '--config', str(path), '--seed', '-3'])
+    assert exit_info.value.code == 2
+    assert 'seed must be an integer in [0, 4294967295], got -3' in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / 'loop').exists()

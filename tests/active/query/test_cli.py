@@ -104,7 +104,7 @@ def test_interrupted_query_resumes_to_same_selection(
         main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra))
     assert not (tmp_path / 'cut' / 'selection.npy').exists()
     # rerunning without --resume must not silently start over
-    with pytest.raises(FileExistsError, match='already holds a selection .*--resume'):
+    with pytest.raises(SystemExit, match='already holds a selection .*--resume'):
         main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra))
     monkeypatch.setattr(LightningPoolLearner, 'fit', real_fit)
     main(query_args('ucm_query.yaml', tmp_path / 'cut', *extra, '--resume=true'))
@@ -119,7 +119,7 @@ def test_existing_selection_needs_overwrite(tmp_path: Path) -> None:
     main(query_args('ucm_query.yaml', out, *args, '--figures=false'))
     first = pd.read_csv(out / 'selection.csv')
     assert not (out / 'selection.png').exists()
-    with pytest.raises(FileExistsError, match=f"Output folder '{out}' already holds"):
+    with pytest.raises(SystemExit, match=f"Output folder '{out}' already holds"):
         main(query_args('ucm_query.yaml', out, *args, '--seed=5'))
     pd.testing.assert_frame_equal(pd.read_csv(out / 'selection.csv'), first)
     main(query_args('ucm_query.yaml', out, *args, '--seed=5', '--overwrite=true'))
@@ -131,53 +131,53 @@ def test_existing_selection_needs_overwrite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ('extra', 'error', 'match'),
     [
-        (['--alpha=0'], ValueError, r'alpha must be in \(0, 1\], got 0'),
-        (['--beta=1.5'], ValueError, r'beta must be in \(0, 1\], got 1.5'),
+        (['--alpha=0'], SystemExit, r'alpha must be in \(0, 1\], got 0'),
+        (['--beta=1.5'], SystemExit, r'beta must be in \(0, 1\], got 1.5'),
         (
             ['--labeled_ratio=0'],
-            ValueError,
+            SystemExit,
             r'labeled_ratio must be in \(0, 1\], got 0',
         ),
         (
             ['--strategy=coreset'],
-            ValueError,
+            SystemExit,
             "Unknown strategy 'coreset'; valid: random",
         ),
-        (['--uncertainty=foo'], ValueError, "Unknown uncertainty 'foo'"),
+        (['--uncertainty=foo'], SystemExit, "Unknown uncertainty 'foo'"),
         (
             ['--label_key=mask'],
-            ValueError,
+            SystemExit,
             "label_key must be 'label' or 'label_multi'",
         ),
         (
             ['--labeled_ratio=1e-13'],
-            ValueError,
+            SystemExit,
             'minimum ratio for this pool is 0.166667',
         ),
         (
             ['--model.init_args.num_classes=5'],
-            ValueError,
+            SystemExit,
             'num_classes=5 but the pool has 21',
         ),
         (
             ['--strategy=bald', '--model.init_args.dropout=0'],
-            ValueError,
+            SystemExit,
             'needs model dropout',
         ),
-        (['--min_distance_m=-5'], ValueError, 'min_distance_m must be a distance >= 0'),
+        (['--min_distance_m=-5'], SystemExit, 'min_distance_m must be a distance >= 0'),
         (
             ['--min_distance_m=50', '--strategy=random'],
-            ValueError,
+            SystemExit,
             "strategy 'random' does not rank by uncertainty",
         ),
         (
             ['--min_distance_m=50', '--stratify_by=scene'],
-            ValueError,
+            SystemExit,
             'min_distance_m and stratify_by cannot be combined',
         ),
         (  # UC Merced tiles have no footprints
             ['--min_distance_m=50', '--strategy=entropy'],
-            ValueError,
+            SystemExit,
             'min_distance_m needs a georeferenced pool',
         ),
     ],
@@ -288,11 +288,11 @@ def test_overwrite_keeps_the_old_selection_until_the_new_one_is_done(
     before = _snapshot(out)
     assert 'selection.npy' in before and 'state/state.json' in before
     # a typo in the data root and a wrong num_classes fail the checks: nothing lost
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(SystemExit):
         main(query_args('ucm_query.yaml', out, *args, '--overwrite=true',
                         '--data.init_args.root=/no/such/folder'))  # fmt: skip
     assert _snapshot(out) == before
-    with pytest.raises(ValueError, match='num_classes=5'):
+    with pytest.raises(SystemExit, match='num_classes=5'):
         main(query_args('ucm_query.yaml', out, *args, '--overwrite=true',
                         '--model.init_args.num_classes=5'))  # fmt: skip
     assert _snapshot(out) == before
@@ -322,12 +322,12 @@ def test_resume_with_other_settings_is_refused(
     monkeypatch.setattr(LightningPoolLearner, 'fit', real_fit)
     state = (out / 'state' / 'state.json').read_bytes()
     with pytest.raises(
-        ValueError, match=r'settings differ \(trainer: max_epochs saved 1, now 2\)'
+        SystemExit, match=r'settings differ \(trainer: max_epochs saved 1, now 2\)'
     ):
         main(query_args('ucm_query.yaml', out, *extra, '--resume=true',
                         '--trainer.max_epochs=2'))  # fmt: skip
     with pytest.raises(
-        ValueError, match=r"model: init_args.model saved 'resnet18', now 'resnet34'"
+        SystemExit, match=r"model: init_args.model saved 'resnet18', now 'resnet34'"
     ):
         main(query_args('ucm_query.yaml', out, *extra, '--resume=true',
                         '--model.init_args.model=resnet34'))  # fmt: skip
@@ -342,7 +342,7 @@ def test_unwritable_output_is_named(tmp_path: Path) -> None:
     blocker = tmp_path / 'file.txt'
     blocker.write_text('x')
     with pytest.raises(
-        OSError, match=r"--output '.*file\.txt/out' is not a writable folder"
+        SystemExit, match=r"--output '.*file\.txt/out' is not a writable folder"
     ):
         main(query_args('ucm_query.yaml', blocker / 'out', '--strategy=random'))
 
@@ -352,7 +352,7 @@ def test_stratified_query_per_scene(tmp_path: Path) -> None:
     main(query_args('ucm_query.yaml', tmp_path / 'a', *extra, '--stratify_by=scene'))
     chosen = pd.read_csv(tmp_path / 'a' / 'selection.csv')
     assert len(chosen) == 6  # every train tile, in an order set by the quotas
-    with pytest.raises(ValueError, match="stratify_by 'file' does not apply"):
+    with pytest.raises(SystemExit, match="stratify_by 'file' does not apply"):
         main(query_args('ucm_query.yaml', tmp_path / 'b', *extra, '--stratify_by=file'))
 
 
@@ -375,7 +375,7 @@ def test_context_classifier_learns_from_the_pool_with_metadata(
     # every training step had an unlabelled sub-batch (the unselected pool) and metadata
     assert seen and all(u and m for u, m in seen)
     # without metadata in the pool, the run is refused before training
-    with pytest.raises(ValueError, match='reads metadata, but the pool of .* has none'):
+    with pytest.raises(SystemExit, match='reads metadata, but the pool of .* has none'):
         main(
             query_args(
                 'raster_context_query.yaml',

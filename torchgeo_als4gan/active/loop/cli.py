@@ -31,8 +31,13 @@ def main(args: Sequence[str] | None = None) -> None:
         '--resume', action='store_true',
         help='continue the run in the output folder (same settings only)',
     )  # fmt: skip
+    parser.add_argument(
+        '--seed', type=int,
+        help="seed of the first random draw and of every fit (default: the config's seed:)",
+    )  # fmt: skip
     cfg = parse_command(parser, args, 'loop')
-    config = load_with_output(parser, load_loop, cfg)
+    overrides = {} if cfg.seed is None else {'seed': cfg.seed}
+    config = load_with_output(parser, load_loop, cfg, overrides)
     try:
         written = run_loop(config, resume=cfg.resume)
     except (FileExistsError, FileNotFoundError, LoopSetupError) as error:
@@ -41,6 +46,8 @@ def main(args: Sequence[str] | None = None) -> None:
         resume = ['als4gan', 'loop', '--config', cfg.config, '--resume']
         if cfg.output:
             resume += ['--output', cfg.output]
+        if cfg.seed is not None:
+            resume += ['--seed', str(cfg.seed)]
         resume += [f'--data_arg={arg}' for arg in cfg.data_arg]
         print(
             f'Stopped for labelling: {written["labelling"]}. Once `als4gan labels`'

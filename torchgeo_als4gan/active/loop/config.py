@@ -1,14 +1,20 @@
 """The ``als4gan loop`` YAML: budgets, method, scorer, strata and policy."""
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ...checks import check_device, check_fraction, check_positive, read_yaml
+from ...checks import (
+    check_device,
+    check_fraction,
+    check_positive,
+    check_seed,
+    read_yaml,
+)
 from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
 from ...runs import RunPolicy, build_config, check_method_config, read_config_file
@@ -161,6 +167,7 @@ class LoopConfig:
             ValueError: If a budget, scorer, mode or other option is invalid.
         """
         check_budget_amounts(self.budget_unit, self.budgets, 'budgets')
+        check_seed('seed', self.seed)
         if self.cost_model not in COST_MODELS:
             msg = f'cost_model must be one of {list(COST_MODELS)}, got {self.cost_model!r}'
             raise ValueError(msg)
@@ -337,12 +344,17 @@ def _null_override(arg: str) -> str | None:
     return key if value.strip().lower() in ('null', 'none') and '.' not in key else None
 
 
-def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopConfig:
+def load_loop(
+    path: str | os.PathLike[str],
+    extra: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> LoopConfig:
     """Read an ``als4gan loop`` YAML file.
 
     Args:
         path: the YAML file (paths inside are relative to the current folder).
         extra: additional ``data_args``.
+        overrides: keys that replace the file's (``--seed`` on the command line).
 
     Returns:
         The checked configuration.
@@ -353,6 +365,7 @@ def load_loop(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> LoopCo
     """
     file = Path(path)
     raw = read_config_file(file, LoopConfig)
+    raw.update(overrides or {})
     for key in ('method', 'budgets'):
         if key not in raw:
             msg = f'{os.fspath(file)}: {key!r} is required'

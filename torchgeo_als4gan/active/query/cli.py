@@ -13,7 +13,7 @@ from lightning import Callback, Trainer, seed_everything
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.utilities import rank_zero_only
 
-from ...checks import NonFiniteLossGuard, check_accelerator, check_positive
+from ...checks import NonFiniteLossGuard, check_accelerator, check_positive, check_seed
 from ...command_line import parse_command
 from ...datamodules.groups import pool_groups
 from ...datamodules.pool import PoolDataModule, QueryPool
@@ -202,6 +202,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     if cfg.uncertainty is not None:
         uncertainty = get_strategy(cfg.uncertainty, 'uncertainty')
     check_labeled_ratio(cfg.labeled_ratio)
+    check_seed('seed', cfg.seed)
     check_fraction('alpha', cfg.alpha)
     check_fraction('beta', cfg.beta)
     if cfg.label_key not in ('label', 'label_multi'):
