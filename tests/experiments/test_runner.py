@@ -9,14 +9,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 import torchgeo_als4gan.experiments.runner as runner
+import torchgeo_als4gan.runs.fit as fit_module
 from tests.fixture_args import DATA_ARGS
 from tests.html_check import read_page
 from torchgeo_als4gan.experiments import load_experiment, markdown_table
 from torchgeo_als4gan.main import main
-from torchgeo_als4gan.runs import POLICY_FOLDER
+from torchgeo_als4gan.runs import (
+    POLICY_FOLDER,
+    RunPolicy,
+    discard_checkpoints_after,
+    resume_checkpoint,
+)
 
 FAST = ['--trainer.accelerator=cpu', '--trainer.enable_progress_bar=false',
         '--trainer.enable_model_summary=false', '--trainer.logger=false']  # fmt: skip
@@ -477,3 +484,70 @@ def test_seed_option_runs_the_grid_at_other_seeds(
             main(['experiment', '--config', str(path), '--status', '--seed', *bad])
         assert exit_info.value.code == 2
         assert re.search(match, capsys.readouterr().err)
+
+
+def test_interrupted_cell_continues_its_fit_from_the_full_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_grid_file(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config['methods'] = {'supervised': config['methods']['supervised']}
+    config['trainer_args'] = [*FAST, '--trainer.max_epochs=4']
+    config['resume_every'] = 1
+    path.write_text(yaml.safe_dump(config))
+    run = tmp_path / 'experiment' / 'runs' / 'supervised_random_r0.5_s0'
+    last = run / 'resume' / 'last.ckpt'
+    real_fit = runner.fit_run
+
+    def killed_after_two_steps(*args: Any, **kwargs: Any) -> int:
+        real_fit(*args, **kwargs, extra=['--trainer.max_steps=2'])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, 'fit_run', killed_after_two_steps)
+    with pytest.raises(KeyboardInterrupt):
+        main(['experiment', '--config', str(path)])
+    state = torch.load(last, map_location='cpu', weights_only=False)
+    assert state['global_step'] == 2 and state['optimizer_states']
+    policy = run / 'policy_checkpoints'
+    before = {p.name: p.stat().st_mtime_ns for p in policy.glob('*.ckpt')}
+    assert before
+    monkeypatch.setattr(runner, 'fit_run', real_fit)
+    seen: list[list[str]] = []
+    real_cli = fit_module.run_lightning_cli
+
+    def recording_cli(args: list[str]) -> Any:
+        seen.append(list(args))
+        return real_cli(args)
+
+    monkeypatch.setattr(fit_module, 'run_lightning_cli', recording_cli)
+    capsys.readouterr()
+    main(['experiment', '--config', str(path)])
+    assert f'its fit continues from {last}' in capsys.readouterr().out
+    assert f'--ckpt_path={last}' in seen[0]
+    assert torch.load(last, map_location='cpu', weights_only=False)['global_step'] == 4
+    results = pd.read_csv(tmp_path / 'experiment' / 'results.csv')
+    assert len(results) == 1 and results['test_miou'].between(0, 1).all()
+    # the steps before the interruption are not trained again: their
+    # checkpoints are neither rewritten nor saved a second time
+    after = {p.name: p.stat().st_mtime_ns for p in policy.glob('*.ckpt')}
+    for name, mtime in after.items():
+        step = int(name.split('-')[1])
+        assert step > 2 or before.get(name) == mtime, name
+    assert max(int(name.split('-')[1]) for name in after) == 4
+
+
+def test_checkpoints_after_the_resume_step_are_discarded(tmp_path: Path) -> None:
+    run = tmp_path / 'run'
+    (run / 'policy_checkpoints').mkdir(parents=True)
+    (run / 'resume').mkdir()
+    names = ['0-3-0.5000.ckpt', '1-6-0.6000.ckpt', '2-9-0.4000.ckpt', 'notes.ckpt']
+    for name in names:
+        (run / 'policy_checkpoints' / name).write_bytes(b'x')
+    resume = run / 'resume' / 'last.ckpt'
+    torch.save({'global_step': 6}, resume)
+    assert resume_checkpoint(RunPolicy(), run) is None  # the policy keeps none
+    assert resume_checkpoint(RunPolicy(resume_every=3), run) == resume
+    deleted = discard_checkpoints_after(run, resume)
+    assert [p.name for p in deleted] == ['2-9-0.4000.ckpt']
+    left = sorted(p.name for p in (run / 'policy_checkpoints').iterdir())
+    assert left == ['0-3-0.5000.ckpt', '1-6-0.6000.ckpt', 'notes.ckpt']

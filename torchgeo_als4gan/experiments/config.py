@@ -104,6 +104,12 @@ class ExperimentConfig:
         gpus_per_cell: GPUs given to each parallel cell (disjoint
             ``CUDA_VISIBLE_DEVICES``; 0: the cells choose).
         slurm: ``executor: slurm`` options (:data:`.executor.SLURM_KEYS`).
+        resume_every: save the fit's full state (weights, optimizer, loops,
+            callbacks) every this many training iterations in
+            ``runs/<cell>/resume/last.ckpt``, from which an interrupted cell
+            (a killed runner, a preempted and requeued SLURM job) continues
+            its fit instead of starting again; None (the default): no such
+            file, an interrupted cell starts again.
     """
 
     output: Path
@@ -132,6 +138,7 @@ class ExperimentConfig:
     max_parallel: int = 1
     gpus_per_cell: int = 0
     slurm: dict[str, Any] = field(default_factory=dict)
+    resume_every: int | None = None
 
     def __post_init__(self) -> None:
         """Check the grid.
@@ -191,6 +198,7 @@ class ExperimentConfig:
             check_positive(name, getattr(self, name))
         check_device(self.device, 'device')
         check_positive('val_check_interval', self.val_check_interval, optional=True)
+        check_positive('resume_every', self.resume_every, optional=True)
         if self.reference is None:
             self.reference = (
                 'supervised'
@@ -279,6 +287,7 @@ class ExperimentConfig:
             val_check_interval=self.val_check_interval,
             bootstrap_samples=self.bootstrap_samples,
             bootstrap_seed=self.bootstrap_seed, extra_tests=dict(self.extra_tests),
+            resume_every=self.resume_every,
         )  # fmt: skip
 
     @property

@@ -17,6 +17,7 @@ from ..runs import (
     evaluate_run,
     fit_run,
     method_processes,
+    resume_checkpoint,
 )
 from ..runtime import quiet_lightning
 from .compare import paired_differences
@@ -286,7 +287,12 @@ def _run_cells(
             log(f'{tag}: done, skipped')
             continue
         run = output / 'runs' / cell.name
-        if run.exists():
+        resume = None
+        if cell.key not in changed:
+            resume = resume_checkpoint(config.policy(cell.method), run)
+        if resume is not None:
+            log(f'{tag}: interrupted, its fit continues from {resume}')
+        elif run.exists():
             shutil.rmtree(run)  # an interrupted (or replaced) attempt
         if cell.key in changed:
             log(f'{tag}: settings changed, rerunning')

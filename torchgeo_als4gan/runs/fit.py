@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..lightning_cli import run_lightning_cli
-from .policy import RunPolicy, policy_args
+from .policy import RunPolicy, discard_checkpoints_after, policy_args, resume_checkpoint
 
 __all__ = ('fit_run',)
 
@@ -34,6 +34,9 @@ def fit_run(
             multi-device, DDP method config needs: Lightning's launcher reruns
             that command line per rank) instead of in this process.
 
+    With the policy's ``resume_every``, a fit whose ``<run>/resume/last.ckpt``
+    exists (an interrupted attempt) continues from it (``--ckpt_path``).
+
     Returns:
         The number of labelled items the run trained on.
 
@@ -45,6 +48,10 @@ def fit_run(
         *policy.model_args, *policy.trainer_args, *policy_args(policy, run),
         f'--seed_everything={seed}', f'--trainer.default_root_dir={run}', *extra,
     ]  # fmt: skip
+    resume = resume_checkpoint(policy, run)
+    if resume is not None:
+        discard_checkpoints_after(run, resume)
+        args.append(f'--ckpt_path={resume}')
     if not own_process:
         cli = run_lightning_cli(args)
         return len(getattr(cli.datamodule, 'labeled_ids', []))

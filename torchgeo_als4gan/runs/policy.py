@@ -5,14 +5,20 @@ from pathlib import Path
 
 __all__ = (
     'POLICY_FOLDER',
+    'RESUME_FOLDER',
     'SELECTION_FILE_ARG',
     'TEST_CONFUSION',
     'RunPolicy',
+    'discard_checkpoints_after',
     'policy_args',
+    'resume_checkpoint',
 )
 
 #: Folder of a run's checkpoints written under the policy.
 POLICY_FOLDER = 'policy_checkpoints'
+
+#: Folder of a run's full-state checkpoint (``last.ckpt``) to continue from.
+RESUME_FOLDER = 'resume'
 
 #: Per-item confusion matrices of a run's chosen checkpoint on test.
 TEST_CONFUSION = 'test_confusion.npy'
@@ -36,6 +42,9 @@ class RunPolicy:
         bootstrap_samples: resamples of the test items for intervals.
         bootstrap_seed: seed of the resamples.
         extra_tests: more test sets, name -> datamodule overrides.
+        resume_every: keep the fit's full state every this many iterations
+            in ``<run>/resume/last.ckpt`` (None: not kept; an interrupted run
+            starts again).
     """
 
     data_args: tuple[str, ...] = ()
@@ -47,6 +56,7 @@ class RunPolicy:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     extra_tests: dict[str, list[str]] = field(default_factory=dict)
+    resume_every: int | None = None
 
     @property
     def description(self) -> str:
@@ -96,4 +106,59 @@ def policy_args(policy: RunPolicy, run: Path) -> list[str]:
         '--trainer.callbacks.save_weights_only=true',
         '--trainer.callbacks.filename={epoch}-{step}-{val_miou:.4f}',
         '--trainer.callbacks.auto_insert_metric_name=false', *interval,
+        *_resume_args(policy, run),
     ]  # fmt: skip
+
+
+def _resume_args(policy: RunPolicy, run: Path) -> list[str]:
+    """A second ``ModelCheckpoint``: the full state, every ``resume_every`` steps."""
+    if policy.resume_every is None:
+        return []
+    return [
+        '--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint',
+        f'--trainer.callbacks.dirpath={run / RESUME_FOLDER}',
+        '--trainer.callbacks.save_top_k=0', '--trainer.callbacks.save_last=true',
+        f'--trainer.callbacks.every_n_train_steps={policy.resume_every}',
+        '--trainer.callbacks.enable_version_counter=false',
+    ]  # fmt: skip
+
+
+def resume_checkpoint(policy: RunPolicy, run: Path) -> Path | None:
+    """The full-state checkpoint an interrupted fit of ``run`` continues from.
+
+    Args:
+        policy: the policy (only with ``resume_every`` is one kept).
+        run: the run folder.
+
+    Returns:
+        ``<run>/resume/last.ckpt`` when the policy keeps one and it exists.
+    """
+    path = run / RESUME_FOLDER / 'last.ckpt'
+    return path if policy.resume_every is not None and path.is_file() else None
+
+
+def discard_checkpoints_after(run: Path, resume: Path) -> list[Path]:
+    """Delete the policy checkpoints an interrupted fit wrote after ``resume``.
+
+    The fit continues from ``resume``'s step; checkpoints of later steps belong
+    to the part that is trained again and would be scored twice.
+
+    Args:
+        run: the run folder.
+        resume: the full-state checkpoint the fit continues from.
+
+    Returns:
+        The deleted files.
+    """
+    import torch
+
+    state = torch.load(resume, map_location='cpu', weights_only=False, mmap=True)
+    step = int(state['global_step'])
+    deleted = []
+    for path in sorted((run / POLICY_FOLDER).glob('*.ckpt')):
+        # named {epoch}-{step}-{val_miou:.4f}.ckpt by the policy
+        parts = path.stem.split('-')
+        if len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) > step:
+            path.unlink()
+            deleted.append(path)
+    return deleted
