@@ -33,13 +33,11 @@ from .config import LoopConfig
 from .pool import added_labels, build_pool, trained_model
 from .report import write_loop_reports
 from .scoring import check_scorer
+from .settings import SETTINGS_FILE, check_loop_settings
 from .state import STAGES, RoundState
 from .workers import EMBEDDINGS_FILE, ScoringJob, score_in_processes, score_items
 
 __all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
-
-#: The loop's settings, checked on resume.
-SETTINGS_FILE = 'loop_settings.json'
 
 
 class LoopSetupError(ValueError):
@@ -316,43 +314,6 @@ class _Loop:
         return nxt
 
 
-def _check_settings(config: LoopConfig, resume: bool) -> dict[str, Any] | None:
-    """Refuse an existing run (without resume) or one with other settings.
-
-    Returns:
-        The settings to record, for a new run (None: resuming).
-    """
-    output = config.output
-    file = output / SETTINGS_FILE
-    settings: dict[str, Any] = json.loads(json.dumps(config.settings(), default=str))
-    if not file.is_file():
-        if resume:
-            msg = (
-                f'--resume: {os.fspath(output)!r} holds no loop run to resume (no'
-                f' {SETTINGS_FILE}); check --output, or leave out --resume to'
-                ' start a new run there'
-            )
-            raise FileNotFoundError(msg)
-        return settings
-    if not resume:
-        msg = (
-            f'{os.fspath(output)!r} already holds a loop run: pass --resume to'
-            ' continue it, or choose another output'
-        )
-        raise FileExistsError(msg)
-    saved = json.loads(file.read_text())
-    keys = sorted(
-        k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
-    )
-    if keys:
-        msg = (
-            f'Cannot resume {os.fspath(output)!r}: it was run with other settings'
-            f' ({", ".join(keys)} differ); use another output to run these'
-        )
-        raise ValueError(msg)
-    return None
-
-
 def run_loop(
     config: LoopConfig, resume: bool = False, log: Callable[[str], None] = print
 ) -> dict[str, Path]:
@@ -382,7 +343,7 @@ def run_loop(
     output.mkdir(parents=True, exist_ok=True)
     with folder_lock(output, 'als4gan loop'), quiet_lightning():
         try:  # everything checked before anything is written
-            new = _check_settings(config, resume)
+            new = check_loop_settings(config, resume)
             loop = _Loop(config, lambda line: log(f'[als4gan loop] {line}'))
         except (ValueError, TypeError, DatasetNotFoundError) as error:
             raise LoopSetupError(str(error)) from error
