@@ -1,5 +1,6 @@
 """``executor: local``: cells as child processes, in parallel, killed and resumed."""
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,9 @@ import yaml
 
 from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.experiments import load_experiment
+from torchgeo_als4gan.experiments.claims import read_claim, write_claim
 from torchgeo_als4gan.experiments.executor import gpu_slots, slurm_parameters
+from torchgeo_als4gan.experiments.runner import run_cell
 from torchgeo_als4gan.main import main
 
 from .test_runner import small_grid
@@ -165,3 +168,73 @@ def test_the_sbatch_script_asks_for_what_the_yaml_says(tmp_path: Path) -> None:
         load_experiment(grid(tmp_path, 'a', executor='slurm', slurm={'gpus': 4}))
     with pytest.raises(ValueError, match='slurm: options need executor: slurm'):
         load_experiment(grid(tmp_path, 'b', slurm={'partition': 'gpu'}))
+
+
+def test_cells_claimed_by_jobs_are_not_submitted_twice(
+    tmp_path: Path, sequential: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = grid(tmp_path, 'grid', executor='slurm', slurm={'cluster': 'local'})
+    config = load_experiment(path)
+    first, second, third = config.cells()
+    runs = tmp_path / 'grid' / 'runs'
+    # the first cell's job finished after its runner stopped: its row is in its folder
+    (runs / first.name).mkdir(parents=True)
+    row = run_cell(config, first, runs / first.name)
+    (runs / first.name / 'cell_result.json').write_text(
+        json.dumps(row, default=lambda v: v.item())
+    )
+    ended = subprocess.Popen([sys.executable, '-c', 'pass'])
+    ended.wait()
+    write_claim(runs / first.name, str(ended.pid), 'local')
+    # the second cell's job is still running
+    alive = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+    try:
+        (runs / second.name).mkdir()
+        (runs / second.name / 'partial.txt').write_text('the job writes here')
+        write_claim(runs / second.name, str(alive.pid), 'local')
+        main(['experiment', '--config', str(path), '--status'])
+        status = capsys.readouterr().out.splitlines()
+        assert status[1].split()[:2] == ['running', second.name]
+        main(['experiment', '--config', str(path)])
+        out = capsys.readouterr().out
+        assert f'{second.name}: claimed by job {alive.pid}, which has not ended' in out
+        assert (
+            f'{first.name}: finished by job {ended.pid} after the runner stopped' in out
+        )
+        assert (runs / second.name / 'partial.txt').is_file()  # left to its job
+        results = pd.read_csv(tmp_path / 'grid' / 'results.csv')
+        assert sorted(results['ratio']) == [first.ratio, third.ratio]
+    finally:
+        alive.kill()
+        alive.wait()
+    # its job ended without a result: the next run submits the cell again
+    main(['experiment', '--config', str(path)])
+    assert f'{second.name}: submitted as job' in capsys.readouterr().out
+    results = pd.read_csv(tmp_path / 'grid' / 'results.csv')
+    pd.testing.assert_frame_equal(results[SCORES], sequential[SCORES])
+
+
+@pytest.mark.parametrize(
+    ('state', 'active'),
+    [('PENDING', True), ('RUNNING', True), ('REQUEUED', True), ('UNKNOWN', True),
+     ('COMPLETED', False), ('FAILED', False), ('CANCELLED by 1234', False),
+     ('TIMEOUT', False)],
+)  # fmt: skip
+def test_a_slurm_claim_is_active_until_its_job_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str, active: bool
+) -> None:
+    import submitit
+
+    asked: list[tuple[Path, str]] = []
+
+    class Job:
+        def __init__(self, folder: Path, job_id: str) -> None:
+            asked.append((folder, job_id))
+            self.state = state
+
+    monkeypatch.setattr(submitit, 'SlurmJob', Job)
+    assert read_claim(tmp_path, tmp_path / 'slurm') is None
+    write_claim(tmp_path, '4242', 'slurm')
+    claim = read_claim(tmp_path, tmp_path / 'slurm')
+    assert claim is not None and claim.job_id == '4242' and claim.active is active
+    assert asked == [(tmp_path / 'slurm', '4242')]

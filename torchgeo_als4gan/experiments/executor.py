@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write
+from .claims import write_claim
 from .config import SLURM_KEYS, Cell, ExperimentConfig
 
 __all__ = (
@@ -36,6 +37,7 @@ __all__ = (
     'SLURM_KEYS',
     'CellJob',
     'CellProcessError',
+    'finished_row',
     'gpu_slots',
     'run_in_children',
     'run_on_slurm',
@@ -98,11 +100,26 @@ def _tail(path: Path, lines: int = 15) -> str:
     return '\n'.join(path.read_text(errors='replace').splitlines()[-lines:])
 
 
+def finished_row(run: Path) -> dict[str, Any] | None:
+    """The result row a cell's process or job wrote into its folder, if any.
+
+    Args:
+        run: the cell's run folder.
+
+    Returns:
+        The row of ``cell_result.json``, or None.
+    """
+    result = run / RESULT_FILE
+    if not result.is_file():
+        return None
+    row: dict[str, Any] = json.loads(result.read_text())
+    return row
+
+
 def _child_outcome(run: Path, returncode: int) -> dict[str, Any] | CellProcessError:
     """The row a finished cell process wrote, or its failure with its log's end."""
-    result = run / RESULT_FILE
-    if returncode == 0 and result.is_file():
-        row: dict[str, Any] = json.loads(result.read_text())
+    row = finished_row(run) if returncode == 0 else None
+    if row is not None:
         return row
     return CellProcessError(
         f'child process exited with status {returncode}; the end of'
@@ -279,6 +296,7 @@ def run_on_slurm(
         with atomic_write(run / JOB_FILE) as tmp, tmp.open('wb') as f:
             pickle.dump((config, cell, run), f)
         job = executor.submit(CellJob(), os.fspath(run / JOB_FILE))
+        write_claim(run, job.job_id, config.slurm.get('cluster', 'slurm'))
         log(f'{tag}: submitted as job {job.job_id}')
         jobs.append((job, cell, time.perf_counter()))
     while jobs:

@@ -20,9 +20,10 @@ from ..runs import (
     resume_checkpoint,
 )
 from ..runtime import quiet_lightning
+from .claims import read_claim
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
-from .executor import run_in_children, run_on_slurm
+from .executor import RESULT_FILE, finished_row, run_in_children, run_on_slurm
 from .report import write_reports
 from .results_table import (
     RESULT_COLUMNS,
@@ -281,12 +282,28 @@ def _run_cells(
     done = done_keys(results)
     order = {cell.key: i for i, cell in enumerate(cells)}
     todo = []
+    collected: list[tuple[Cell, dict[str, Any], float]] = []
     for number, cell in enumerate(cells, start=1):
         tag = f'[{number}/{len(cells)}] {cell.name}'
         if cell.key in done:
             log(f'{tag}: done, skipped')
             continue
         run = output / 'runs' / cell.name
+        claim = None
+        if config.executor == 'slurm' and cell.key not in changed:
+            claim = read_claim(run, output / 'slurm')
+        if claim is not None and claim.active:
+            log(
+                f'{tag}: claimed by job {claim.job_id}, which has not ended: not'
+                ' submitted twice (run the command again once it has)'
+            )
+            continue
+        row = finished_row(run) if claim is not None else None
+        if claim is not None and row is not None:
+            log(f'{tag}: finished by job {claim.job_id} after the runner stopped')
+            seconds = (run / RESULT_FILE).stat().st_mtime - claim.claimed_at
+            collected.append((cell, row, seconds))
+            continue
         resume = None
         if cell.key not in changed:
             resume = resume_checkpoint(config.policy(cell.method), run)
@@ -298,6 +315,7 @@ def _run_cells(
             log(f'{tag}: settings changed, rerunning')
         todo.append((tag, cell, run))
     tags = {cell.key: tag for tag, cell, _ in todo}
+    tags.update({cell.key: cell.name for cell, _, _ in collected})
 
     def record(
         cell: Cell, outcome: dict[str, Any] | BaseException, seconds: float
@@ -327,6 +345,8 @@ def _run_cells(
 
     executors = {'inprocess': _run_in_process, 'local': run_in_children,
                  'slurm': run_on_slurm}  # fmt: skip
+    for cell, row, seconds in collected:
+        record(cell, row, seconds)
     with quiet_lightning():
         for cell, outcome, seconds in executors[config.executor](config, todo, log):
             record(cell, outcome, seconds)

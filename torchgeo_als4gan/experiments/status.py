@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..files import atomic_write, lock_holder
+from .claims import read_claim
 from .config import Cell, ExperimentConfig
 
 __all__ = (
@@ -79,7 +80,8 @@ def cell_states(
 
     ``done`` (a row in ``results.csv``), ``failed`` (in ``failures.json``),
     ``running`` (a live ``als4gan experiment`` holds the folder and the cell's
-    run folder exists), ``interrupted`` (a run folder and nobody running it:
+    run folder exists, or a SLURM job that has not ended claimed the cell:
+    :mod:`.claims`), ``interrupted`` (a run folder and nobody running it:
     the next run starts it again) or ``pending``.
 
     Args:
@@ -99,7 +101,9 @@ def cell_states(
         elif cell.name in failures:
             state = 'failed'
         elif (output / 'runs' / cell.name).exists():
-            state = 'running' if held else 'interrupted'
+            claim = read_claim(output / 'runs' / cell.name, output / 'slurm')
+            active = claim is not None and claim.active
+            state = 'running' if held or active else 'interrupted'
         else:
             state = 'pending'
         states.append((cell, state))
