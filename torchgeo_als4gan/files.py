@@ -13,6 +13,7 @@ __all__ = (
     'check_output_folder',
     'folder_lock',
     'lock_holder',
+    'pid_alive',
 )
 
 
@@ -75,7 +76,15 @@ def check_output_folder(folder: str | os.PathLike[str], name: str = '--output') 
     return path
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with that pid is alive.
+
+    Args:
+        pid: the process id.
+
+    Returns:
+        True for a live process, someone else's included.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,7 +111,7 @@ def lock_holder(folder: Path) -> int | None:
         return None
     pid = int(owner[0]) if owner and owner[0].isdigit() else -1
     same_host = len(owner) < 2 or owner[1] == socket.gethostname()
-    return pid if pid > 0 and (not same_host or _alive(pid)) else None
+    return pid if pid > 0 and (not same_host or pid_alive(pid)) else None
 
 
 @contextlib.contextmanager
@@ -130,7 +139,7 @@ def folder_lock(folder: Path, what: str) -> Iterator[None]:
             owner = lock.read_text().split()
             pid = int(owner[0]) if owner and owner[0].isdigit() else -1
             same_host = len(owner) < 2 or owner[1] == host
-            if pid > 0 and (not same_host or _alive(pid)):
+            if pid > 0 and (not same_host or pid_alive(pid)):
                 msg = (
                     f'{what} is already running on {os.fspath(folder)!r} (pid {pid}'
                     f' on {owner[1] if len(owner) > 1 else host}); wait for it, or'

@@ -9,12 +9,11 @@ finished after the runner stopped has its row collected from its folder.
 """
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import atomic_write
+from ..files import atomic_write, pid_alive
 
 __all__ = ('ACTIVE_STATES', 'CLAIM_FILE', 'Claim', 'read_claim', 'write_claim')
 
@@ -56,16 +55,6 @@ def write_claim(run: Path, job_id: str, cluster: str) -> None:
         tmp.write_text(json.dumps(claim))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _job_active(job_id: str, cluster: str, folder: Path) -> bool:
     """Whether the job has not ended, asked of its scheduler."""
     if cluster == 'slurm':
@@ -74,7 +63,7 @@ def _job_active(job_id: str, cluster: str, folder: Path) -> bool:
         state = str(submitit.SlurmJob(folder=folder, job_id=job_id).state)
         return state.split()[0].upper() in ACTIVE_STATES
     if cluster == 'local':  # submitit's local jobs are processes
-        return job_id.isdigit() and _pid_alive(int(job_id))
+        return job_id.isdigit() and pid_alive(int(job_id))
     return False  # debug jobs run inside the runner that submitted them
 
 

@@ -298,8 +298,9 @@ def _run_cells(
                 ' submitted twice (run the command again once it has)'
             )
             continue
-        row = finished_row(run) if claim is not None else None
-        if claim is not None and row is not None:
+        row = None if claim is None else finished_row(run)
+        if row is not None:
+            assert claim is not None
             log(f'{tag}: finished by job {claim.job_id} after the runner stopped')
             seconds = (run / RESULT_FILE).stat().st_mtime - claim.claimed_at
             collected.append((cell, row, seconds))
