@@ -114,6 +114,8 @@ def test_bad_arguments_and_batches_without_metadata() -> None:
         task(deploy='teacher')
     with pytest.raises(ValueError, match='lambda_distill must not be negative'):
         task(lambda_distill=-1.0)
+    with pytest.raises(ValueError, match='calibrate_teacher is not supported'):
+        task(calibrate_teacher=True)
     with pytest.raises(
         ValueError, match='context conditioning needs a model with an encoder'
     ):

@@ -16,7 +16,11 @@ from torchgeo.trainers import SemanticSegmentationTask
 from torchgeo_als4gan.datamodules import SegmentationTileFolderDataModule
 from torchgeo_als4gan.datamodules.loaders import EpochRandomSampler
 from torchgeo_als4gan.datasets import SegmentationTileFolder
-from torchgeo_als4gan.evaluation import confusion_on_split, segmentation_scores
+from torchgeo_als4gan.evaluation import (
+    TemperatureCalibration,
+    confusion_on_split,
+    segmentation_scores,
+)
 from torchgeo_als4gan.trainers import SelfTrainingTask
 
 from .test_s4gan import Interrupt, Scenes
@@ -219,6 +223,53 @@ def test_adaptive_thresholds_follow_the_teacher(tmp_path: Path) -> None:
     assert not torch.equal(state['confidence_class'], before)
     assert float(state['confidence_class'].sum()) == pytest.approx(1, abs=1e-5)
     assert 'confidence_mean' not in tiny_task().state_dict()
+
+
+def test_calibrated_teacher_reads_the_temperature_fitted_on_val(tmp_path: Path) -> None:
+    task = tiny_task(calibrate_teacher=True, threshold=0.5)
+    assert float(task.state_dict()['teacher_temperature']) == 1.0
+    fit = trainer(tmp_path, max_steps=4, val_check_interval=2, max_epochs=1)
+    fit.fit(task, LabelScarceScenes())
+    (calibration,) = [c for c in fit.callbacks if isinstance(c, TemperatureCalibration)]
+    assert calibration.result is not None
+    fitted = calibration.result['temperature']
+    stored = float(task.state_dict()['teacher_temperature'])
+    assert stored == pytest.approx(fitted) and stored != 1.0
+    assert float(fit.callback_metrics['val_temperature']) == pytest.approx(fitted)
+    # the pseudo-labels' probabilities are softmax(logits / T)
+    logits = torch.randn(2, 3, 4, 4) * 5
+    torch.testing.assert_close(
+        task.teacher_probabilities(logits), (logits / stored).softmax(dim=1)
+    )
+    # a hotter teacher (T > 1) keeps fewer pixels above a fixed threshold
+    task.get_buffer('teacher_temperature').fill_(4.0)
+    cooled = task.teacher_probabilities(logits).amax(dim=1)
+    assert (cooled >= 0.5).sum() < (logits.softmax(dim=1).amax(dim=1) >= 0.5).sum()
+    # without the option the probabilities are the plain softmax and nothing is kept
+    plain = tiny_task()
+    plain.on_temperature_fitted(3.0)
+    assert 'teacher_temperature' not in plain.state_dict()
+    torch.testing.assert_close(
+        plain.teacher_probabilities(logits), logits.softmax(dim=1)
+    )
+
+
+def test_a_calibration_callback_in_the_trainer_is_kept(tmp_path: Path) -> None:
+    mine = TemperatureCalibration(pixels_per_batch=64, seed=5)
+    task = tiny_task(calibrate_teacher=True)
+    fit = trainer(tmp_path, max_steps=2, val_check_interval=2, callbacks=[mine])
+    fit.fit(task, LabelScarceScenes())
+    found = [c for c in fit.callbacks if isinstance(c, TemperatureCalibration)]
+    assert found == [mine] and mine.result is not None
+    assert mine.result['pixels'] == 64 * 4  # 4 val batches of 4 scenes
+    assert float(task.state_dict()['teacher_temperature']) == pytest.approx(
+        mine.result['temperature']
+    )
+
+
+def test_calibrate_teacher_is_checked() -> None:
+    with pytest.raises(ValueError, match='calibrate_teacher must be true or false'):
+        tiny_task(calibrate_teacher='yes')
 
 
 @pytest.mark.parametrize('mode', ['fixed', 'adaptive'])

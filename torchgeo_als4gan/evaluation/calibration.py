@@ -130,7 +130,10 @@ class TemperatureCalibration(Callback):
     logged (``val_temperature``, ``val_ece``, ``val_ece_calibrated``), written to
     ``calibration.json`` in the trainer's log folder at the end of fit, and
     stored in every checkpoint saved afterwards, so the checkpoint a run keeps
-    carries the temperature fitted on the validation that chose it.
+    carries the temperature fitted on the validation that chose it. A task with
+    an ``on_temperature_fitted(temperature)`` method is handed each fit
+    (:class:`~torchgeo_als4gan.trainers.SelfTrainingTask` with
+    ``calibrate_teacher``: the teacher's pseudo-labels read it).
     """
 
     def __init__(
@@ -244,6 +247,9 @@ class TemperatureCalibration(Callback):
             'temperature': temperature, 'ece': before, 'ece_calibrated': after,
             'pixels': float(len(labels)),
         }  # fmt: skip
+        hook = getattr(pl_module, 'on_temperature_fitted', None)
+        if callable(hook):  # a self-training teacher's calibrated pseudo-labels
+            hook(temperature)
         pl_module.log('val_temperature', temperature)
         pl_module.log('val_ece', before)
         pl_module.log('val_ece_calibrated', after)

@@ -48,7 +48,8 @@ class ContextTeacherTask(SelfTrainingTask):
     Batches must carry ``metadata`` ([B, 4] context vectors) and
     ``metadata_valid`` ([B]); a sample without a valid context is read by the
     context network as without conditioning. The student never reads them.
-    Every argument of :class:`SelfTrainingTask` applies (``eval_model`` picks
+    Every argument of :class:`SelfTrainingTask` but ``calibrate_teacher``
+    applies (``eval_model`` picks
     the student's EMA or the student itself for ``deploy: student``).
 
     Logged per step besides the self-training terms: ``train_loss_teacher``,
@@ -85,6 +86,13 @@ class ContextTeacherTask(SelfTrainingTask):
             ValueError: If an argument is out of range (named).
         """
         check_context_options(deploy, lambda_distill, context_dim, context_hidden)
+        if kwargs.get('calibrate_teacher'):
+            msg = (
+                'calibrate_teacher is not supported by ContextTeacherTask: the'
+                ' temperature is fitted on the validated image-only network, not on'
+                ' the context teacher that makes the pseudo-labels'
+            )
+            raise ValueError(msg)
         super().__init__(**kwargs)
 
     def configure_models(self) -> None:

@@ -75,6 +75,9 @@ def check_self_training_arguments(args: dict[str, Any]) -> None:
         if args[name] not in allowed:
             msg = f'{name} must be one of {allowed}, got {args[name]!r}'
             raise ValueError(msg)
+    if not isinstance(args.get('calibrate_teacher', False), bool):
+        msg = f'calibrate_teacher must be true or false, got {args["calibrate_teacher"]!r}'
+        raise ValueError(msg)
     if args['strong_views'] not in (1, 2):
         msg = f'strong_views must be 1 or 2, got {args["strong_views"]!r}'
         raise ValueError(msg)

@@ -11,6 +11,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from ..losses import weighted_cross_entropy
 from ..models import perturbed_forward, supports_feature_perturbation
 from ..transforms import StrongAugmentation
+from .calibrated_teacher import CalibratedTeacher
 from .ema import EMATeacherHook, evaluating, frozen_copy
 from .network import NetworkName
 from .options import check_self_training_arguments
@@ -22,8 +23,9 @@ __all__ = ('SelfTrainingTask',)
 
 
 class SelfTrainingTask(
-    EMATeacherHook, WeakToStrongTeaching, SemiSupervisedSegmentationTask
-):
+    EMATeacherHook, CalibratedTeacher, WeakToStrongTeaching,
+    SemiSupervisedSegmentationTask,
+):  # fmt: skip
     """Semi-supervised segmentation by a student and its EMA teacher.
 
     The recipe of FixMatch / UniMatch with STAL's teacher (one network trained,
@@ -108,6 +110,7 @@ class SelfTrainingTask(
         lambda_fp: float = 0.0,
         joint_batch_norm: bool = True,
         eval_model: Literal['teacher', 'student'] = 'teacher',
+        calibrate_teacher: bool = False,
         monitor_every: int = 10,
         freeze_backbone: bool = False,
         plot_batches: int = 2,
@@ -176,6 +179,15 @@ class SelfTrainingTask(
                 at 2.18x a plain step and one pass at 2.79x, while whole demo
                 fits took 79-98 s with two passes and 67-81 s with one.
             eval_model: network used for validation, test and prediction.
+            calibrate_teacher: divide the teacher's logits by a temperature
+                (Guo et al. 2017) before its probabilities become pseudo-labels
+                and thresholds: the temperature is fitted on every validation's
+                labelled pixels by a
+                :class:`~torchgeo_als4gan.evaluation.calibration.TemperatureCalibration`
+                callback (added when the trainer has none) from the network
+                that is validated (the teacher unless ``eval_model:
+                student``), and kept in the checkpoint (``teacher_temperature``);
+                1 until the first validation.
             monitor_every: iterations between measurements of the teacher's
                 pseudo-label accuracy on labelled images.
             freeze_backbone: train only the decoder / head.
@@ -198,6 +210,8 @@ class SelfTrainingTask(
         """Create the student, its frozen EMA copy and the strong augmentation."""
         self.configure_network()
         self.teacher = frozen_copy(self.model)
+        if self.hparams.get('calibrate_teacher', False):
+            self.register_buffer('teacher_temperature', torch.ones(()))
         if self.hparams['threshold_mode'] == 'adaptive':  # FreeMatch's state
             classes: int = self.hparams['num_classes']
             self.register_buffer('confidence_mean', torch.tensor(1 / classes))
@@ -292,7 +306,7 @@ class SelfTrainingTask(
         x_l, y_l, x_u = labeled['image'], labeled['mask'].long(), unlabeled['image']
         valid = weak_view_valid(unlabeled)
         with torch.no_grad(), evaluating(self.teacher) as teacher:
-            prob = teacher(x_u).float().softmax(dim=1)
+            prob = self.teacher_probabilities(teacher(x_u))
         taught = self.teach(prob, x_u, valid, iteration)
         strong = torch.cat([v[0] for v in taught.views])
         if self.hparams['joint_batch_norm']:  # one pass: shared BatchNorm statistics
