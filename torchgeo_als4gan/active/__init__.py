@@ -5,7 +5,7 @@ classifier scores the pool, ``als4gan query``) and ``loop/`` (STAL: the
 segmenter itself scores it between fits, ``als4gan loop``).
 """
 
-from .budget import QueryBudget, check_fraction
+from .budget import PricedBudget, QueryBudget, check_fraction
 from .diversity import DIVERSITY, diverse_rows, kmeans_pp_seeding, uncertain_core_set
 from .image_scores import as_two_class, bald, entropy, least_confidence, margin
 from .pixel_scores import pixel_entropy, pixel_margin, region_impurity
@@ -18,6 +18,7 @@ __all__ = (
     'DIVERSITY',
     'STRATEGIES',
     'PickedItems',
+    'PricedBudget',
     'QueryBudget',
     'QueryStrategy',
     'as_two_class',

@@ -1,11 +1,16 @@
 """The ALS4GAN labelling budget: target, seed pool and per-round query sizes."""
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..datamodules.selection import check_labeled_ratio, labeled_count
+from .spend import check_budget_amounts, spend_in_order
 
-__all__ = ('QueryBudget', 'check_fraction')
+__all__ = ('PricedBudget', 'QueryBudget', 'check_fraction')
 
 
 def check_fraction(name: str, value: float) -> float:
@@ -120,3 +125,125 @@ class QueryBudget:
             ``1 / pool_size``.
         """
         return 1 / pool_size
+
+
+@dataclass(frozen=True)
+class PricedBudget:
+    """ALS4GAN's rounds with the budget in a unit: items, valid pixels, km², cost.
+
+    Every pool item has a price in ``unit``. The seed pool buys a seeded random
+    order with ``alpha * amount``; every query round may spend ``beta`` times
+    what the seed pool spent (the counterpart of ``q = ceil(beta * seed)``; at
+    least the price of the cheapest item left, as ``ceil`` makes every count
+    round add one), never more than the budget has left, buying the ranked
+    items in order
+    while they fit (:func:`~torchgeo_als4gan.active.spend.spend_in_order`: an
+    item that does not fit is skipped for a cheaper one further down, items
+    priced 0 are never bought). The rounds stop when what is left buys no
+    remaining item. The seed pool is always part of the selection.
+    """
+
+    #: The budget, in ``unit``.
+    amount: float
+    #: ``items``, ``pixels``, ``area_km2`` or ``cost``.
+    unit: str
+    #: The price of every pool item in ``unit``.
+    prices: NDArray[np.float64] = field(repr=False)
+    #: Seed pool as a fraction of the budget, in (0, 1].
+    alpha: float = 0.1
+    #: Each round's spend as a fraction of the seed pool's, in (0, 1].
+    beta: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Check the budget against the pool before any work is done.
+
+        Raises:
+            ValueError: If the unit or amount is invalid, a fraction is out of
+                range, or the seed pool's share buys no item.
+        """
+        if self.unit == 'fraction':
+            msg = 'PricedBudget is for units other than fraction (use QueryBudget)'
+            raise ValueError(msg)
+        check_budget_amounts(self.unit, [self.amount], 'budget')
+        check_fraction('alpha', self.alpha)
+        check_fraction('beta', self.beta)
+        if not len(self.prices):
+            msg = 'The query pool is empty'
+            raise ValueError(msg)
+        positive = self.prices[self.prices > 0]
+        cheapest = float(positive.min()) if len(positive) else math.inf
+        if cheapest > self.alpha * self.amount * (1 + 1e-9):
+            msg = (
+                f'budget {self.amount:g} {self.unit}: the seed pool'
+                f' (alpha {self.alpha:g} of it, {self.alpha * self.amount:.6g}'
+                f' {self.unit}) buys no pool item (the cheapest costs'
+                f' {cheapest:.6g} {self.unit}); raise budget or alpha'
+            )
+            raise ValueError(msg)
+
+    @property
+    def pool_size(self) -> int:
+        """Number of items in the pool."""
+        return len(self.prices)
+
+    @property
+    def seed_in_selection(self) -> bool:
+        """The seed pool is always part of a priced selection."""
+        return True
+
+    def spent(self, chosen: Sequence[int]) -> float:
+        """What some pool items cost together, in ``unit``.
+
+        Args:
+            chosen: pool positions.
+
+        Returns:
+            The sum of their prices.
+        """
+        return float(self.prices[np.asarray(chosen, dtype=np.int64)].sum())
+
+    def seed_items(self, order: Sequence[int]) -> list[int]:
+        """The seed pool: a random order bought with ``alpha * amount``.
+
+        Args:
+            order: pool positions in the seeded random order.
+
+        Returns:
+            The bought positions, at least one.
+        """
+        return spend_in_order(order, self.prices, self.alpha * self.amount)
+
+    def round_amount(self, selected: Sequence[int], seed_spent: float) -> float:
+        """What the next query round may spend.
+
+        Args:
+            selected: pool positions selected so far.
+            seed_spent: what the seed pool spent.
+
+        Returns:
+            ``beta * seed_spent``, raised to the cheapest item not selected yet
+            (as ``ceil`` makes every count round add one item), never more than
+            the budget has left; 0 when nothing is left.
+        """
+        left = max(self.amount - self.spent(selected), 0.0)
+        rest = np.ones(len(self.prices), dtype=bool)
+        rest[np.asarray(selected, dtype=np.int64)] = False
+        price = self.prices[rest & (self.prices > 0)]
+        cheapest = float(price.min()) if len(price) else 0.0
+        return min(max(self.beta * seed_spent, cheapest), left)
+
+    def most_items(self, candidates: Sequence[int], amount: float) -> int:
+        """How many of the cheapest candidates fit in ``amount``.
+
+        Any ranking cut to this length holds everything the amount can buy.
+
+        Args:
+            candidates: pool positions that could be bought.
+            amount: what may be spent.
+
+        Returns:
+            The count.
+        """
+        price = np.sort(self.prices[np.asarray(candidates, dtype=np.int64)])
+        price = price[price > 0]
+        return int(np.searchsorted(np.cumsum(price), amount * (1 + 1e-9), 'right'))

@@ -11,7 +11,7 @@ patch from a labelling log, as ``als4gan labels`` records).
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,9 +24,11 @@ from rasterio.enums import Resampling
 
 __all__ = (
     'COST_MODELS',
+    'check_cost_model',
     'footprint_area_km2',
     'item_measures',
     'read_cost_file',
+    'selection_prices',
     'valid_pixel_counts',
 )
 
@@ -34,6 +36,25 @@ __all__ = (
 COST_MODELS = ('constant', 'area', 'file')
 #: Patches are measured on a grid at most this many cells across (exact below).
 MASK_CELLS = 32
+
+
+def check_cost_model(cost_model: str, cost_file: object) -> None:
+    """Refuse an unknown cost model, or a cost file without the ``file`` model.
+
+    Args:
+        cost_model: one of :data:`COST_MODELS`.
+        cost_file: the CSV of the ``file`` model, or None.
+
+    Raises:
+        ValueError: If the model is unknown, or ``cost_file`` is given with
+            another model or missing with ``file``.
+    """
+    if cost_model not in COST_MODELS:
+        msg = f'cost_model must be one of {list(COST_MODELS)}, got {cost_model!r}'
+        raise ValueError(msg)
+    if (cost_model == 'file') != (cost_file is not None):
+        msg = 'cost_file is given with cost_model: file, and only then'
+        raise ValueError(msg)
 
 
 def valid_pixel_counts(
@@ -229,3 +250,18 @@ def item_measures(
         assert cost_file is not None
         measures['cost'] = read_cost_file(cost_file, ids, fill_missing=True)
     return measures
+
+
+def selection_prices(
+    prices: Mapping[str, NDArray[np.float64]],
+) -> dict[str, NDArray[np.float64]]:
+    """The per-item prices written next to a selection.
+
+    Args:
+        prices: unit -> price of every pool item.
+
+    Returns:
+        ``valid_pixels``, ``area_km2`` (georeferenced pools) and ``cost``.
+    """
+    names = {'pixels': 'valid_pixels', 'area_km2': 'area_km2', 'cost': 'cost'}
+    return {names[k]: v for k, v in prices.items() if k in names}

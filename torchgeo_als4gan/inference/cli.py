@@ -49,7 +49,10 @@ def predict_raster_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--checkpoint',
         required=True,
-        help='.ckpt of S4GANTask or SemanticSegmentationTask',
+        help=(
+            '.ckpt of a segmentation task: supervised (TorchGeo), S4GAN,'
+            ' self-training, context teacher or hypercolumn'
+        ),
     )
     parser.add_argument('--input', required=True, nargs='+', help='rasters to predict')
     parser.add_argument('--output', required=True, help='output folder')

@@ -62,7 +62,10 @@ def test_ucm_query_outputs_and_determinism(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a, b)
     # pool of 6 train tiles: target ceil(0.9 * 6) = 6, seed int(0.4 * 6) = 2, q = 1
     assert len(a) == 6 and a['round'].tolist() == [0, 0, 1, 2, 3, 4]
-    assert list(a.columns) == ['rank', 'id', 'round', 'score', 'strategy', 'seed']
+    assert list(a.columns) == [
+        'rank', 'id', 'round', 'score', 'strategy', 'seed', 'cost',
+    ]  # fmt: skip
+    assert (a['cost'] == 1.0).all()  # the constant cost model: 1 a patch
     assert a['score'].iloc[:2].isna().all() and a['score'].iloc[2:].between(0, 1).all()
     assert (a['strategy'] == 'margin').all() and (a['seed'] == 0).all()
     ids = np.load(tmp_path / 'a' / 'selection.npy')
@@ -396,3 +399,59 @@ def test_spaced_query_rounds(tmp_path: Path) -> None:
     for i in queried:  # each pick keeps 200 m from the items labelled before it
         earlier = np.flatnonzero(frame['rank'].to_numpy() < frame['rank'].iloc[i])
         assert np.linalg.norm(centres[earlier] - centres[i], axis=1).min() >= 200
+
+
+def test_area_budget_in_km2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 16 px patches of 10 m: a full patch is 0.0256 km²; edge patches hold less
+    main(query_args('raster_query.yaml', tmp_path, '--strategy=entropy',
+                    '--labeled_ratio=null', '--budget=0.12', '--budget_unit=area_km2',
+                    '--figures=false'))  # fmt: skip
+    table = pd.read_csv(tmp_path / 'selection.csv')
+    frame = gpd.read_file(tmp_path / 'selection.gpkg')
+    assert {'valid_pixels', 'area_km2', 'cost'} <= set(table.columns)
+    assert table['area_km2'].sum() <= 0.12 + 1e-9 and (table['area_km2'] > 0).all()
+    # km² = valid pixels x 100 m² (10 m pixels)
+    np.testing.assert_allclose(table['area_km2'], table['valid_pixels'] * 1e-4)
+    # the rounds stop only when what is left buys no other patch
+    assert (table['round'] > 0).any()
+    out = capsys.readouterr().out
+    assert '0.12 km² from' in out
+    assert f'spent {len(table)} items' in out and 'km²' in out
+    assert frame['area_km2'].tolist() == pytest.approx(table['area_km2'].tolist())
+
+
+def test_fraction_budget_equals_labeled_ratio(tmp_path: Path) -> None:
+    main(query_args('ucm_query.yaml', tmp_path / 'a', '--strategy=entropy'))
+    main(query_args('ucm_query.yaml', tmp_path / 'b', '--strategy=entropy',
+                    '--labeled_ratio=null', '--budget=0.9'))  # fmt: skip
+    a = pd.read_csv(tmp_path / 'a' / 'selection.csv')
+    b = pd.read_csv(tmp_path / 'b' / 'selection.csv')
+    assert a['id'].tolist() == b['id'].tolist()
+
+
+@pytest.mark.parametrize(
+    ('extra', 'match'),
+    [
+        (['--budget=0.5'], 'give --labeled_ratio .* or --budget .*, not both'),
+        (['--labeled_ratio=null'], r'give --labeled_ratio \(a fraction of the pool\)'),
+        (['--budget_unit=area_km2'], 'with --budget_unit area_km2 give the amount as --budget'),
+        (['--labeled_ratio=null', '--budget=2', '--budget_unit=hours'],
+         'budget_unit must be one of'),
+        (['--labeled_ratio=null', '--budget=2.5', '--budget_unit=items'],
+         'whole numbers of items'),
+        (['--labeled_ratio=null', '--budget=2', '--budget_unit=cost', '--cost_model=file'],
+         'cost_file is given with cost_model: file, and only then'),
+        (['--labeled_ratio=null', '--budget=5', '--budget_unit=items',
+          '--seed_in_selection=false'], '--seed_in_selection false needs a fraction budget'),
+        # UC Merced tiles have no footprints: an area cannot be measured
+        (['--labeled_ratio=null', '--budget=1', '--budget_unit=area_km2'], 'area_km2'),
+        (['--labeled_ratio=null', '--budget=1', '--budget_unit=items', '--alpha=0.5'],
+         r'the seed pool .* buys no pool item'),
+    ],
+)  # fmt: skip
+def test_bad_budgets_fail_before_training(
+    tmp_path: Path, extra: list[str], match: str
+) -> None:
+    with pytest.raises(SystemExit, match=match):
+        main(query_args('ucm_query.yaml', tmp_path / 'out', *extra))
+    assert not (tmp_path / 'out' / 'state').exists()

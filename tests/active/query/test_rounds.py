@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from torchgeo_als4gan.active import (
+    PricedBudget,
     QueryBudget,
     get_strategy,
     score_probabilities,
@@ -238,3 +239,74 @@ def test_stratified_rounds_follow_the_quotas(tmp_path: Path) -> None:
         make_loop(tmp_path / 'bad', FakeLearner('entropy'), groups=['a'] * 3)
     with pytest.raises(ValueError, match='needs an uncertainty strategy'):
         make_loop(tmp_path / 'random', FakeLearner('random'), groups=groups)
+
+
+def priced_loop(tmp_path: Path, learner: FakeLearner, amount: float) -> PoolLoop:
+    # item 0 has nothing valid to label (price 0), item 11 (the most uncertain)
+    # is a dense patch priced 3, every other item costs 1
+    prices = np.ones(N)
+    prices[0], prices[11] = 0.0, 3.0
+    budget = PricedBudget(amount, 'cost', prices, alpha=0.34, beta=1.0)
+    return PoolLoop(learner, IDS, budget, learner.strategy, tmp_path / 'state')
+
+
+def test_priced_rounds_buy_the_ranking_while_it_fits(tmp_path: Path) -> None:
+    learner = FakeLearner('entropy')
+    loop = priced_loop(tmp_path, learner, 6.0)
+    assert loop.num_rounds is None
+    state = loop.run()
+    prices = loop.budget.prices  # type: ignore[union-attr]
+    seed = [i for i, r in zip(state.selected, state.rounds, strict=True) if r == 0]
+    # the seed pool spends alpha x 6 = 2.04 on the seeded random order
+    order = np.random.default_rng(0).permutation(N).tolist()
+    affordable = [i for i in order if prices[i] == 1.0]
+    assert prices[seed].sum() == 2 and seed == affordable[:2]
+    # each round may spend what the seed pool spent (beta 1): 2 of the most
+    # uncertain items left; item 11 (price 3) never fits in 2 and is skipped
+    ranked = [i for i in reversed(range(11)) if i not in seed and i != 0]
+    assert state.selected[2:] == ranked[:4]
+    assert state.rounds == [0, 0, 1, 1, 2, 2]
+    assert prices[state.selected].sum() == 6.0
+    assert 0 not in state.selected and 11 not in state.selected
+    # trained after the seed pool and round 1, not after the final round
+    assert [r for r, _ in learner.fits] == [0, 1]
+    assert state.finished
+
+
+def test_a_priced_round_buys_at_least_the_cheapest_item(tmp_path: Path) -> None:
+    # a budget of 3.5: the seed pool spends 1 (alpha 0.34 x 3.5 = 1.19), a
+    # round may spend max(beta x 1, cheapest left 1) = 1, so the rounds go on
+    # one item at a time until 0.5 is left, which buys nothing
+    state = priced_loop(tmp_path, FakeLearner('margin'), 3.5).run()
+    assert state.rounds == [0, 1, 2]
+
+
+def test_priced_budget_checks(tmp_path: Path) -> None:
+    prices = np.ones(N)
+    with pytest.raises(ValueError, match=r'the seed pool .* buys no pool item'):
+        PricedBudget(2.0, 'area_km2', prices, alpha=0.1)
+    with pytest.raises(ValueError, match='budget must be a non-empty list of amounts'):
+        PricedBudget(-1.0, 'pixels', prices)
+    with pytest.raises(ValueError, match='budget unit must be one of'):
+        PricedBudget(1.0, 'hours', prices)
+    priced_loop(tmp_path, FakeLearner('entropy'), 6.0).run()
+    with pytest.raises(
+        ValueError, match='settings differ .budget: amount saved 6.0, now 5.0'
+    ):
+        priced_loop(tmp_path, FakeLearner('entropy'), 5.0).run(resume=True)
+
+
+def test_random_priced_selection_spends_the_whole_budget(tmp_path: Path) -> None:
+    learner = FakeLearner('random')
+    loop = priced_loop(tmp_path, learner, 5.0)
+    state = loop.run()
+    prices = loop.budget.prices  # type: ignore[union-attr]
+    # the seeded random order, bought while it fits: 5 items of price 1 once
+    # item 0 (nothing to label) and item 11 (if it comes while 3 are left) drop out
+    left, expected = 5.0, []
+    for i in np.random.default_rng(0).permutation(N).tolist():
+        if 0 < prices[i] <= left:
+            expected.append(i)
+            left -= prices[i]
+    assert state.selected == expected and left == 0
+    assert learner.fits == [] and state.rounds == [0] * len(expected)

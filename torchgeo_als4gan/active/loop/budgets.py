@@ -7,7 +7,7 @@ from numpy.typing import NDArray
 
 from ...datamodules.pool import QueryPool
 from ...datamodules.selection import labeled_count
-from ..costs import item_measures
+from ..costs import item_measures, selection_prices
 from ..spend import spend_in_order, spent
 from .config import LoopConfig
 
@@ -187,5 +187,4 @@ class RoundBudgets:
         Returns:
             ``valid_pixels``, ``area_km2`` (georeferenced pools) and ``cost``.
         """
-        names = {'pixels': 'valid_pixels', 'area_km2': 'area_km2', 'cost': 'cost'}
-        return {names[k]: v for k, v in self.prices.items() if k in names}
+        return selection_prices(self.prices)

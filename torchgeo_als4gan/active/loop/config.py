@@ -19,7 +19,7 @@ from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
 from ...runs import RunPolicy, build_config, check_method_config, read_config_file
 from ..choose import check_min_distance
-from ..costs import COST_MODELS
+from ..costs import check_cost_model
 from ..diversity import check_diversity
 from ..spend import check_budget_amounts
 from .scoring import SEGMENTER_SCORERS
@@ -168,12 +168,7 @@ class LoopConfig:
         """
         check_budget_amounts(self.budget_unit, self.budgets, 'budgets')
         check_seed('seed', self.seed)
-        if self.cost_model not in COST_MODELS:
-            msg = f'cost_model must be one of {list(COST_MODELS)}, got {self.cost_model!r}'
-            raise ValueError(msg)
-        if (self.cost_model == 'file') != (self.cost_file is not None):
-            msg = 'cost_file is given with cost_model: file, and only then'
-            raise ValueError(msg)
+        check_cost_model(self.cost_model, self.cost_file)
         if self.cost_file is not None and not Path(self.cost_file).is_file():
             msg = f'cost_file {os.fspath(self.cost_file)!r} does not exist'
             raise ValueError(msg)

@@ -8,7 +8,8 @@ from .outputs import (
     selection_table,
     write_selection,
 )
-from .rounds import PoolLearner, PoolLoop, QueryState, RoundScores
+from .rounds import PoolLearner, PoolLoop, RoundScores
+from .state import QueryState
 
 __all__ = (
     'LightningPoolLearner',

@@ -17,13 +17,15 @@ from ...checks import NonFiniteLossGuard, check_accelerator, check_positive, che
 from ...command_line import parse_command
 from ...datamodules.groups import pool_groups
 from ...datamodules.pool import PoolDataModule, QueryPool
-from ...datamodules.selection import check_labeled_ratio
 from ...files import check_output_folder
 from ...lightning_cli import config_command_parser
 from ...trainers import ActiveLearnerTask
-from ..budget import QueryBudget, check_fraction
+from ..budget import PricedBudget, QueryBudget, check_fraction
 from ..choose import check_spacing
+from ..costs import item_measures, selection_prices
 from ..registry import get_strategy
+from ..spend import spent
+from .budgets import check_query_budget, describe_budget, spent_text
 from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 from .rounds import PoolLoop
@@ -38,9 +40,13 @@ REQUIRED = object()
 # fmt: off
 QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
     ('strategy', str, 'margin', 'random, entropy, margin, least_confidence, bald or diversity'),
-    ('labeled_ratio', float, REQUIRED, 'fraction of the pool to label, in (0, 1]'),
-    ('alpha', float, 0.1, 'seed pool as a fraction of the target, in (0, 1]'),
-    ('beta', float, 0.5, 'items per round as a fraction of the seed pool, in (0, 1]'),
+    ('labeled_ratio', float | None, None, 'fraction of the pool to label, in (0, 1] (or budget)'),
+    ('budget', float | None, None, 'what may be labelled, in budget_unit (instead of labeled_ratio)'),
+    ('budget_unit', str, 'fraction', 'fraction, items, pixels (valid), area_km2 or cost'),
+    ('cost_model', str, 'constant', 'cost budgets: constant (1 a patch), area (km²) or file'),
+    ('cost_file', str | None, None, 'cost_model file: a CSV of id,cost'),
+    ('alpha', float, 0.1, 'seed pool as a fraction of the target (or budget), in (0, 1]'),
+    ('beta', float, 0.5, 'items (or spend) per round as a fraction of the seed pool, in (0, 1]'),
     ('seed', int, 0, 'seed of every random draw'),
     ('output', str, REQUIRED, 'output folder'),
     ('seed_in_selection', bool, True, 'the seed pool is part of the selection (ALS4GAN: false)'),
@@ -201,7 +207,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     uncertainty = None
     if cfg.uncertainty is not None:
         uncertainty = get_strategy(cfg.uncertainty, 'uncertainty')
-    check_labeled_ratio(cfg.labeled_ratio)
+    ratio = check_query_budget(cfg)
     check_seed('seed', cfg.seed)
     check_fraction('alpha', cfg.alpha)
     check_fraction('beta', cfg.beta)
@@ -236,9 +242,18 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         raise ValueError(msg)
     groups = pool_groups(pool, cfg.stratify_by, cfg.regions, cfg.region_column)
     centres = pool.centres_m() if cfg.min_distance_m > 0 else None
-    budget = QueryBudget(
-        len(pool), cfg.labeled_ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
+    prices = item_measures(
+        pool.ids, pool.footprints, [cfg.budget_unit], cfg.cost_model, cfg.cost_file
     )
+    budget: QueryBudget | PricedBudget
+    if ratio is not None:
+        budget = QueryBudget(
+            len(pool), ratio, cfg.alpha, cfg.beta, cfg.seed_in_selection
+        )
+    else:
+        budget = PricedBudget(
+            cfg.budget, cfg.budget_unit, prices[cfg.budget_unit], cfg.alpha, cfg.beta
+        )
     if strategy.mc and float(model.hparams['dropout']) == 0:
         msg = 'strategy bald needs model dropout > 0'
         raise ValueError(msg)
@@ -276,17 +291,18 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     )  # fmt: skip
     if cfg.resume:
         loop.load_state()  # refuses other settings before any training
-    print(
-        f'[als4gan query] {strategy.name}: {budget.target} of {len(pool)} items'
-        f' (seed pool {budget.seed}, {loop.num_rounds} rounds of up to'
-        f' {budget.query_size})'
-    )
+    print(f'[als4gan query] {strategy.name}: {describe_budget(budget, len(pool))}')
     with _replacing(output, replace and _global_rank() == 0):
         state = loop.run(resume=cfg.resume)
         if _global_rank() != 0:
             return {}
+        rows = loop.selection(state)
         written = write_selection(
-            output, pool, loop.selection(state), strategy.name, cfg.seed, cfg.figures
+            output, pool, rows, strategy.name, cfg.seed, cfg.figures,
+            selection_prices(prices),
+        )  # fmt: skip
+        print(
+            f'[als4gan query] spent {spent_text(spent([r[0] for r in rows], prices))}'
         )
     if replace:
         for name in OUTPUT_NAMES:

@@ -15,13 +15,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...datamodules.selection import random_selection
-from ..budget import QueryBudget
+from ..budget import PricedBudget, QueryBudget
 from ..choose import choose_rows
 from ..ranking import k_center_greedy, rank_items
 from ..registry import QueryStrategy
-from ..state import PickedItems
+from ..spend import spend_in_order
+from .state import QueryState, settings_difference
 
-__all__ = ('PoolLearner', 'PoolLoop', 'QueryState', 'RoundScores')
+__all__ = ('PoolLearner', 'PoolLoop', 'RoundScores')
 
 
 @dataclass
@@ -48,34 +49,6 @@ class PoolLearner(Protocol):
         """Score ``items`` with the classifier saved at ``checkpoint``."""
 
 
-@dataclass(kw_only=True)
-class QueryState(PickedItems):
-    """Progress of a query run, saved after every round (round 0: the seed pool)."""
-
-    #: Settings the run was started with; a resume must match them.
-    settings: dict[str, Any]
-    #: Whether the target was reached.
-    finished: bool = False
-
-
-def _difference(saved: Any, now: Any) -> str:
-    """The keys where two settings differ, or both values when not dicts."""
-    if isinstance(saved, dict) and isinstance(now, dict):
-        keys = sorted(set(saved) | set(now))
-        parts = [
-            f'{k} saved {saved.get(k)!r}, now {now.get(k)!r}'
-            for k in keys
-            if saved.get(k) != now.get(k) and not isinstance(saved.get(k), dict)
-        ]
-        nested = [
-            f'{k}.{_difference(saved[k], now.get(k))}'
-            for k in keys
-            if isinstance(saved.get(k), dict) and saved.get(k) != now.get(k)
-        ]
-        return ', '.join(parts + nested)
-    return f'saved {saved!r}, now {now!r}'
-
-
 class PoolLoop:
     """Chooses ``budget.target`` items in rounds, as ALS4GAN does.
 
@@ -95,7 +68,7 @@ class PoolLoop:
         self,
         learner: PoolLearner,
         ids: Sequence[str],
-        budget: QueryBudget,
+        budget: QueryBudget | PricedBudget,
         strategy: QueryStrategy,
         state_dir: Path,
         seed: int = 0,
@@ -112,7 +85,8 @@ class PoolLoop:
         Args:
             learner: trains and scores.
             ids: id of every pool item.
-            budget: the budget (pool size must equal ``len(ids)``).
+            budget: the budget (pool size must equal ``len(ids)``): a labelled
+                fraction, or an amount in a unit with every item's price.
             strategy: the query strategy.
             state_dir: folder of the state files.
             seed: seed of the seed pool (and of the random strategy).
@@ -169,7 +143,7 @@ class PoolLoop:
             'pool_sha256': digest,
             'strategy': self.strategy.name,
             'uncertainty': self.uncertainty.name if self.uncertainty else None,
-            'labeled_ratio': self.budget.ratio,
+            **self._budget_settings(),
             'alpha': self.budget.alpha,
             'beta': self.budget.beta,
             'seed_in_selection': self.budget.seed_in_selection,
@@ -179,6 +153,21 @@ class PoolLoop:
             else hashlib.sha256('\n'.join(self.groups).encode()).hexdigest(),
             **self.extra_settings,
         }
+
+    def _budget_settings(self) -> dict[str, Any]:
+        if isinstance(self.budget, QueryBudget):
+            return {'labeled_ratio': self.budget.ratio}
+        digest = hashlib.sha256(self.budget.prices.tobytes()).hexdigest()
+        return {
+            'labeled_ratio': None,
+            'budget': {'unit': self.budget.unit, 'amount': self.budget.amount,
+                       'prices_sha256': digest},
+        }  # fmt: skip
+
+    @property
+    def priced(self) -> bool:
+        """Whether the budget is in a unit other than a fraction."""
+        return isinstance(self.budget, PricedBudget)
 
     @property
     def state_file(self) -> Path:
@@ -197,9 +186,13 @@ class PoolLoop:
         return self.state_dir / f'classifier_round{round_:03d}.ckpt'
 
     @property
-    def num_rounds(self) -> int:
-        """Query rounds after the seed pool."""
-        return 0 if not self.strategy.uses_model else len(self.budget.round_sizes)
+    def num_rounds(self) -> int | None:
+        """Query rounds after the seed pool (None: priced, known as they go)."""
+        if not self.strategy.uses_model:
+            return 0
+        if isinstance(self.budget, PricedBudget):
+            return None
+        return len(self.budget.round_sizes)
 
     def load_state(self) -> QueryState | None:
         """The saved state, checked against this run's settings.
@@ -220,7 +213,7 @@ class PoolLoop:
         }
         if differ:
             detail = '; '.join(
-                f'{k}: {_difference(a, b)}' for k, (a, b) in differ.items()
+                f'{k}: {settings_difference(a, b)}' for k, (a, b) in differ.items()
             )
             msg = (
                 f'Cannot resume {self.state_file}: settings differ ({detail}); resume'
@@ -244,16 +237,24 @@ class PoolLoop:
 
     def _start(self) -> QueryState:
         state = QueryState(settings=self.settings)
-        if not self.strategy.uses_model:
+        order = np.random.default_rng(self.seed).permutation(len(self.ids))
+        if isinstance(self.budget, PricedBudget):
+            state.selected = (
+                self.budget.seed_items(order.tolist())
+                if self.strategy.uses_model
+                else spend_in_order(
+                    order.tolist(), self.budget.prices, self.budget.amount
+                )
+            )
+        elif not self.strategy.uses_model:
             chosen = random_selection(self.ids, self.budget.ratio, self.seed)
             position = {pid: i for i, pid in enumerate(self.ids)}
             state.selected = [position[c] for c in chosen]
         else:
-            order = np.random.default_rng(self.seed).permutation(len(self.ids))
             state.selected = sorted(order[: self.budget.seed].tolist())
         state.rounds = [0] * len(state.selected)
         state.scores = [np.nan] * len(state.selected)
-        state.finished = self.num_rounds == 0
+        state.finished = self.num_rounds == 0 or self._exhausted(state)
         if not state.finished:
             self.learner.fit(0, state.selected, None, self.checkpoint(0))
         self._finish_round(state, 0)
@@ -288,6 +289,45 @@ class PoolLoop:
             result.embeddings, list(selected), candidates.tolist(), k
         )
 
+    def _round_amount(self, state: QueryState) -> float:
+        """What the next priced round may spend."""
+        assert isinstance(self.budget, PricedBudget)
+        seed_pool = [
+            i for i, r in zip(state.selected, state.rounds, strict=True) if r == 0
+        ]
+        return self.budget.round_amount(state.selected, self.budget.spent(seed_pool))
+
+    def _exhausted(self, state: QueryState) -> bool:
+        """Whether a priced budget's next round can buy no remaining item."""
+        if not isinstance(self.budget, PricedBudget) or not self.strategy.uses_model:
+            return False
+        chosen = set(state.selected)
+        remaining = [i for i in range(len(self.ids)) if i not in chosen]
+        amount = self._round_amount(state)
+        return self.budget.most_items(remaining, amount) == 0
+
+    def _round_size(self, state: QueryState, round_: int, remaining: list[int]) -> int:
+        """How many ranked items a round looks at.
+
+        Priced: the whole ranking (the budget decides how far down it goes), a
+        diverse batch as long as the most items the round can buy.
+        """
+        if isinstance(self.budget, PricedBudget):
+            if not self.strategy.diversity:  # the budget decides how far down
+                return len(remaining)
+            return self.budget.most_items(remaining, self._round_amount(state))
+        return self.budget.round_sizes[round_ - 1]
+
+    def _buy(
+        self, state: QueryState, picks: list[int], scores: list[float]
+    ) -> tuple[list[int], list[float]]:
+        """The ranked picks a priced round can pay for, in order."""
+        if not isinstance(self.budget, PricedBudget):
+            return picks, scores
+        bought = spend_in_order(picks, self.budget.prices, self._round_amount(state))
+        score_of = dict(zip(picks, scores, strict=True))
+        return bought, [score_of[i] for i in bought]
+
     def run(self, resume: bool = False) -> QueryState:
         """Run (or resume) the loop until the target is reached.
 
@@ -301,8 +341,9 @@ class PoolLoop:
         state = self.load_state() if resume else None
         if state is None:
             state = self._start()
-        sizes = self.budget.round_sizes
-        for round_ in range(state.round + 1, self.num_rounds + 1):
+        round_ = state.round
+        while not state.finished:
+            round_ += 1
             chosen = set(state.selected)
             remaining = [i for i in range(len(self.ids)) if i not in chosen]
             items = range(len(self.ids)) if self.strategy.diversity else remaining
@@ -312,11 +353,16 @@ class PoolLoop:
             if self.is_writer():
                 scores_file = self.state_dir / f'scores_round{round_:03d}.npy'
                 np.save(scores_file, self._dense(result))
-            picks, scores = self._choose(result, sizes[round_ - 1], state.selected)
+            size = self._round_size(state, round_, remaining)
+            picks, scores = self._buy(
+                state, *self._choose(result, size, state.selected)
+            )
             state.selected += picks
             state.rounds += [round_] * len(picks)
             state.scores += scores
-            state.finished = round_ == self.num_rounds
+            state.finished = (
+                round_ == self.num_rounds or not picks or self._exhausted(state)
+            )
             if not state.finished:
                 self.learner.fit(
                     round_, state.selected, self.checkpoint(round_ - 1),
@@ -334,7 +380,8 @@ class PoolLoop:
     def selection(self, state: QueryState) -> list[tuple[int, int, float]]:
         """The selected items as (pool index, round, score), in choice order.
 
-        Without ``seed_in_selection`` the seed pool (round 0) is left out.
+        Without ``seed_in_selection`` the seed pool (round 0) is left out
+        (fraction budgets only).
 
         Args:
             state: a state of this loop.
