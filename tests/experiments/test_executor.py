@@ -152,6 +152,37 @@ def test_the_slurm_executor_through_submitit_gives_the_sequential_results(
     assert list((tmp_path / 'grid' / 'slurm').glob('*_result.pkl'))  # submitit's jobs
 
 
+def test_a_job_array_gives_the_sequential_results(
+    tmp_path: Path, sequential: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = grid(
+        tmp_path, 'grid', executor='slurm',
+        slurm={'cluster': 'local', 'array': True, 'array_parallelism': 2},
+    )  # fmt: skip
+    main(['experiment', '--config', str(path)])
+    results = pd.read_csv(tmp_path / 'grid' / 'results.csv')
+    pd.testing.assert_frame_equal(results[SCORES], sequential[SCORES])
+    assert capsys.readouterr().out.count('submitted as array task') == 3
+    runs = sorted((tmp_path / 'grid' / 'runs').iterdir())
+    claims = [json.loads((run / 'claim.json').read_text()) for run in runs]
+    assert len({c['job_id'] for c in claims}) == len(runs) == 3  # a task per cell
+
+
+def test_the_sbatch_script_of_an_array(tmp_path: Path) -> None:
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    parameters = slurm_parameters({'partition': 'gpu', 'array_parallelism': 2})
+    script = _make_sbatch_string(
+        command='python -m x', folder=tmp_path, map_count=5, **parameters
+    )
+    assert '#SBATCH --array=0-4%2' in script
+    with pytest.raises(ValueError, match='slurm.array_parallelism needs slurm.array'):
+        load_experiment(grid(tmp_path, 'a', executor='slurm',
+                             slurm={'array_parallelism': 4}))  # fmt: skip
+    with pytest.raises(ValueError, match='slurm.array must be true or false'):
+        load_experiment(grid(tmp_path, 'b', executor='slurm', slurm={'array': 'yes'}))
+
+
 def test_the_sbatch_script_asks_for_what_the_yaml_says(tmp_path: Path) -> None:
     from submitit.slurm.slurm import _make_sbatch_string
 

@@ -21,7 +21,8 @@ __all__ = ('SLURM_KEYS', 'Cell', 'ExperimentConfig', 'load_experiment')
 
 #: Keys of the experiment YAML's ``slurm:`` mapping (``executor: slurm``).
 SLURM_KEYS = ('cluster', 'partition', 'gpus_per_node', 'nodes', 'time_min',
-              'cpus_per_task', 'mem_gb', 'sbatch')  # fmt: skip
+              'cpus_per_task', 'mem_gb', 'sbatch', 'array',
+              'array_parallelism')  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,14 @@ class ExperimentConfig:
                 f' executors), got {self.slurm["cluster"]!r}'
             )
             raise ValueError(msg)
+        if not isinstance(self.slurm.get('array', False), bool):
+            msg = f'slurm.array must be true or false, got {self.slurm["array"]!r}'
+            raise ValueError(msg)
+        if 'array_parallelism' in self.slurm:
+            check_positive('slurm.array_parallelism', self.slurm['array_parallelism'])
+            if not self.slurm.get('array', False):
+                msg = 'slurm.array_parallelism needs slurm.array: true'
+                raise ValueError(msg)
         check_positive('max_parallel', self.max_parallel)
         if self.max_parallel > 1 and self.executor != 'local':
             msg = 'max_parallel > 1 needs executor: local (cells in child processes)'

@@ -9,13 +9,15 @@ Children get disjoint GPUs (``gpus_per_cell`` of the visible ones each, through
 ``CUDA_VISIBLE_DEVICES``) and die with the runner on Linux, so a killed grid
 leaves no fit behind; the same command then reruns the unfinished cells.
 
-``executor: slurm``: every cell one SLURM job through submitit (``slurm:``
+``executor: slurm``: every cell one SLURM job through submitit, or one task
+of a job array (``array: true``, ``array_parallelism``) (``slurm:``
 options: partition, gpus_per_node, nodes, time_min, cpus_per_task, mem_gb,
 sbatch: extra ``#SBATCH`` flags; ``cluster: local`` or ``debug`` run the same
 jobs through submitit's executors without a cluster). A preempted or timed-out
 job is requeued (submitit's checkpoint hook) and its cell runs again.
 """
 
+import contextlib
 import ctypes
 import json
 import os
@@ -187,7 +189,8 @@ def slurm_parameters(options: dict[str, Any]) -> dict[str, Any]:
 
     Args:
         options: ``partition``, ``gpus_per_node``, ``nodes``, ``time_min``,
-            ``cpus_per_task``, ``mem_gb``, ``sbatch`` (extra ``#SBATCH`` flags).
+            ``cpus_per_task``, ``mem_gb``, ``sbatch`` (extra ``#SBATCH`` flags),
+            ``array`` and ``array_parallelism`` (tasks of the array at once).
 
     Returns:
         The parameters (one task per node; the cell's fit starts its own ranks;
@@ -212,6 +215,8 @@ def slurm_parameters(options: dict[str, Any]) -> dict[str, Any]:
             parameters[name] = options[key]
     if options.get('mem_gb') is not None:
         parameters['mem'] = f'{int(options["mem_gb"])}GB'
+    if options.get('array_parallelism') is not None:
+        parameters['array_parallelism'] = int(options['array_parallelism'])
     return parameters
 
 
@@ -264,6 +269,7 @@ def _slurm_executor(config: ExperimentConfig) -> Any:
         raise ValueError(msg) from error
     options = dict(config.slurm)
     cluster = options.pop('cluster', 'slurm')
+    options.pop('array', None)
     folder = config.output / 'slurm'
     if cluster == 'slurm':
         slurm = submitit.SlurmExecutor(folder=folder)
@@ -290,14 +296,20 @@ def run_on_slurm(
         Each cell as it finishes: its result row or the error, and seconds.
     """
     executor = _slurm_executor(config)
-    jobs = []
-    for tag, cell, run in todo:
+    for _, cell, run in todo:
         run.mkdir(parents=True, exist_ok=True)
         with atomic_write(run / JOB_FILE) as tmp, tmp.open('wb') as f:
             pickle.dump((config, cell, run), f)
-        job = executor.submit(CellJob(), os.fspath(run / JOB_FILE))
+    array = bool(config.slurm.get('array', False))
+    with executor.batch() if array else contextlib.nullcontext():
+        submitted = [
+            executor.submit(CellJob(), os.fspath(run / JOB_FILE)) for _, _, run in todo
+        ]
+    jobs = []
+    for job, (tag, cell, run) in zip(submitted, todo, strict=True):
+        # the ids of an array's tasks are known once the array is submitted
         write_claim(run, job.job_id, config.slurm.get('cluster', 'slurm'))
-        log(f'{tag}: submitted as job {job.job_id}')
+        log(f'{tag}: submitted as {"array task" if array else "job"} {job.job_id}')
         jobs.append((job, cell, time.perf_counter()))
     while jobs:
         for entry in list(jobs):
