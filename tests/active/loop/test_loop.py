@@ -265,6 +265,24 @@ def test_scoring_in_two_processes_gives_the_same_scores(
     assert ids == expected_ids[:3]
 
 
+def test_a_ddp_method_trains_each_round_as_its_own_fit_process(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    method = tmp_path / 'ddp.yaml'
+    config = yaml.safe_load((ROOT / 'configs' / 'ucm_self_training.yaml').read_text())
+    config['trainer'].update(devices=2, strategy='ddp', accelerator='cpu')
+    method.write_text(yaml.safe_dump(config))
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], method=str(method))
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    assert results['round'].tolist() == [0, 1] and len(ids) == 3
+    assert results['test_miou'].between(0, 1).all()
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert text.count('as its own multi-process `als4gan fit`') == 2
+    assert 'MEMBER: 2/2' in text and 'distributed_backend=gloo' in text  # two ranks
+
+
 def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
     tmp_path: Path,
 ) -> None:

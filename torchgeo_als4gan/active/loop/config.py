@@ -202,7 +202,8 @@ class LoopConfig:
         if not Path(self.method).is_file():
             msg = f'method: config {os.fspath(self.method)!r} does not exist'
             raise ValueError(msg)
-        check_method_config('method', Path(self.method))
+        # a multi-device (DDP) method's fits run as their own `als4gan fit`
+        check_method_config('method', Path(self.method), processes=True)
         if self.source is not None and (
             not isinstance(self.source, dict) or 'class_path' not in self.source
         ):

@@ -23,7 +23,7 @@ from torchgeo.datasets import DatasetNotFoundError
 from ...datamodules.groups import pool_groups
 from ...datamodules.selection import random_selection
 from ...files import atomic_write, folder_lock
-from ...runs import evaluate_run, fit_run
+from ...runs import evaluate_run, fit_run, method_processes
 from ...runtime import quiet_lightning
 from ..choose import choose_rows
 from ..diversity import diverse_rows
@@ -172,12 +172,15 @@ class _Loop:
                 '--trainer.callbacks+=torchgeo_als4gan.active.loop.InitialWeights',
                 f'--trainer.callbacks.checkpoint={best["checkpoint"]}',
             ]
+        # a multi-device (DDP) method trains as its own `als4gan fit` process
+        own = method_processes(self.fit_config, config.trainer_args)
         self.log(
             f'round {state.round}: training {self.method} on {len(state.selected)}'
             f' labelled items ({self.budgets.describe(state.round)})'
+            + (', as its own multi-process `als4gan fit`' if own else '')
         )
         data = config.retarget(self.data_args(state.round))
-        fit_run(self.fit_config, self.policy, data, run, config.seed, extra)
+        fit_run(self.fit_config, self.policy, data, run, config.seed, extra, own)
 
     def evaluate(self, state: RoundState) -> None:
         config, folder = self.config, self.folder(state.round)
