@@ -14,10 +14,11 @@ import yaml
 
 from tests.fixture_args import DATA_ARGS
 from torchgeo_als4gan.experiments import load_experiment
-from torchgeo_als4gan.experiments.claims import read_claim, write_claim
-from torchgeo_als4gan.experiments.executor import gpu_slots, slurm_parameters
+from torchgeo_als4gan.experiments.executor import gpu_slots
 from torchgeo_als4gan.experiments.runner import run_cell
 from torchgeo_als4gan.main import main
+from torchgeo_als4gan.runs import slurm_parameters
+from torchgeo_als4gan.runs.claims import read_claim, write_claim
 
 from .test_runner import small_grid
 

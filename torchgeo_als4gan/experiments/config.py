@@ -14,15 +14,11 @@ from ..runs import (
     build_config,
     check_method_config,
     check_single_process,
+    check_slurm_options,
     read_config_file,
 )
 
-__all__ = ('SLURM_KEYS', 'Cell', 'ExperimentConfig', 'load_experiment')
-
-#: Keys of the experiment YAML's ``slurm:`` mapping (``executor: slurm``).
-SLURM_KEYS = ('cluster', 'partition', 'gpus_per_node', 'nodes', 'time_min',
-              'cpus_per_task', 'mem_gb', 'sbatch', 'array',
-              'array_parallelism')  # fmt: skip
+__all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,7 @@ class ExperimentConfig:
         max_parallel: cells at once with ``executor: local``.
         gpus_per_cell: GPUs given to each parallel cell (disjoint
             ``CUDA_VISIBLE_DEVICES``; 0: the cells choose).
-        slurm: ``executor: slurm`` options (:data:`.executor.SLURM_KEYS`).
+        slurm: ``executor: slurm`` options (:data:`~torchgeo_als4gan.runs.slurm.SLURM_KEYS`).
         resume_every: save the fit's full state (weights, optimizer, loops,
             callbacks) every this many training iterations in
             ``runs/<cell>/resume/last.ckpt``, from which an interrupted cell
@@ -171,27 +167,7 @@ class ExperimentConfig:
                 f' {self.executor!r}'
             )
             raise ValueError(msg)
-        if self.slurm and self.executor != 'slurm':
-            msg = 'slurm: options need executor: slurm'
-            raise ValueError(msg)
-        unknown = set(self.slurm) - set(SLURM_KEYS)
-        if unknown:
-            msg = f'slurm: unknown keys {sorted(unknown)}; known: {list(SLURM_KEYS)}'
-            raise ValueError(msg)
-        if self.slurm.get('cluster', 'slurm') not in ('slurm', 'local', 'debug'):
-            msg = (
-                "slurm.cluster must be 'slurm', 'local' or 'debug' (submitit's"
-                f' executors), got {self.slurm["cluster"]!r}'
-            )
-            raise ValueError(msg)
-        if not isinstance(self.slurm.get('array', False), bool):
-            msg = f'slurm.array must be true or false, got {self.slurm["array"]!r}'
-            raise ValueError(msg)
-        if 'array_parallelism' in self.slurm:
-            check_positive('slurm.array_parallelism', self.slurm['array_parallelism'])
-            if not self.slurm.get('array', False):
-                msg = 'slurm.array_parallelism needs slurm.array: true'
-                raise ValueError(msg)
+        check_slurm_options(self.slurm, self.executor)
         check_positive('max_parallel', self.max_parallel)
         if self.max_parallel > 1 and self.executor != 'local':
             msg = 'max_parallel > 1 needs executor: local (cells in child processes)'

@@ -31,19 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write
-from .claims import write_claim
-from .config import SLURM_KEYS, Cell, ExperimentConfig
+from ..runs.claims import write_claim
+from ..runs.slurm import slurm_executor
+from .config import Cell, ExperimentConfig
 
 __all__ = (
     'EXECUTORS',
-    'SLURM_KEYS',
     'CellJob',
     'CellProcessError',
     'finished_row',
     'gpu_slots',
     'run_in_children',
     'run_on_slurm',
-    'slurm_parameters',
 )  # fmt: skip
 
 #: How cells run: in this process one after the other, or as child processes.
@@ -184,42 +183,6 @@ def run_in_children(
             out.close()
 
 
-def slurm_parameters(options: dict[str, Any]) -> dict[str, Any]:
-    """Submitit's ``SlurmExecutor`` parameters of the YAML's ``slurm:`` options.
-
-    Args:
-        options: ``partition``, ``gpus_per_node``, ``nodes``, ``time_min``,
-            ``cpus_per_task``, ``mem_gb``, ``sbatch`` (extra ``#SBATCH`` flags),
-            ``array`` and ``array_parallelism`` (tasks of the array at once).
-
-    Returns:
-        The parameters (one task per node; the cell's fit starts its own ranks;
-        ``--requeue`` so that a preempted job comes back).
-
-    Raises:
-        ValueError: If a key is unknown.
-    """
-    unknown = set(options) - set(SLURM_KEYS)
-    if unknown:
-        msg = f'slurm: unknown keys {sorted(unknown)}; known: {list(SLURM_KEYS)}'
-        raise ValueError(msg)
-    parameters: dict[str, Any] = {
-        'time': int(options.get('time_min', 60)),
-        'nodes': int(options.get('nodes', 1)),
-        'ntasks_per_node': 1,
-        'additional_parameters': {'requeue': True, **(options.get('sbatch') or {})},
-    }
-    for key, name in (('partition', 'partition'), ('gpus_per_node', 'gpus_per_node'),
-                      ('cpus_per_task', 'cpus_per_task')):  # fmt: skip
-        if options.get(key) is not None:
-            parameters[name] = options[key]
-    if options.get('mem_gb') is not None:
-        parameters['mem'] = f'{int(options["mem_gb"])}GB'
-    if options.get('array_parallelism') is not None:
-        parameters['array_parallelism'] = int(options['array_parallelism'])
-    return parameters
-
-
 class CellJob:
     """A cell as a submitit job: runs the cell worker, requeued when preempted."""
 
@@ -261,25 +224,6 @@ class CellJob:
         return submitit.helpers.DelayedSubmission(CellJob(), job)
 
 
-def _slurm_executor(config: ExperimentConfig) -> Any:
-    try:
-        import submitit
-    except ImportError as error:
-        msg = 'executor: slurm needs submitit (pip install submitit)'
-        raise ValueError(msg) from error
-    options = dict(config.slurm)
-    cluster = options.pop('cluster', 'slurm')
-    options.pop('array', None)
-    folder = config.output / 'slurm'
-    if cluster == 'slurm':
-        slurm = submitit.SlurmExecutor(folder=folder)
-        slurm.update_parameters(job_name='als4gan', **slurm_parameters(options))
-        return slurm
-    other = submitit.AutoExecutor(folder=folder, cluster=cluster)
-    other.update_parameters(timeout_min=int(options.get('time_min', 60)))
-    return other
-
-
 def run_on_slurm(
     config: ExperimentConfig,
     todo: Sequence[tuple[str, Cell, Path]],
@@ -295,7 +239,7 @@ def run_on_slurm(
     Yields:
         Each cell as it finishes: its result row or the error, and seconds.
     """
-    executor = _slurm_executor(config)
+    executor = slurm_executor(config.slurm, config.output / 'slurm')
     for _, cell, run in todo:
         run.mkdir(parents=True, exist_ok=True)
         with atomic_write(run / JOB_FILE) as tmp, tmp.open('wb') as f:

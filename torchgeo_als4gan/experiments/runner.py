@@ -19,8 +19,8 @@ from ..runs import (
     method_processes,
     resume_checkpoint,
 )
+from ..runs.claims import read_claim
 from ..runtime import quiet_lightning
-from .claims import read_claim
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .executor import RESULT_FILE, finished_row, run_in_children, run_on_slurm

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..files import atomic_write, lock_holder
-from .claims import read_claim
+from ..runs.claims import read_claim
 from .config import Cell, ExperimentConfig
 
 __all__ = (

@@ -1,4 +1,4 @@
-"""The runs layer: fit a method config under a policy, score the run, read configs.
+"""The runs layer: fit a method config under a policy, score the run, read configs, SLURM.
 
 ``experiments/`` (grids) and ``loop/`` (STAL's rounds) train and score every
 run through these functions, so their results compare.
@@ -23,16 +23,27 @@ from .policy import (
     policy_args,
     resume_checkpoint,
 )
+from .slurm import (
+    SLURM_KEYS,
+    check_slurm_options,
+    check_unclaimed,
+    run_as_job,
+    slurm_executor,
+    slurm_parameters,
+)
 
 __all__ = (
     'POLICY_FOLDER',
     'RESUME_FOLDER',
     'SELECTION_FILE_ARG',
+    'SLURM_KEYS',
     'TEST_CONFUSION',
     'RunPolicy',
     'build_config',
     'check_method_config',
     'check_single_process',
+    'check_slurm_options',
+    'check_unclaimed',
     'discard_checkpoints_after',
     'evaluate_run',
     'fit_run',
@@ -40,4 +51,7 @@ __all__ = (
     'policy_args',
     'read_config_file',
     'resume_checkpoint',
+    'run_as_job',
+    'slurm_executor',
+    'slurm_parameters',
 )

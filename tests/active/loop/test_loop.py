@@ -283,6 +283,49 @@ def test_a_ddp_method_trains_each_round_as_its_own_fit_process(
     assert 'MEMBER: 2/2' in text and 'distributed_backend=gloo' in text  # two ranks
 
 
+def test_rounds_fitted_as_jobs_give_the_in_process_results(
+    tmp_path: Path, uninterrupted: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], executor='slurm',
+                     slurm={'cluster': 'local'})  # fmt: skip
+    main(['loop', '--config', str(path)])
+    results, ids = outcome(tmp_path / 'loop')
+    expected, expected_ids = outcome(uninterrupted)
+    assert ids == expected_ids[:3]
+    np.testing.assert_allclose(results['test_miou'], expected['test_miou'][:2])
+    assert capsys.readouterr().out.count('submitted as job') == 2
+    assert (tmp_path / 'loop' / 'round_01' / 'claim.json').is_file()
+
+
+def test_a_round_claimed_by_a_running_job_is_not_fitted_again(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], executor='slurm',
+                     slurm={'cluster': 'local'})  # fmt: skip
+    alive = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        round_0 = tmp_path / 'loop' / 'round_00'
+        round_0.mkdir(parents=True)
+        (round_0 / 'claim.json').write_text(
+            json.dumps({'job_id': str(alive.pid), 'cluster': 'local', 'claimed_at': 0})
+        )
+        with pytest.raises(
+            SystemExit, match=f'round 0: its fit is still running as job {alive.pid}'
+        ):
+            main(['loop', '--config', str(path)])
+    finally:
+        alive.kill()
+        alive.wait()
+    with pytest.raises(ValueError, match='slurm: options need executor: slurm'):
+        load_loop(loop_file(tmp_path, 'b', slurm={'nodes': 2}))
+    with pytest.raises(ValueError, match=r"slurm: unknown keys \['array'\]"):
+        load_loop(loop_file(tmp_path, 'c', executor='slurm', slurm={'array': True}))
+    with pytest.raises(ValueError, match="executor must be 'inprocess' or 'slurm'"):
+        load_loop(loop_file(tmp_path, 'd', executor='local'))
+
+
 def test_a_labelled_source_joins_every_round_and_only_the_target_is_scored(
     tmp_path: Path,
 ) -> None:

@@ -17,7 +17,13 @@ from ...checks import (
 )
 from ...datamodules.groups import STRATIFY_BY
 from ...files import atomic_write
-from ...runs import RunPolicy, build_config, check_method_config, read_config_file
+from ...runs import (
+    RunPolicy,
+    build_config,
+    check_method_config,
+    check_slurm_options,
+    read_config_file,
+)
 from ..choose import check_min_distance
 from ..costs import check_cost_model
 from ..diversity import check_diversity
@@ -106,6 +112,12 @@ class LoopConfig:
             fits use the method config's trainer).
         score_devices: devices that score the pool (several: DDP in child
             processes, the scores gathered; the result does not change).
+        executor: where each round's fit runs: ``inprocess`` (here; a
+            multi-device method as its own ``als4gan fit`` process) or
+            ``slurm`` (one SLURM job per fit through submitit, the loop waiting
+            for it; evaluation and scoring stay here).
+        slurm: ``executor: slurm`` options
+            (:data:`~torchgeo_als4gan.runs.slurm.SLURM_KEYS`, without arrays).
         score_batch_size: pool scoring batch size.
         region_k: window radius of ``region_impurity``.
         region_top: share of pixels averaged by ``region_impurity``.
@@ -148,6 +160,8 @@ class LoopConfig:
     trainer_args: list[str] = field(default_factory=list)
     device: str = 'auto'
     score_devices: int = 1
+    executor: str = 'inprocess'
+    slurm: dict[str, Any] = field(default_factory=dict)
     score_batch_size: int = 16
     region_k: int = 1
     region_top: float = 0.1
@@ -202,6 +216,10 @@ class LoopConfig:
         if not Path(self.method).is_file():
             msg = f'method: config {os.fspath(self.method)!r} does not exist'
             raise ValueError(msg)
+        if self.executor not in ('inprocess', 'slurm'):
+            msg = f"executor must be 'inprocess' or 'slurm', got {self.executor!r}"
+            raise ValueError(msg)
+        check_slurm_options(self.slurm, self.executor, arrays=False)
         # a multi-device (DDP) method's fits run as their own `als4gan fit`
         check_method_config('method', Path(self.method), processes=True)
         if self.source is not None and (
@@ -316,7 +334,8 @@ class LoopConfig:
             instead of its path.
         """
         values = asdict(self)
-        for key in ('output', 'device', 'score_batch_size', 'score_devices'):
+        for key in ('output', 'device', 'score_batch_size', 'score_devices',
+                    'executor', 'slurm'):  # fmt: skip
             values.pop(key)
         values['method'] = read_yaml(Path(self.method), 'method')
         values['regions'] = None if self.regions is None else os.fspath(self.regions)

@@ -23,7 +23,7 @@ from torchgeo.datasets import DatasetNotFoundError
 from ...datamodules.groups import pool_groups
 from ...datamodules.selection import random_selection
 from ...files import atomic_write, folder_lock
-from ...runs import evaluate_run, fit_run, method_processes
+from ...runs import check_unclaimed, evaluate_run, fit_run, method_processes, run_as_job
 from ...runtime import quiet_lightning
 from ..choose import choose_rows
 from ..diversity import diverse_rows
@@ -161,6 +161,7 @@ class _Loop:
     def train(self, state: RoundState) -> None:
         config, folder = self.config, self.folder(state.round)
         run = folder / 'run'
+        check_unclaimed(folder, config.output / 'slurm', f'round {state.round}')
         if run.exists():
             shutil.rmtree(run)  # an interrupted fit starts again (seeded)
         extra: list[str] = []
@@ -180,7 +181,12 @@ class _Loop:
             + (', as its own multi-process `als4gan fit`' if own else '')
         )
         data = config.retarget(self.data_args(state.round))
-        fit_run(self.fit_config, self.policy, data, run, config.seed, extra, own)
+        args = (self.fit_config, self.policy, data, run, config.seed, extra, own)
+        if config.executor == 'slurm':  # one job per fit; the loop waits for it
+            run_as_job(config.slurm, config.output / 'slurm', folder, self.log,
+                       f'round {state.round}', fit_run, *args)  # fmt: skip
+        else:
+            fit_run(*args)
 
     def evaluate(self, state: RoundState) -> None:
         config, folder = self.config, self.folder(state.round)

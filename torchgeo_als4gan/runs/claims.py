@@ -1,7 +1,8 @@
-"""Claims of cells by SLURM jobs: a cell whose job has not ended is not started twice.
+"""Claims of runs by SLURM jobs: a run whose job has not ended is not started twice.
 
-``executor: slurm`` writes ``runs/<cell>/claim.json`` (the job's id and cluster)
-when it submits a cell. If the runner stops while its jobs go on (a login node
+``executor: slurm`` writes ``claim.json`` (the job's id and cluster) into a
+run's folder when it submits it: ``runs/<cell>/`` of an experiment,
+``round_XX/`` of a loop. If the runner stops while its jobs go on (a login node
 that reboots, a closed terminal), running the same command again must neither
 submit those cells a second time nor clear their folders under them: a cell
 whose job is still pending or running is left to it, and a cell whose job
