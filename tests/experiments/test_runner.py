@@ -484,6 +484,9 @@ def test_seed_option_runs_the_grid_at_other_seeds(
             main(['experiment', '--config', str(path), '--status', '--seed', *bad])
         assert exit_info.value.code == 2
         assert re.search(match, capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(path), '--status', '--device', 'tpu'])
+    assert "device 'tpu' is not a device" in capsys.readouterr().err
 
 
 def test_interrupted_cell_continues_its_fit_from_the_full_state(

@@ -3,7 +3,12 @@
 from collections.abc import Sequence
 
 from ..command_line import parse_command
-from ..runs.commands import load_with_output, orchestration_parser
+from ..runs.commands import (
+    add_device_options,
+    device_overrides,
+    load_with_output,
+    orchestration_parser,
+)
 from .config import load_experiment
 from .results_table import done_keys, read_results
 from .runner import run_experiment
@@ -46,8 +51,11 @@ def main(args: Sequence[str] | None = None) -> None:
         help="run the grid at these seeds instead of the config's seeds:"
         ' (the tables still read every finished cell of the output folder)',
     )  # fmt: skip
+    add_device_options(parser)
     cfg = parse_command(parser, args, 'experiment')
-    overrides = {} if cfg.seed is None else {'seeds': cfg.seed}
+    overrides = device_overrides(cfg)
+    if cfg.seed is not None:
+        overrides['seeds'] = cfg.seed
     config = load_with_output(parser, load_experiment, cfg, overrides)
     if cfg.status:
         results = read_results(config.output / 'results.csv')

@@ -516,3 +516,17 @@ def test_seed_option_overrides_the_config(
         capsys.readouterr().err
     )
     assert not (tmp_path / 'loop').exists()
+
+
+def test_device_options_override_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = loop_file(tmp_path, device='cpu')
+    config = load_loop(path, (), {'device': 'auto', 'score_devices': 2})
+    assert (config.device, config.score_devices) == ('auto', 2)
+    for bad, match in ((['--device', 'tpu:0']), "device 'tpu:0' is not a device"), (
+                       ['--devices', '0'], '--devices must be a positive integer'):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            main(['loop', '--config', str(path), *bad])
+        assert re.search(match, f'{exit_info.value} {capsys.readouterr().err}')
+    assert not (tmp_path / 'loop').exists()

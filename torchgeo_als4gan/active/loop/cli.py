@@ -4,7 +4,12 @@ import shlex
 from collections.abc import Sequence
 
 from ...command_line import parse_command
-from ...runs.commands import load_with_output, orchestration_parser
+from ...runs.commands import (
+    add_device_options,
+    device_overrides,
+    load_with_output,
+    orchestration_parser,
+)
 from .config import load_loop
 from .runner import LoopSetupError, run_loop
 
@@ -35,8 +40,14 @@ def main(args: Sequence[str] | None = None) -> None:
         '--seed', type=int,
         help="seed of the first random draw and of every fit (default: the config's seed:)",
     )  # fmt: skip
+    add_device_options(
+        parser, 'pool scoring in this many DDP processes (default: the config\'s'
+        ' score_devices:)',
+    )  # fmt: skip
     cfg = parse_command(parser, args, 'loop')
-    overrides = {} if cfg.seed is None else {'seed': cfg.seed}
+    overrides = device_overrides(cfg, 'score_devices')
+    if cfg.seed is not None:
+        overrides['seed'] = cfg.seed
     config = load_with_output(parser, load_loop, cfg, overrides)
     try:
         written = run_loop(config, resume=cfg.resume)
@@ -48,6 +59,9 @@ def main(args: Sequence[str] | None = None) -> None:
             resume += ['--output', cfg.output]
         if cfg.seed is not None:
             resume += ['--seed', str(cfg.seed)]
+        for flag in ('device', 'devices'):
+            if getattr(cfg, flag) is not None:
+                resume += [f'--{flag}', str(getattr(cfg, flag))]
         resume += [f'--data_arg={arg}' for arg in cfg.data_arg]
         print(
             f'Stopped for labelling: {written["labelling"]}. Once `als4gan labels`'
