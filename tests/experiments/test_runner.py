@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -524,7 +525,11 @@ def test_interrupted_cell_continues_its_fit_from_the_full_state(
 
     monkeypatch.setattr(fit_module, 'run_lightning_cli', recording_cli)
     capsys.readouterr()
-    main(['experiment', '--config', str(path)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        main(['experiment', '--config', str(path)])
+    # continuing into its own checkpoint folder is expected, not warned about
+    assert not [w for w in caught if 'Checkpoint directory' in str(w.message)]
     assert f'its fit continues from {last}' in capsys.readouterr().out
     assert f'--ckpt_path={last}' in seen[0]
     assert torch.load(last, map_location='cpu', weights_only=False)['global_step'] == 4
@@ -554,3 +559,44 @@ def test_checkpoints_after_the_resume_step_are_discarded(tmp_path: Path) -> None
     assert [p.name for p in deleted] == ['2-9-0.4000.ckpt']
     left = sorted(p.name for p in (run / 'policy_checkpoints').iterdir())
     assert left == ['0-3-0.5000.ckpt', '1-6-0.6000.ckpt', 'notes.ckpt']
+
+
+def test_a_grid_in_square_kilometres(tmp_path: Path) -> None:
+    # 16 px patches of 10 m: a full patch is 0.0256 km²
+    config = {
+        'output': str(tmp_path / 'km2'), 'ratios': [0.08], 'budget_unit': 'area_km2',
+        'strategies': ['random', 'entropy'],
+        'methods': {'supervised': 'configs/raster_supervised.yaml'}, 'seeds': [0],
+        'query_config': 'configs/raster_query.yaml',
+        'data_args': [*DATA_ARGS['raster'], '--data.init_args.batch_size=2',
+                      '--data.init_args.steps_per_epoch=1'],
+        'model_args': ['--model.init_args.model=fcn'],
+        'trainer_args': [*FAST, '--trainer.max_epochs=1'],
+        'query_args': [*FAST, '--alpha=0.5', '--model.init_args.model=resnet18',
+                       '--trainer.max_epochs=1', '--figures=false', '--batch_size=2'],
+        'device': 'cpu', 'bootstrap_samples': 20,
+    }  # fmt: skip
+    path = tmp_path / 'km2.yaml'
+    path.write_text(yaml.safe_dump(config))
+    main(['experiment', '--config', str(path)])
+    out = tmp_path / 'km2'
+    results = pd.read_csv(out / 'results.csv')
+    for strategy in ('random', 'entropy'):
+        table = pd.read_csv(
+            out / 'selections' / f'{strategy}_r0.08_s0' / 'selection.csv'
+        )
+        assert 0 < table['area_km2'].sum() <= 0.08 + 1e-9
+        row = results[results['strategy'] == strategy].iloc[0]
+        assert row['labeled'] == len(table) and row['ratio'] == 0.08
+    text = (out / 'results.md').read_text()
+    assert '| selection | method | 0.08 km² labelled |' in text
+    assert '"budget":["area_km2","constant",null]' in results['settings'].iloc[0]
+    for changes, match in (
+        ({'query_config': None, 'strategies': ['random']}, 'budget_unit area_km2 needs query_config'),
+        ({'ratios': [1.0], 'ceiling': True}, 'shares its column with the ceiling'),
+        ({'budget_unit': 'acres'}, 'budget_unit must be one of'),
+        ({'budget_unit': 'items', 'ratios': [2.5]}, 'whole numbers of items'),
+    ):  # fmt: skip
+        path.write_text(yaml.safe_dump({**config, **changes}))
+        with pytest.raises(ValueError, match=match):
+            load_experiment(path)

@@ -36,20 +36,23 @@ def seed_summary(results: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def plot_label_efficiency(results: pd.DataFrame) -> Figure:
+def plot_label_efficiency(results: pd.DataFrame, unit: str = 'fraction') -> Figure:
     """Test mIoU vs % labelled, one line per strategy/method, 95 % interval band.
 
     Args:
         results: rows of ``results.csv``.
+        unit: ``fraction`` (``ratio`` is a share of the pool, drawn in %) or
+            the unit of the budgets in ``ratio`` (``area_km2``, ...).
 
     Returns:
         The figure.
     """
     summary = seed_summary(results)
+    scale = 100.0 if unit == 'fraction' else 1.0
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (strategy, method), rows in summary.groupby(['strategy', 'method'], sort=True):
         rows = rows.sort_values('ratio')
-        x = 100 * rows['ratio']
+        x = scale * rows['ratio']
         style = '-' if method != 'supervised' else '--'
         line = ax.plot(
             x, rows['mean'], style, marker='o', label=f'{strategy} / {method}'
@@ -58,11 +61,15 @@ def plot_label_efficiency(results: pd.DataFrame) -> Figure:
             ax.fill_between(
                 x, rows['low'], rows['high'], color=line.get_color(), alpha=0.15
             )
-    ratios = sorted(100 * summary['ratio'].unique())
+    ratios = sorted(scale * summary['ratio'].unique())
     ax.set_xscale('log')
-    ax.set_xticks(ratios, [f'{r:g}%' for r in ratios])
+    suffix = '%' if unit == 'fraction' else ''
+    ax.set_xticks(ratios, [f'{r:g}{suffix}' for r in ratios])
     ax.minorticks_off()
-    ax.set_xlabel('share of the train pool labelled (log scale)')
+    ax.set_xlabel(
+        'share of the train pool labelled (log scale)' if unit == 'fraction'
+        else f'budget labelled, {unit} (log scale)'
+    )  # fmt: skip
     ax.set_ylabel('test mIoU')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

@@ -17,6 +17,7 @@ from ..runs import (
     check_slurm_options,
     read_config_file,
 )
+from .budgets import check_grid_budgets
 
 __all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
 
@@ -54,7 +55,14 @@ class ExperimentConfig:
 
     Attributes:
         output: folder of selections, runs and results.
-        ratios: labelled fractions, e.g. ``[0.02, 0.05, 0.125]`` (ALS4GAN).
+        ratios: labelled fractions, e.g. ``[0.02, 0.05, 0.125]`` (ALS4GAN), or
+            amounts in ``budget_unit``.
+        budget_unit: ``fraction`` (default), ``items``, ``pixels``,
+            ``area_km2`` or ``cost`` (:mod:`.budgets`: every selection then
+            goes through ``als4gan query --budget``).
+        cost_model: ``cost`` budgets' prices: ``constant``, ``area`` or
+            ``file`` (``cost_file``, a CSV of id,cost).
+        cost_file: the ``file`` cost model's CSV.
         strategies: ``random``, query strategies (entropy, margin, ...) and/or
             ``stal``: the ``als4gan loop`` of the method itself, whose budgets
             are ``loop_fractions`` of the cell's ratio (so it ends with as many
@@ -115,6 +123,9 @@ class ExperimentConfig:
     methods: dict[str, Path]
     seeds: list[int] = field(default_factory=lambda: [0])
     query_config: Path | None = None
+    budget_unit: str = 'fraction'
+    cost_model: str = 'constant'
+    cost_file: Path | None = None
     data_args: list[str] = field(default_factory=list)
     model_args: list[str] = field(default_factory=list)
     trainer_args: list[str] = field(default_factory=list)
@@ -143,9 +154,8 @@ class ExperimentConfig:
         Raises:
             ValueError: If a ratio, strategy, method or config is invalid.
         """
-        if not self.ratios or any(not 0 < r <= 1 for r in self.ratios):
-            msg = f'ratios must be a non-empty list in (0, 1], got {self.ratios}'
-            raise ValueError(msg)
+        check_grid_budgets(self.ratios, self.budget_unit, self.cost_model,
+                           self.cost_file, self.query_config, self.ceiling)  # fmt: skip
         for name in self.strategies:
             if name == 'all':
                 msg = "strategy 'all' is the ceiling: set ceiling: true instead"
@@ -357,7 +367,8 @@ def load_experiment(
     raw = read_config_file(file, ExperimentConfig)
     raw.update(overrides or {})
     raw['methods'] = {str(k): Path(v) for k, v in (raw.get('methods') or {}).items()}
-    if raw.get('query_config') is not None:
-        raw['query_config'] = Path(raw['query_config'])
+    for key in ('query_config', 'cost_file'):
+        if raw.get(key) is not None:
+            raw[key] = Path(raw[key])
     raw['ratios'] = [float(r) for r in raw.get('ratios', [])]
     return build_config(file, ExperimentConfig, raw, extra, 'output/experiments')

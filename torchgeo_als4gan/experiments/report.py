@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..evaluation.summary import plot_label_efficiency, seed_summary
 from ..files import atomic_write
+from .budgets import budget_label
 from .compare import difference_summary
 from .html_report import write_html_report
 
@@ -24,11 +25,12 @@ def _signed(value: float) -> str:
     return f'{value:+.3f}'
 
 
-def noise_sentences(differences: pd.DataFrame) -> list[str]:
+def noise_sentences(differences: pd.DataFrame, unit: str = 'fraction') -> list[str]:
     """Which differences to the reference method are outside the noise.
 
     Args:
         differences: rows of ``differences.csv``.
+        unit: the grid's ``budget_unit``.
 
     Returns:
         Up to two sentences (outside the noise; within it).
@@ -40,7 +42,8 @@ def noise_sentences(differences: pd.DataFrame) -> list[str]:
     parts: dict[bool, list[str]] = {True: [], False: []}
     for row in summary.itertuples():
         parts[bool(row.outside_noise)].append(
-            f'{row.method} - {reference} with {row.strategy} at {100 * row.ratio:g}%:'
+            f'{row.method} - {reference} with {row.strategy} at'
+            f' {budget_label(row.ratio, unit)}:'
             f' {_signed(row.difference)} [{_signed(row.low)}, {_signed(row.high)}]'
         )
     lines = []
@@ -55,7 +58,7 @@ def noise_sentences(differences: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _gap_sentences(summary: pd.DataFrame) -> list[str]:
+def _gap_sentences(summary: pd.DataFrame, unit: str = 'fraction') -> list[str]:
     """Share of the gap between the reference and the ceiling each method recovers."""
     ceiling = summary[summary['strategy'] == 'all']
     if ceiling.empty:
@@ -70,12 +73,13 @@ def _gap_sentences(summary: pd.DataFrame) -> list[str]:
             continue
         gap = top - float(base['mean'].iloc[0])
         if gap <= 0:
-            above.append(f'{strategy} at {100 * ratio:g}%')
+            above.append(f'{strategy} at {budget_label(ratio, unit)}')
             continue
         for row in rows[rows['method'] != reference].itertuples():
             share = (float(row.mean) - float(base['mean'].iloc[0])) / gap
             parts.append(
-                f'{row.method} with {strategy} at {100 * ratio:g}%: {100 * share:+.0f} %'
+                f'{row.method} with {strategy} at {budget_label(ratio, unit)}:'
+                f' {100 * share:+.0f} %'
             )
     lines = [f'Ceiling ({reference} on every training item): {top:.3f}.']
     if parts:
@@ -96,7 +100,9 @@ def _gap_sentences(summary: pd.DataFrame) -> list[str]:
 
 
 def markdown_table(
-    results: pd.DataFrame, differences: pd.DataFrame | None = None
+    results: pd.DataFrame,
+    differences: pd.DataFrame | None = None,
+    unit: str = 'fraction',
 ) -> str:
     """Test mIoU per (strategy, method) and labelled ratio, with 95 % intervals.
 
@@ -108,17 +114,25 @@ def markdown_table(
     Args:
         results: rows of ``results.csv``.
         differences: rows of ``differences.csv`` (None: no sentences).
+        unit: the grid's ``budget_unit`` (column headers and sentences).
 
     Returns:
         Markdown.
     """
     summary = seed_summary(results)
     ratios = sorted(summary['ratio'].unique())
+    ceiling_only = {
+        r for r in ratios if set(summary[summary['ratio'] == r]['strategy']) == {'all'}
+    }
     header = (
         '| selection | method | '
-        + ' | '.join(f'{100 * r:g}% labelled' for r in ratios)
+        + ' | '.join(
+            'all labelled' if r in ceiling_only and unit != 'fraction'
+            else f'{budget_label(r, unit)} labelled'
+            for r in ratios
+        )
         + ' |'
-    )
+    )  # fmt: skip
     lines = [header, '|---|---|' + '---|' * len(ratios)]
     for (strategy, method), rows in summary.groupby(['strategy', 'method'], sort=True):
         cells = []
@@ -142,8 +156,8 @@ def markdown_table(
         )
     )
     if differences is not None:
-        lines.extend(noise_sentences(differences))
-    lines.extend(_gap_sentences(summary))
+        lines.extend(noise_sentences(differences, unit))
+    lines.extend(_gap_sentences(summary, unit))
     return '\n'.join(lines) + '\n'
 
 
@@ -152,6 +166,7 @@ def write_reports(
     folder: Path,
     differences: pd.DataFrame | None = None,
     reference: str | None = None,
+    unit: str = 'fraction',
 ) -> dict[str, Path]:
     """Write ``label_efficiency.png``, ``results.md`` and ``report.html`` atomically.
 
@@ -161,6 +176,7 @@ def write_reports(
         differences: rows of ``differences.csv``, for the sentences under the
             table.
         reference: the method compared against (for the record).
+        unit: the grid's ``budget_unit`` (how budgets read).
 
     Returns:
         ``plot``, ``table`` and ``report`` paths (empty when there is no
@@ -169,11 +185,11 @@ def write_reports(
     if results.empty:
         return {}
     plot, table = folder / 'label_efficiency.png', folder / 'results.md'
-    figure = plot_label_efficiency(results)
+    figure = plot_label_efficiency(results, unit)
     with atomic_write(plot) as tmp:
         figure.savefig(tmp, dpi=120, format='png')
     plt.close(figure)
-    text = markdown_table(results, differences)
+    text = markdown_table(results, differences, unit)
     for name in extra_test_names(results):
         renamed = results.drop(
             columns=['test_miou', 'test_miou_low', 'test_miou_high']
@@ -184,7 +200,9 @@ def write_reports(
                 f'test_miou_{name}_high': 'test_miou_high',
             }
         )
-        text += f'\nTest set `{name}` (extra_tests):\n\n' + markdown_table(renamed)
+        text += f'\nTest set `{name}` (extra_tests):\n\n' + markdown_table(
+            renamed, unit=unit
+        )
     with atomic_write(table) as tmp:
         tmp.write_text(text)
     report = write_html_report(results, folder, table, plot)

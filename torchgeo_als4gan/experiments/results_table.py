@@ -52,9 +52,15 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
         'trainer_args': list(config.trainer_args),
         'checkpoint_policy': config.checkpoint_policy,
     }
+    if config.budget_unit != 'fraction':  # amounts, not shares of the pool
+        settings['budget'] = [config.budget_unit, config.cost_model,
+                              None if config.cost_file is None
+                              else _file_digest(config.cost_file)]  # fmt: skip
     if cell.strategy == 'stal':
         settings['loop'] = [list(config.loop_fractions), config.loop_scorer]
-    elif cell.strategy not in ('random', 'all'):
+    elif cell.strategy != 'all' and (
+        cell.strategy != 'random' or config.budget_unit != 'fraction'
+    ):  # the selection comes from `als4gan query`
         assert config.query_config is not None
         settings['query_config'] = _file_digest(config.query_config)
         settings['query_args'] = list(config.query_args)

@@ -21,6 +21,7 @@ from ..runs import (
 )
 from ..runs.claims import read_claim
 from ..runtime import quiet_lightning
+from .budgets import query_budget_args
 from .compare import paired_differences
 from .config import Cell, ExperimentConfig
 from .executor import RESULT_FILE, finished_row, run_in_children, run_on_slurm
@@ -44,7 +45,9 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
 
     ``random`` is the datamodule's own seeded draw of ``ceil(ratio * N)`` items;
     other strategies run ``als4gan query`` once per (strategy, ratio, seed),
-    shared by all methods, and pass its ``selection.npy``.
+    shared by all methods, and pass its ``selection.npy``. With a
+    ``budget_unit`` other than ``fraction`` every selection, random included,
+    is bought by ``als4gan query --budget`` (:mod:`.budgets`).
 
     Args:
         config: the experiment.
@@ -54,7 +57,8 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
         ``--data.init_args.*`` overrides.
     """
     seed = f'--data.init_args.seed={cell.seed}'
-    if cell.strategy == 'random':
+    priced = config.budget_unit != 'fraction'
+    if cell.strategy == 'random' and not priced:
         return [f'--data.init_args.labeled_ratio={cell.ratio}', seed]
     if cell.strategy == 'all':  # the ceiling: every train item labelled
         return ['--data.init_args.labeled_ratio=null', seed]
@@ -64,8 +68,10 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
     selection = folder / 'selection.npy'
     stamp = folder / 'experiment_settings.json'
     settings = cell_settings(config, cell)
-    query_settings = {
-        k: settings[k] for k in ('data_args', 'query_config', 'query_args')
+    query_settings: dict[str, Any] = {
+        k: settings[k]
+        for k in ('data_args', 'query_config', 'query_args', 'budget')
+        if k in settings
     }
     current = settings_text(query_settings)
     if not selection.is_file() or not stamp.is_file() or stamp.read_text() != current:
@@ -75,8 +81,9 @@ def selection_args(config: ExperimentConfig, cell: Cell) -> list[str]:
         query_main([
             '--config', os.fspath(config.query_config), *config.data_args,
             *config.query_args, f'--strategy={cell.strategy}',
-            f'--labeled_ratio={cell.ratio}', f'--seed={cell.seed}',
-            f'--output={folder}', '--overwrite=true',
+            *query_budget_args(cell.ratio, config.budget_unit, config.cost_model,
+                               config.cost_file),
+            f'--seed={cell.seed}', f'--output={folder}', '--overwrite=true',
         ])  # fmt: skip
         with atomic_write(stamp) as tmp:
             tmp.write_text(current)
@@ -154,6 +161,8 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
     loop = LoopConfig(
         output=folder, method=config.methods[cell.method],
         budgets=[round(f * cell.ratio, 9) for f in config.loop_fractions],
+        budget_unit=config.budget_unit, cost_model=config.cost_model,
+        cost_file=config.cost_file,
         scorer=config.loop_scorer, seed=cell.seed, data_args=list(config.data_args),
         model_args=config.model_args_for(cell.method),
         trainer_args=list(config.trainer_args),
@@ -355,7 +364,9 @@ def _run_cells(
     differences_csv = output / 'differences.csv'
     with atomic_write(differences_csv) as tmp:
         differences.to_csv(tmp, index=False)
-    reports = write_reports(results, output, differences, config.reference)
+    reports = write_reports(
+        results, output, differences, config.reference, config.budget_unit
+    )
     written = {'results': csv, 'differences': differences_csv, **reports}
     if read_failures(output):
         written['failures'] = output / FAILURES

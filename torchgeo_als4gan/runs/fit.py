@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from ..lightning_cli import run_lightning_cli
 from .policy import RunPolicy, discard_checkpoints_after, policy_args, resume_checkpoint
 
 __all__ = ('fit_run',)
+
+#: Lightning's warning when a checkpoint folder already holds files; a resumed
+#: fit continues into its own folder, where that is expected.
+_RESUMED_FOLDER = 'Checkpoint directory'
 
 
 def fit_run(
@@ -52,11 +57,21 @@ def fit_run(
     if resume is not None:
         discard_checkpoints_after(run, resume)
         args.append(f'--ckpt_path={resume}')
+    env = dict(os.environ)
+    if resume is not None:  # the policy folder is meant to be non-empty now
+        env['PYTHONWARNINGS'] = ','.join(
+            filter(None, [env.get('PYTHONWARNINGS'), f'ignore:{_RESUMED_FOLDER}'])
+        )
     if not own_process:
-        cli = run_lightning_cli(args)
+        with warnings.catch_warnings():
+            if resume is not None:
+                warnings.filterwarnings('ignore', message=_RESUMED_FOLDER)
+            cli = run_lightning_cli(args)
         return len(getattr(cli.datamodule, 'labeled_ids', []))
     sys.stdout.flush()
-    done = subprocess.run([sys.executable, '-m', 'torchgeo_als4gan.main', *args])
+    done = subprocess.run(
+        [sys.executable, '-m', 'torchgeo_als4gan.main', *args], env=env
+    )
     if done.returncode != 0:
         msg = (
             f'als4gan fit into {os.fspath(run)!r} exited with status {done.returncode}'
