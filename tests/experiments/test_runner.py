@@ -102,6 +102,10 @@ def test_grid_is_interrupted_resumed_and_reported(
     assert '| entropy | s4gan |' in table and '25% labelled' in table
     assert table in printed
     check_report(out / 'report.html', cells=8)
+    # the per-class table names the classes the datamodule knows (DLRSD's)
+    classes = json.loads(next((out / 'runs').glob('*/test_classes.json')).read_text())
+    assert len(classes) == 17 and classes[0] == 'airplane'
+    assert f'<th>{classes[0]}</th>' in (out / 'report.html').read_text()
     # a third run does nothing but report
     fitted.clear()
     main(['experiment', '--config', str(path)])

@@ -1,5 +1,6 @@
 """``report.html``: an experiment's results as one self-contained page."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,19 @@ from ..evaluation.html_page import (
     write_page,
 )
 from ..evaluation.scores import segmentation_scores
-from ..runs import TEST_CONFUSION
+from ..runs import TEST_CLASSES, TEST_CONFUSION
 from .config import Cell
 
 __all__ = ('class_iou_table', 'write_html_report')
 
 
 def _class_names(run: Path, count: int) -> list[str]:
-    """Class names from the run's saved config, else ``0 .. count - 1``."""
+    """Class names the run recorded, or from its saved config, else ``0 .. count - 1``."""
+    recorded = run / TEST_CLASSES
+    if recorded.is_file():
+        names = json.loads(recorded.read_text())
+        if isinstance(names, list) and len(names) == count:
+            return [str(c) for c in names]
     for config in sorted(run.glob('**/config.yaml')):
         data = (yaml.safe_load(config.read_text()) or {}).get('data') or {}
         classes = (data.get('init_args') or {}).get('classes')

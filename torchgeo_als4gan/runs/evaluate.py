@@ -1,5 +1,6 @@
 """Score a run: its checkpoint chosen on val, scored on test with an interval."""
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.trainers import BaseTask
 
+from ..datamodules.metadata import datamodule_classes
 from ..evaluation.checkpoints import evaluate_checkpoints
 from ..evaluation.cli import build_parser
 from ..evaluation.confusion import confusion_on_split
@@ -18,7 +20,13 @@ from ..evaluation.scores import segmentation_scores
 from ..files import atomic_write
 from ..models.weights import read_state_dict
 from ..runtime import resolve_device
-from .policy import POLICY_FOLDER, SELECTION_FILE_ARG, TEST_CONFUSION, RunPolicy
+from .policy import (
+    POLICY_FOLDER,
+    SELECTION_FILE_ARG,
+    TEST_CLASSES,
+    TEST_CONFUSION,
+    RunPolicy,
+)
 
 __all__ = ('evaluate_run',)
 
@@ -45,7 +53,8 @@ def evaluate_run(
     mIoU over the classes present), whatever its training logs, on the
     checkpoints of the policy only. The test mIoU comes with a bootstrap
     interval over the test items, whose confusion matrices are kept in
-    ``test_confusion.npy`` for paired comparisons; each of the policy's
+    ``test_confusion.npy`` for paired comparisons (and the class names, when
+    the datamodule knows them, in ``test_classes.json``); each of the policy's
     ``extra_tests`` adds ``test_miou_<name>`` and its interval.
 
     Args:
@@ -83,6 +92,10 @@ def evaluate_run(
     model = init.model
     model.load_state_dict(read_state_dict(best), strict=True)
     per_item = _test_confusions(model, init.data, device, run / TEST_CONFUSION)
+    classes = datamodule_classes(init.data)
+    if classes is not None and len(classes) == per_item.shape[1]:
+        with atomic_write(run / TEST_CLASSES) as tmp:  # names for the reports
+            tmp.write_text(json.dumps(list(classes)))
     scores = segmentation_scores(torch.from_numpy(per_item.sum(axis=0)))
     miou, low, high = bootstrap_miou(
         per_item, policy.bootstrap_samples, policy.bootstrap_seed

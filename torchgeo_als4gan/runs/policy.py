@@ -7,6 +7,7 @@ __all__ = (
     'POLICY_FOLDER',
     'RESUME_FOLDER',
     'SELECTION_FILE_ARG',
+    'TEST_CLASSES',
     'TEST_CONFUSION',
     'RunPolicy',
     'discard_checkpoints_after',
@@ -22,6 +23,8 @@ RESUME_FOLDER = 'resume'
 
 #: Per-item confusion matrices of a run's chosen checkpoint on test.
 TEST_CONFUSION = 'test_confusion.npy'
+#: The class names of a run's test confusions (a JSON list), for reports.
+TEST_CLASSES = 'test_classes.json'
 
 #: Override that hands a selection file to the datamodule.
 SELECTION_FILE_ARG = '--data.init_args.selection_file='
