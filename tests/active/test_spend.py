@@ -15,7 +15,12 @@ from torchgeo_als4gan.active.costs import (
     read_cost_file,
     valid_pixel_counts,
 )
-from torchgeo_als4gan.active.spend import check_budget_amounts, spend_in_order, spent
+from torchgeo_als4gan.active.spend import (
+    check_budget_amounts,
+    most_affordable,
+    spend_in_order,
+    spent,
+)
 
 
 def test_a_patch_that_does_not_fit_is_skipped_for_a_cheaper_one() -> None:
@@ -28,6 +33,17 @@ def test_a_patch_that_does_not_fit_is_skipped_for_a_cheaper_one() -> None:
 def test_items_with_nothing_to_label_are_never_bought() -> None:
     price = np.array([0.0, 1.0, 0.0, 1.0])
     assert spend_in_order([0, 1, 2, 3], price, 10.0) == [1, 3]
+
+
+def test_a_batch_is_as_long_as_the_cheapest_items_that_fit() -> None:
+    price = np.array([2.0, 3.0, 1.0, 1.0, 0.5, 0.0])
+    # 0.5 + 1 + 1 fit in 3 (2.5), adding 2 would not; the free item never counts
+    assert most_affordable([0, 1, 2, 3, 4, 5], price, 3.0) == 3
+    assert most_affordable([0, 1], price, 5.0) == 2  # exactly the amount
+    assert most_affordable([1, 5], price, 2.9) == 0
+    # no ranking of the candidates buys more than that many
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]):
+        assert len(spend_in_order(order, price, 3.0)) <= 3
 
 
 def test_what_a_selection_spent_in_every_unit() -> None:

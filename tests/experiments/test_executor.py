@@ -172,7 +172,9 @@ def test_a_job_array_gives_the_sequential_results(
 def test_the_sbatch_script_of_an_array(tmp_path: Path) -> None:
     from submitit.slurm.slurm import _make_sbatch_string
 
-    parameters = slurm_parameters({'partition': 'gpu', 'array_parallelism': 2})
+    parameters = slurm_parameters(
+        {'partition': 'gpu', 'array': True, 'array_parallelism': 2}
+    )
     script = _make_sbatch_string(
         command='python -m x', folder=tmp_path, map_count=5, **parameters
     )
@@ -198,6 +200,8 @@ def test_the_sbatch_script_asks_for_what_the_yaml_says(tmp_path: Path) -> None:
         assert f'#SBATCH {line}' in script, line
     with pytest.raises(ValueError, match="slurm: unknown keys \\['gpus'\\]"):
         load_experiment(grid(tmp_path, 'a', executor='slurm', slurm={'gpus': 4}))
+    with pytest.raises(ValueError, match="slurm: unknown keys \\['gpus'\\]"):
+        slurm_parameters({'gpus': 4})  # the same check as the YAML's
     with pytest.raises(ValueError, match='slurm: options need executor: slurm'):
         load_experiment(grid(tmp_path, 'b', slurm={'partition': 'gpu'}))
 

@@ -314,13 +314,28 @@ def test_every_method_gets_the_same_checkpoint_policy(tmp_path: Path) -> None:
 
 def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
     path = small_grid(
-        tmp_path, strategies=['random', 'stal'], loop_fractions=[0.5, 1.0]
-    )
+        tmp_path, strategies=['random', 'stal', 'stal_feature'],
+        loop_fractions=[0.5, 1.0],
+        loop_variants={'stal_feature': {'diversity': 'feature', 'diversity_candidates': 2}},
+    )  # fmt: skip
     main(['experiment', '--config', str(path)])
     out = tmp_path / 'small'
     results = pd.read_csv(out / 'results.csv').set_index('strategy')
     # the loop labels 2 then 3 of the 6 train tiles: as many as the random cell
     assert results.loc['stal', 'labeled'] == results.loc['random', 'labeled'] == 3
+    assert results.loc['stal_feature', 'labeled'] == 3
+    # the variant's rounds spread over the segmenter's features; plain stal's do not
+    variant = out / 'loops' / 'supervised_stal_feature_r0.5_s0'
+    plain = out / 'loops' / 'supervised_stal_r0.5_s0'
+    assert np.load(variant / 'round_00' / 'embeddings_pool.npy').shape[0] == 6
+    assert not list(plain.rglob('embeddings_pool.npy'))
+    settings = json.loads(results.loc['stal_feature', 'settings'])
+    assert settings['loop_variant'] == {
+        'diversity': 'feature',
+        'diversity_candidates': 2,
+    }
+    assert 'loop_variant' not in json.loads(results.loc['stal', 'settings'])
+    assert '| stal_feature | supervised |' in (out / 'results.md').read_text()
     loop = pd.read_csv(out / 'loops' / 'supervised_stal_r0.5_s0' / 'results.csv')
     assert loop['labeled'].tolist() == [2, 3]
     assert results.loc['stal', 'test_miou'] == pytest.approx(loop['test_miou'].iloc[-1])
@@ -329,6 +344,29 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
     assert '| stal | supervised |' in (out / 'results.md').read_text()
     with pytest.raises(ValueError, match='loop_fractions must increase'):
         load_experiment(small_grid(tmp_path, strategies=['stal'], loop_fractions=[0.5]))
+
+
+@pytest.mark.parametrize(
+    ('variants', 'strategies', 'error'),
+    [
+        ({'entropy': {}}, ['entropy'], "'entropy' is a query strategy"),
+        ({'stal': {}}, ['stal'], 'identifier other than'),
+        ({'stal_b': {}}, ['stal'], "add 'stal_b' to strategies"),
+        ({'stal_b': {'budgets': [1]}}, ['stal_b'], r"unknown options \['budgets'\]"),
+        ({'stal_b': {'diversity': 'clusters'}}, ['stal_b'],
+         r'loop_variants.stal_b \(methods.supervised\): diversity must be'),
+        ({'stal_b': {'diversity': 'feature', 'min_distance_m': 50}}, ['stal_b'],
+         'feature and min_distance_m cannot'),
+        ({'stal_b': [1]}, ['stal_b'], 'must map loop options'),
+    ],
+)  # fmt: skip
+def test_loop_variants_are_checked_before_any_fit(
+    tmp_path: Path, variants: dict[str, Any], strategies: list[str], error: str
+) -> None:
+    path = small_grid(tmp_path, strategies=strategies, loop_variants=variants)
+    with pytest.raises(ValueError, match=error):
+        load_experiment(path)
+    assert not (tmp_path / 'small').exists()
 
 
 @pytest.mark.parametrize('name', ['ucm_als4gan.yaml', 'deepglobe_als4gan.yaml'])

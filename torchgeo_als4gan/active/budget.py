@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..datamodules.selection import check_labeled_ratio, labeled_count
-from .spend import check_budget_amounts, spend_in_order
+from .spend import check_budget_amounts, most_affordable, spend_in_order, spent
 
 __all__ = ('PricedBudget', 'QueryBudget', 'check_fraction')
 
@@ -200,7 +200,7 @@ class PricedBudget:
         Returns:
             The sum of their prices.
         """
-        return float(self.prices[np.asarray(chosen, dtype=np.int64)].sum())
+        return spent(chosen, {'amount': self.prices})['amount']
 
     def seed_items(self, order: Sequence[int]) -> list[int]:
         """The seed pool: a random order bought with ``alpha * amount``.
@@ -244,6 +244,4 @@ class PricedBudget:
         Returns:
             The count.
         """
-        price = np.sort(self.prices[np.asarray(candidates, dtype=np.int64)])
-        price = price[price > 0]
-        return int(np.searchsorted(np.cumsum(price), amount * (1 + 1e-9), 'right'))
+        return most_affordable(candidates, self.prices, amount)

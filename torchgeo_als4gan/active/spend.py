@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ('BUDGET_UNITS', 'check_budget_amounts', 'spend_in_order', 'spent')
+__all__ = (
+    'BUDGET_UNITS',
+    'check_budget_amounts',
+    'most_affordable',
+    'spend_in_order',
+    'spent',
+)
 
 #: Units of a budget: the labelled fraction of the pool (today's), a count of
 #: items, valid (not nodata) pixels, valid area in km², or the cost model's unit.
@@ -88,6 +94,27 @@ def spend_in_order(
             if left < cheapest:
                 break
     return chosen
+
+
+def most_affordable(
+    candidates: Sequence[int], price: NDArray[np.float64], amount: float
+) -> int:
+    """How many of the cheapest candidates fit together in ``amount``.
+
+    Any ranking cut to this length holds everything the amount can buy (how
+    long a diverse batch must be).
+
+    Args:
+        candidates: pool positions that could be bought.
+        price: the price of every pool position in the budget's unit.
+        amount: what may be spent (the same tolerance as :func:`spend_in_order`).
+
+    Returns:
+        The count; items priced 0 are never counted.
+    """
+    prices = np.sort(price[np.asarray(candidates, dtype=np.int64)])
+    prices = prices[prices > 0]
+    return int(np.searchsorted(np.cumsum(prices), amount * (1 + 1e-9), side='right'))
 
 
 def spent(

@@ -5,7 +5,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..active import get_strategy
 from ..checks import check_device, check_positive, check_seed
@@ -18,6 +18,10 @@ from ..runs import (
     read_config_file,
 )
 from .budgets import check_grid_budgets
+from .loop_variants import check_loop_variants, loop_options
+
+if TYPE_CHECKING:
+    from ..active.loop.config import LoopConfig
 
 __all__ = ('Cell', 'ExperimentConfig', 'load_experiment')
 
@@ -92,6 +96,10 @@ class ExperimentConfig:
         loop_fractions: budgets of a ``stal`` cell as fractions of its ratio,
             strictly increasing, the last 1.
         loop_scorer: the ``stal`` cells' scorer (``als4gan loop``'s ``scorer``).
+        loop_variants: more loop strategies, name -> ``als4gan loop`` options
+            (:data:`~.loop_variants.LOOP_VARIANT_KEYS`, e.g. ``stal_feature:
+            {diversity: feature}``); each name listed in ``strategies`` runs
+            like ``stal`` with them.
         extra_tests: more test sets, name -> datamodule overrides applied on
             top of the others (e.g. held-out regions and seasons: an
             out-of-distribution test); each gives ``test_miou_<name>`` (with
@@ -139,6 +147,7 @@ class ExperimentConfig:
     ceiling: bool = False
     loop_fractions: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
     loop_scorer: str = 'pixel_entropy'
+    loop_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_tests: dict[str, list[str]] = field(default_factory=dict)
     inits: dict[str, str | None] = field(default_factory=dict)
     method_args: dict[str, list[str]] = field(default_factory=dict)
@@ -160,7 +169,7 @@ class ExperimentConfig:
             if name == 'all':
                 msg = "strategy 'all' is the ceiling: set ceiling: true instead"
                 raise ValueError(msg)
-            if name not in ('random', 'stal'):
+            if name != 'random' and not self.is_loop(name):
                 get_strategy(name, 'strategies entry')
         if not self.strategies or not self.methods or not self.seeds:
             msg = 'strategies, methods and seeds must not be empty'
@@ -210,10 +219,11 @@ class ExperimentConfig:
                     f' overrides, got {name!r}: {args!r}'
                 )
                 raise ValueError(msg)
-        if 'stal' in self.strategies:
+        check_loop_variants(self.loop_variants, self.strategies)
+        if any(map(self.is_loop, self.strategies)):
             self._check_loop()
         configs = dict(self.methods)
-        if any(s not in ('random', 'stal') for s in self.strategies):
+        if any(s != 'random' and not self.is_loop(s) for s in self.strategies):
             if self.query_config is None:
                 msg = 'query_config is needed for strategies other than random'
                 raise ValueError(msg)
@@ -252,6 +262,58 @@ class ExperimentConfig:
                 f'loop_scorer must be one of {list(SCORERS)}, got {self.loop_scorer!r}'
             )
             raise ValueError(msg)
+        # every variant's options as the loop reads them, before any fit
+        for strategy in filter(self.is_loop, self.strategies):
+            for method in self.methods:
+                try:
+                    self.loop_config(
+                        Cell(self.ratios[0], strategy, method, self.seeds[0])
+                    )
+                except (TypeError, ValueError) as error:
+                    where = 'loop_variants.' if strategy != 'stal' else ''
+                    msg = f'{where}{strategy} (methods.{method}): {error}'
+                    raise ValueError(msg) from error
+
+    def is_loop(self, strategy: str) -> bool:
+        """Whether a strategy's cells run ``als4gan loop`` (``stal`` or a variant).
+
+        Args:
+            strategy: an entry of :attr:`strategies`.
+
+        Returns:
+            True for ``stal`` and the names in :attr:`loop_variants`.
+        """
+        return strategy == 'stal' or strategy in self.loop_variants
+
+    def loop_config(self, cell: Cell) -> 'LoopConfig':
+        """The ``als4gan loop`` of a loop cell, into ``loops/<cell>/``.
+
+        Its budgets are ``loop_fractions`` of the cell's ratio; its round
+        options are the variant's (:func:`.loop_variants.loop_options`).
+
+        Args:
+            cell: a cell whose strategy :meth:`is_loop`.
+
+        Returns:
+            The checked loop configuration.
+        """
+        from ..active.loop.config import LoopConfig
+
+        options = loop_options(self.loop_variants, cell.strategy, self.loop_scorer)
+        return LoopConfig(
+            output=self.output / 'loops' / cell.name,
+            method=self.methods[cell.method],
+            budgets=[round(f * cell.ratio, 9) for f in self.loop_fractions],
+            budget_unit=self.budget_unit, cost_model=self.cost_model,
+            cost_file=self.cost_file, seed=cell.seed,
+            data_args=list(self.data_args),
+            model_args=self.model_args_for(cell.method),
+            trainer_args=list(self.trainer_args),
+            device=self.device, checkpoint_top_k=self.checkpoint_top_k,
+            val_check_interval=self.val_check_interval,
+            bootstrap_samples=self.bootstrap_samples,
+            bootstrap_seed=self.bootstrap_seed, **options,
+        )  # fmt: skip
 
     def model_args_for(self, method: str) -> list[str]:
         """The model overrides of one method: the shared ones, then its own.

@@ -32,12 +32,11 @@ from typing import Any
 
 from ..files import atomic_write
 from ..runs.claims import write_claim
-from ..runs.slurm import slurm_executor
+from ..runs.slurm import RequeuedCall, slurm_executor
 from .config import Cell, ExperimentConfig
 
 __all__ = (
     'EXECUTORS',
-    'CellJob',
     'CellProcessError',
     'finished_row',
     'gpu_slots',
@@ -183,45 +182,30 @@ def run_in_children(
             out.close()
 
 
-class CellJob:
-    """A cell as a submitit job: runs the cell worker, requeued when preempted."""
+def run_cell_job(job: str) -> dict[str, Any]:
+    """Run the cell of a job file in a child process (as ``executor: local``).
 
-    def __call__(self, job: str) -> dict[str, Any]:
-        """Run the cell of a job file in a child process (as ``executor: local``).
+    On SLURM it runs as :class:`~torchgeo_als4gan.runs.slurm.RequeuedCall`,
+    resubmitted when preempted.
 
-        Args:
-            job: ``runs/<cell>/cell_job.pkl``.
+    Args:
+        job: ``runs/<cell>/cell_job.pkl``.
 
-        Returns:
-            The cell's result row.
+    Returns:
+        The cell's result row.
 
-        Raises:
-            CellProcessError: If the cell failed (the end of its log).
-        """
-        run = Path(job).parent
-        with (run / LOG_FILE).open('wb') as out:
-            done = subprocess.run(
-                [sys.executable, '-m', WORKER, job],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        outcome = _child_outcome(run, done.returncode)
-        if isinstance(outcome, CellProcessError):
-            raise outcome
-        return outcome
-
-    def checkpoint(self, job: str) -> Any:
-        """Requeue the same cell (submitit calls this on preemption / timeout).
-
-        Args:
-            job: the job file.
-
-        Returns:
-            The resubmission.
-        """
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(CellJob(), job)
+    Raises:
+        CellProcessError: If the cell failed (the end of its log).
+    """
+    run = Path(job).parent
+    with (run / LOG_FILE).open('wb') as out:
+        done = subprocess.run(
+            [sys.executable, '-m', WORKER, job], stdout=out, stderr=subprocess.STDOUT
+        )
+    outcome = _child_outcome(run, done.returncode)
+    if isinstance(outcome, CellProcessError):
+        raise outcome
+    return outcome
 
 
 def run_on_slurm(
@@ -247,7 +231,8 @@ def run_on_slurm(
     array = bool(config.slurm.get('array', False))
     with executor.batch() if array else contextlib.nullcontext():
         submitted = [
-            executor.submit(CellJob(), os.fspath(run / JOB_FILE)) for _, _, run in todo
+            executor.submit(RequeuedCall(run_cell_job), os.fspath(run / JOB_FILE))
+            for _, _, run in todo
         ]
     jobs = []
     for job, (tag, cell, run) in zip(submitted, todo, strict=True):

@@ -56,8 +56,10 @@ def cell_settings(config: ExperimentConfig, cell: Cell) -> dict[str, Any]:
         settings['budget'] = [config.budget_unit, config.cost_model,
                               None if config.cost_file is None
                               else _file_digest(config.cost_file)]  # fmt: skip
-    if cell.strategy == 'stal':
+    if config.is_loop(cell.strategy):
         settings['loop'] = [list(config.loop_fractions), config.loop_scorer]
+        if cell.strategy in config.loop_variants:
+            settings['loop_variant'] = dict(config.loop_variants[cell.strategy])
     elif cell.strategy != 'all' and (
         cell.strategy != 'random' or config.budget_unit != 'fraction'
     ):  # the selection comes from `als4gan query`

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..active.loop import LoopConfig, run_loop
+from ..active.loop import run_loop
 from ..files import atomic_write, folder_lock
 from ..runs import (
     SELECTION_FILE_ARG,
@@ -140,7 +140,7 @@ def evaluate_cell(
 
 
 def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
-    """Run a ``stal`` cell: ``als4gan loop`` of the cell's method, up to its ratio.
+    """Run a loop cell (``stal`` or a variant): ``als4gan loop`` of the cell's method.
 
     The loop's budgets are ``loop_fractions`` of the ratio; its rounds go to
     ``loops/<cell>/`` (an interrupted attempt starts again), and its last round
@@ -155,21 +155,10 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
     Returns:
         The result row.
     """
-    folder = config.output / 'loops' / cell.name
+    loop = config.loop_config(cell)
+    folder = loop.output
     if folder.exists():
         shutil.rmtree(folder)
-    loop = LoopConfig(
-        output=folder, method=config.methods[cell.method],
-        budgets=[round(f * cell.ratio, 9) for f in config.loop_fractions],
-        budget_unit=config.budget_unit, cost_model=config.cost_model,
-        cost_file=config.cost_file,
-        scorer=config.loop_scorer, seed=cell.seed, data_args=list(config.data_args),
-        model_args=config.model_args_for(cell.method),
-        trainer_args=list(config.trainer_args),
-        device=config.device, checkpoint_top_k=config.checkpoint_top_k,
-        val_check_interval=config.val_check_interval,
-        bootstrap_samples=config.bootstrap_samples, bootstrap_seed=config.bootstrap_seed,
-    )  # fmt: skip
     written = run_loop(loop, log=print)
     last = pd.read_csv(written['results']).iloc[-1]
     run.mkdir(parents=True, exist_ok=True)
@@ -233,7 +222,7 @@ def run_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]:
     Returns:
         The row.
     """
-    if cell.strategy == 'stal':
+    if config.is_loop(cell.strategy):
         return loop_cell(config, cell, run)
     data = selection_args(config, cell)
     labeled = fit_cell(config, cell, data, run)

@@ -80,12 +80,9 @@ def slurm_parameters(options: dict[str, Any]) -> dict[str, Any]:
         ``--requeue`` so that a preempted job comes back).
 
     Raises:
-        ValueError: If a key is unknown.
+        ValueError: If :func:`check_slurm_options` refuses the options.
     """
-    unknown = set(options) - set(SLURM_KEYS)
-    if unknown:
-        msg = f'slurm: unknown keys {sorted(unknown)}; known: {list(SLURM_KEYS)}'
-        raise ValueError(msg)
+    check_slurm_options(options, 'slurm')
     parameters: dict[str, Any] = {
         'time': int(options.get('time_min', 60)),
         'nodes': int(options.get('nodes', 1)),

@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 from ...datamodules.pool import QueryPool
 from ...datamodules.selection import labeled_count
 from ..costs import item_measures, selection_prices
-from ..spend import spend_in_order, spent
+from ..spend import most_affordable, spend_in_order, spent
 from .config import LoopConfig
 
 __all__ = ('RoundBudgets',)
@@ -140,9 +140,7 @@ class RoundBudgets:
         if self.unit == 'fraction':
             return min(self.round_size(round_, len(candidates)), len(candidates))
         left = self.amounts[round_] - self.spent(taken)[self.unit]
-        price = np.sort(self.prices[self.unit][np.asarray(candidates, dtype=np.int64)])
-        price = price[price > 0]
-        return int(np.searchsorted(np.cumsum(price), left * (1 + 1e-9), side='right'))
+        return most_affordable(candidates, self.prices[self.unit], left)
 
     def take_rows(
         self,
