@@ -4,6 +4,7 @@
 run through these functions, so their results compare.
 """
 
+from .claims import finished_by_job
 from .config import (
     build_config,
     check_method_config,
@@ -48,6 +49,7 @@ __all__ = (
     'check_unclaimed',
     'discard_checkpoints_after',
     'evaluate_run',
+    'finished_by_job',
     'fit_run',
     'method_processes',
     'policy_args',

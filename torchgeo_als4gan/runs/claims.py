@@ -16,7 +16,14 @@ from pathlib import Path
 
 from ..files import atomic_write, pid_alive
 
-__all__ = ('ACTIVE_STATES', 'CLAIM_FILE', 'Claim', 'read_claim', 'write_claim')
+__all__ = (
+    'ACTIVE_STATES',
+    'CLAIM_FILE',
+    'Claim',
+    'finished_by_job',
+    'read_claim',
+    'write_claim',
+)
 
 CLAIM_FILE = 'claim.json'
 
@@ -87,3 +94,34 @@ def read_claim(run: Path, folder: Path) -> Claim | None:
         job_id, cluster, float(claim['claimed_at']),
         _job_active(job_id, cluster, folder),
     )  # fmt: skip
+
+
+def finished_by_job(run: Path, folder: Path) -> str | None:
+    """The job that claimed a run and ended with success, if one did.
+
+    A loop that died while it waited for a round's job leaves the job running;
+    when the job ends well, its run folder is complete and the resumed loop
+    keeps it instead of fitting the round again.
+
+    Args:
+        run: the run's folder (where ``claim.json`` is).
+        folder: submitit's folder (``<output>/slurm``).
+
+    Returns:
+        The job's id when its claim has ended and submitit recorded a result
+        (not an error) for it; None otherwise (no claim, still running, failed,
+        or no result file: the run is fitted again).
+    """
+    from submitit.core.utils import JobPaths, pickle_load
+
+    claim = read_claim(run, folder)
+    if claim is None or claim.active:
+        return None
+    result = JobPaths(folder, claim.job_id, task_id=0).result_pickle
+    if not result.is_file():
+        return None
+    try:
+        outcome, _ = pickle_load(result)
+    except Exception:  # a truncated file: fit again
+        return None
+    return claim.job_id if outcome == 'success' else None

@@ -297,6 +297,41 @@ def test_rounds_fitted_as_jobs_give_the_in_process_results(
     assert (tmp_path / 'loop' / 'round_01' / 'claim.json').is_file()
 
 
+def test_a_job_that_finished_after_the_loop_died_is_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    path = loop_file(tmp_path, budgets=[0.3, 0.5], executor='slurm',
+                     slurm={'cluster': 'local'})  # fmt: skip
+    main(['loop', '--config', str(path)])
+    expected, _ = outcome(tmp_path / 'loop')
+    # the loop died while it waited for round 1's job, which went on and ended
+    round_1 = tmp_path / 'loop' / 'round_01'
+    state = json.loads((round_1 / 'state.json').read_text())
+    state.update(stage='selected', result=None, seconds={})
+    (round_1 / 'state.json').write_text(json.dumps(state))
+    fitted = {p: p.stat().st_mtime_ns for p in (round_1 / 'run').rglob('*.ckpt')}
+    assert fitted
+    capsys.readouterr()
+    main(['loop', '--config', str(path), '--resume'])
+    out = capsys.readouterr().out
+    job = json.loads((round_1 / 'claim.json').read_text())['job_id']
+    assert f'round 1: its fit finished as job {job}; kept' in out
+    assert 'submitted as job' not in out  # nothing fitted again
+    assert {
+        p: p.stat().st_mtime_ns for p in (round_1 / 'run').rglob('*.ckpt')
+    } == fitted
+    results, _ = outcome(tmp_path / 'loop')
+    np.testing.assert_allclose(results['test_miou'], expected['test_miou'])
+    # a job that failed leaves nothing to keep: the round is fitted again
+    result_file = next((tmp_path / 'loop' / 'slurm').glob(f'{job}_0_result.pkl'))
+    result_file.unlink()
+    (round_1 / 'state.json').write_text(json.dumps(state))
+    main(['loop', '--config', str(path), '--resume'])
+    assert 'round 1: submitted as job' in capsys.readouterr().out
+
+
 def test_a_round_claimed_by_a_running_job_is_not_fitted_again(tmp_path: Path) -> None:
     import json
     import subprocess

@@ -11,7 +11,14 @@ from ...datamodules.pool import QueryPool
 from ...models.weights import read_state_dict
 from .config import LoopConfig
 
-__all__ = ('LoopPool', 'added_labels', 'build_pool', 'instantiate', 'trained_model')
+__all__ = (
+    'LoopPool',
+    'added_labels',
+    'build_pool',
+    'check_bands',
+    'instantiate',
+    'trained_model',
+)
 
 
 @dataclass
@@ -113,3 +120,20 @@ def trained_model(
     model: LightningModule = instantiate(config, data).model
     model.load_state_dict(read_state_dict(checkpoint), strict=True)
     return model
+
+
+def check_bands(pool: QueryPool, model: LightningModule) -> None:
+    """Refuse a scorer whose network takes other bands than the pool's items.
+
+    Args:
+        pool: the loop's pool.
+        model: the round's trained task.
+
+    Raises:
+        ValueError: If the task's ``in_channels`` is not the items' band count.
+    """
+    expected = model.hparams.get('in_channels')
+    bands = int(pool.dataset[0]['image'].shape[0])
+    if expected is not None and int(expected) != bands:
+        msg = f'the scorer checkpoint takes {expected} band(s) but the pool items have {bands}'
+        raise ValueError(msg)

@@ -23,14 +23,21 @@ from torchgeo.datasets import DatasetNotFoundError
 from ...datamodules.groups import pool_groups
 from ...datamodules.selection import random_selection
 from ...files import atomic_write, folder_lock
-from ...runs import check_unclaimed, evaluate_run, fit_run, method_processes, run_as_job
+from ...runs import (
+    check_unclaimed,
+    evaluate_run,
+    finished_by_job,
+    fit_run,
+    method_processes,
+    run_as_job,
+)
 from ...runtime import quiet_lightning
 from ..choose import choose_rows
 from ..diversity import diverse_rows
 from ..query.outputs import write_selection
 from .budgets import RoundBudgets
 from .config import LoopConfig
-from .pool import added_labels, build_pool, trained_model
+from .pool import added_labels, build_pool, check_bands, trained_model
 from .report import write_loop_reports
 from .scoring import check_scorer
 from .settings import SETTINGS_FILE, check_loop_settings
@@ -53,12 +60,10 @@ class _Loop:
         self.fit_config = config.fit_method()
         self.policy = config.policy()
         self.method = config.method.stem
+        self.jobs = config.output / 'slurm'  # submitit's folder (executor: slurm)
         built = build_pool(config)
-        self.pool, self.labelled, self.classes = (
-            built.pool,
-            built.labelled,
-            built.classes,
-        )
+        self.pool, self.labelled = built.pool, built.labelled
+        self.classes = built.classes
         self.ids = list(self.pool.ids)
         self.groups = pool_groups(
             self.pool, config.stratify_by, config.regions, config.region_column
@@ -159,9 +164,14 @@ class _Loop:
         return state
 
     def train(self, state: RoundState) -> None:
-        config, folder = self.config, self.folder(state.round)
+        config, folder, jobs = self.config, self.folder(state.round), self.jobs
         run = folder / 'run'
-        check_unclaimed(folder, config.output / 'slurm', f'round {state.round}')
+        check_unclaimed(folder, jobs, f'round {state.round}')
+        if (
+            job := finished_by_job(folder, jobs)
+        ) is not None and run.is_dir():  # it ended after the loop died
+            self.log(f'round {state.round}: its fit finished as job {job}; kept')
+            return
         if run.exists():
             shutil.rmtree(run)  # an interrupted fit starts again (seeded)
         extra: list[str] = []
@@ -183,7 +193,7 @@ class _Loop:
         data = config.retarget(self.data_args(state.round))
         args = (self.fit_config, self.policy, data, run, config.seed, extra, own)
         if config.executor == 'slurm':  # one job per fit; the loop waits for it
-            run_as_job(config.slurm, config.output / 'slurm', folder, self.log,
+            run_as_job(config.slurm, jobs, folder, self.log,
                        f'round {state.round}', fit_run, *args)  # fmt: skip
         else:
             fit_run(*args)
@@ -230,7 +240,7 @@ class _Loop:
             assert state.result is not None
             data, checkpoint = self.data_args(state.round), state.result['checkpoint']
             model = trained_model(config, data, checkpoint)
-            self._check_bands(model)
+            check_bands(self.pool, model)
             where = (
                 f'{config.score_devices} processes' if config.score_devices > 1
                 else 'one device'
@@ -275,16 +285,6 @@ class _Loop:
             largest, [config.seed, state.round + 1], groups,
             config.diversity_candidates, labelled,
         )  # fmt: skip
-
-    def _check_bands(self, model: Any) -> None:
-        expected = model.hparams.get('in_channels')
-        bands = int(self.pool.dataset[0]['image'].shape[0])
-        if expected is not None and int(expected) != bands:
-            msg = (
-                f'the scorer checkpoint takes {expected} band(s) but the pool'
-                f' items have {bands}'
-            )
-            raise ValueError(msg)
 
     def next_round(self, state: RoundState) -> RoundState:
         config, folder = self.config, self.folder(state.round)
