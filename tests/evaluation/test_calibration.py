@@ -16,6 +16,7 @@ from torchgeo_als4gan.evaluation.calibration import (
     TemperatureCalibration,
     expected_calibration_error,
     fit_temperature,
+    label_calibration_error,
     read_temperature,
 )
 from torchgeo_als4gan.inference import load_segmentation_checkpoint
@@ -49,6 +50,25 @@ def test_scaling_lowers_the_calibration_error() -> None:
     assert nll(sharp / t, labels) < nll(sharp, labels) - 0.1  # the NLL falls too
     # the predicted classes are unchanged
     assert torch.equal(sharp.argmax(dim=1), (sharp / t).argmax(dim=1))
+
+
+def test_multilabel_scaling_recovers_the_temperature_and_lowers_the_error() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(20000, 6, generator=g) * 2
+    targets = torch.bernoulli(logits.sigmoid(), generator=g)  # calibrated
+    assert fit_temperature(logits, targets, multilabel=True) == pytest.approx(
+        1.0, abs=0.05
+    )
+    sharp = 3 * logits  # an over-confident multi-label classifier
+    t = fit_temperature(sharp, targets, multilabel=True)
+    assert t == pytest.approx(3.0, rel=0.05)
+    before = label_calibration_error(sharp.sigmoid(), targets)
+    after = label_calibration_error((sharp / t).sigmoid(), targets)
+    assert before > 0.05 and after < 0.02
+    # every label's decision (p > 0.5) is unchanged
+    assert torch.equal(sharp > 0, sharp / t > 0)
+    with pytest.raises(ValueError, match='\\[N, C\\] targets'):
+        fit_temperature(sharp, targets[:, 0], multilabel=True)
 
 
 def test_bad_inputs_are_refused() -> None:

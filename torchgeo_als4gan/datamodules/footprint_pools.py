@@ -32,7 +32,9 @@ class FootprintPoolsMixin:
     def _build(self) -> gpd.GeoDataFrame:
         raise NotImplementedError  # the datamodule's
 
-    def query_pool(self, presence_threshold: float = 0.05) -> QueryPool:
+    def query_pool(
+        self, presence_threshold: float = 0.05, split: str = 'train'
+    ) -> QueryPool:
         """The train footprints as the active learner's pool.
 
         Each item's ``label`` is the dominant class of its mask and ``label_multi``
@@ -41,6 +43,8 @@ class FootprintPoolsMixin:
 
         Args:
             presence_threshold: fraction of labelled pixels for ``label_multi``.
+            split: ``train`` (the pool), or ``val`` (held-out labelled patches,
+                e.g. to calibrate the classifier on).
 
         Returns:
             The pool.
@@ -55,7 +59,7 @@ class FootprintPoolsMixin:
                 ' labels of the selected patches'
             )
             raise ValueError(msg)
-        train = footprints[footprints['split'] == 'train'].reset_index(drop=True)
+        train = footprints[footprints['split'] == split].reset_index(drop=True)
         dataset = FootprintPatches(
             self.scene, train, cast(int, self.patch_size), len(self.classes),
             self.ignore_index, presence_threshold,

@@ -339,14 +339,18 @@ class SemiSupervisedNonGeoDataModule(
             f'{type(train).__name__} at {train.root!r}', raw_values(),
         )  # fmt: skip
 
-    def query_pool(self) -> QueryPool:
+    def query_pool(self, split: str = 'train') -> QueryPool:
         """The train split as the active learner's pool (whole split, no selection).
+
+        Args:
+            split: ``train`` (the pool), or ``val`` (held-out labelled items,
+                e.g. to calibrate the classifier on).
 
         Returns:
             The pool: items with ``label`` (scene class, or dominant mask class).
         """
-        train = self._dataset('train')
-        multi = train.classes if 'label_multi' in train[0] else None
+        train = self._dataset(split)
+        multi = train.classes if len(train) and 'label_multi' in train[0] else None
         return QueryPool(
             train, train.ids, train.label_classes, self.norm_mean, self.norm_std,
             multi_classes=multi,

@@ -28,6 +28,7 @@ __all__ = (
     'checkpoint_temperature',
     'expected_calibration_error',
     'fit_temperature',
+    'label_calibration_error',
     'read_temperature',
 )
 
@@ -35,13 +36,17 @@ __all__ = (
 CALIBRATION_KEY = 'calibration'
 
 
-def fit_temperature(logits: Tensor, labels: Tensor, max_iter: int = 100) -> float:
+def fit_temperature(
+    logits: Tensor, labels: Tensor, max_iter: int = 100, multilabel: bool = False
+) -> float:
     """The temperature that minimises the NLL of ``softmax(logits / T)``.
 
     Args:
-        logits: [N, C] logits of labelled pixels.
-        labels: [N] their classes.
+        logits: [N, C] logits of labelled pixels (or items).
+        labels: [N] their classes; with ``multilabel``, [N, C] 0/1 targets.
         max_iter: LBFGS iterations.
+        multilabel: per-label sigmoids (binary cross-entropy) instead of a
+            softmax: one temperature for every label.
 
     Returns:
         T > 0 (1: already calibrated; above 1: the network was over-confident).
@@ -49,28 +54,52 @@ def fit_temperature(logits: Tensor, labels: Tensor, max_iter: int = 100) -> floa
     Raises:
         ValueError: If there are no pixels or the shapes disagree.
     """
-    if logits.ndim != 2 or labels.shape != logits.shape[:1] or not len(labels):
+    shape = logits.shape if multilabel else logits.shape[:1]
+    if logits.ndim != 2 or labels.shape != shape or not len(labels):
+        want = '[N, C] targets' if multilabel else '[N] labels'
         msg = (
-            f'fit_temperature needs [N, C] logits and [N] labels with N > 0, got'
+            f'fit_temperature needs [N, C] logits and {want} with N > 0, got'
             f' {tuple(logits.shape)} and {tuple(labels.shape)}'
         )
         raise ValueError(msg)
     with torch.inference_mode(False), torch.enable_grad():
         x = logits.detach().float().clone()
-        y = labels.detach().long().clone()
+        y = labels.detach().clone()
+        y = y.float() if multilabel else y.long()
         log_t = torch.zeros(1, requires_grad=True)
         optimizer = torch.optim.LBFGS(
             [log_t], lr=0.5, max_iter=max_iter, line_search_fn='strong_wolfe'
         )
+        nll = F.binary_cross_entropy_with_logits if multilabel else F.cross_entropy
 
         def closure() -> Tensor:
             optimizer.zero_grad()
-            loss = F.cross_entropy(x / log_t.exp(), y)
+            loss = nll(x / log_t.exp(), y)
             loss.backward()  # type: ignore[no-untyped-call]
             return loss
 
         optimizer.step(closure)  # type: ignore[no-untyped-call]
-        return float(log_t.detach().exp().clamp(1e-2, 1e2))
+        return min(max(float(log_t.detach().exp()), 1e-2), 1e2)
+
+
+def label_calibration_error(probs: Tensor, targets: Tensor, bins: int = 15) -> float:
+    """The expected calibration error of multi-label predictions.
+
+    Every (item, label) pair is one binary prediction: its confidence is
+    ``max(p, 1 - p)`` and it is right when ``p > 0.5`` matches the target.
+
+    Args:
+        probs: [N, C] per-label probabilities.
+        targets: [N, C] 0/1 targets.
+        bins: equal-width confidence bins.
+
+    Returns:
+        The ECE of the binary predictions (0: calibrated).
+    """
+    p = probs.float().reshape(-1)
+    return expected_calibration_error(
+        torch.stack([1 - p, p], dim=1), targets.reshape(-1).long(), bins
+    )
 
 
 def expected_calibration_error(probs: Tensor, labels: Tensor, bins: int = 15) -> float:

@@ -30,7 +30,8 @@ class ActiveLearnerTask(ClassificationTask):
       Monte-Carlo dropout samples for BALD (``mc_samples`` passes of the head).
     * When :attr:`query_strategy` is set, ``predict_step`` returns per-item
       uncertainty scores (and embeddings for the diversity strategy) for batches
-      carrying a pool ``index``, instead of probabilities.
+      carrying a pool ``index``, instead of probabilities, from the logits
+      divided by :attr:`query_temperature`.
 
     The learning-rate scheduler follows ``train_loss``, as the pool loop trains
     without a validation set.
@@ -106,6 +107,9 @@ class ActiveLearnerTask(ClassificationTask):
         self.query_uncertainty: QueryStrategy | None = None
         #: Seed of the Monte-Carlo dropout masks.
         self.query_seed = 0
+        #: Temperature the scored logits are divided by (``als4gan query
+        #: --calibrate temperature`` fits it on val items; 1: none).
+        self.query_temperature = 1.0
         self.weights_report: WeightsReport | None = None
         super().__init__(
             model, weights, in_channels, task, num_classes, num_labels, loss,
@@ -229,7 +233,7 @@ class ActiveLearnerTask(ClassificationTask):
                 >= p
             )
             logits = classifier(embedding * keep / (1 - p))
-            samples.append(self.probabilities(logits))
+            samples.append(self.probabilities(logits / self.query_temperature))
         return torch.stack(samples)
 
     def score_batch(self, x: Tensor, index: Tensor) -> dict[str, Tensor]:
@@ -253,7 +257,8 @@ class ActiveLearnerTask(ClassificationTask):
                 seed = self.query_seed * 1_000_003 + int(index.min())
                 probs = self.mc_probabilities(embedding, seed)
             else:
-                probs = self.probabilities(self.head(embedding, dropout=False))
+                logits = self.head(embedding, dropout=False)
+                probs = self.probabilities(logits / self.query_temperature)
             out['score'] = score_probabilities(scorer, probs, self.multilabel).float()
         if strategy.diversity:
             out['embedding'] = embedding.float()

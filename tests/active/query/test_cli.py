@@ -455,3 +455,60 @@ def test_bad_budgets_fail_before_training(
     with pytest.raises(SystemExit, match=match):
         main(query_args('ucm_query.yaml', tmp_path / 'out', *extra))
     assert not (tmp_path / 'out' / 'state').exists()
+
+
+@pytest.mark.parametrize(
+    'config', ['ucm_query.yaml', 'deepglobe_query.yaml', 'raster_query.yaml']
+)
+def test_calibrated_rounds_fit_a_temperature_on_the_val_items(
+    tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    out = tmp_path / 'calibrated'
+    main(query_args(config, out, '--strategy=entropy', '--calibrate=temperature'))
+    reports = sorted((out / 'state').glob('calibration_round*.json'))
+    table = pd.read_csv(out / 'selection.csv')
+    scored_rounds = sorted(set(table['round']) - {0})
+    assert [int(p.stem[-3:]) for p in reports] == scored_rounds  # one per scoring
+    for report in reports:
+        fit = json.loads(report.read_text())
+        assert 0.01 <= fit['temperature'] <= 100 and fit['val_items'] > 0
+        # the temperature minimises the val NLL (T = 1 was a candidate)
+        assert fit['nll_after'] <= fit['nll_before'] + 1e-6
+    assert 'temperature' in capsys.readouterr().out
+    plain = tmp_path / 'plain'
+    main(query_args(config, plain, '--strategy=entropy'))
+    assert not list((plain / 'state').glob('calibration_round*.json'))
+    # the seeded random seed pool is the same; the scored rounds read logits / T
+    assert (
+        table['id'].iloc[: table['round'].eq(0).sum()].tolist()
+        == (
+            pd.read_csv(plain / 'selection.csv')['id'].iloc[
+                : table['round'].eq(0).sum()
+            ]
+        ).tolist()
+    )
+    # a resume must keep the calibration
+    with pytest.raises(SystemExit, match='settings differ'):
+        main(query_args(config, plain, '--strategy=entropy', '--resume=true',
+                        '--calibrate=temperature'))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ('extra', 'match'),
+    [
+        (['--calibrate=platt'], "calibrate must be 'temperature' or null, got 'platt'"),
+        (  # no val split to fit on
+            ['--calibrate=temperature',
+             '--data.init_args.split_fractions=[1.0, 0.0, 0.0]'],
+            'fits on the val split, but it has no items',
+        ),
+    ],
+)  # fmt: skip
+def test_bad_calibration_fails_before_training(
+    tmp_path: Path, extra: list[str], match: str
+) -> None:
+    with pytest.raises(SystemExit, match=match):
+        main(query_args('ucm_query.yaml', tmp_path / 'out', *extra))
+    assert not (tmp_path / 'out' / 'state').exists()

@@ -26,6 +26,7 @@ from ..costs import item_measures, selection_prices
 from ..registry import get_strategy
 from ..spend import spent
 from .budgets import check_query_budget, describe_budget, spent_text
+from .calibration import CALIBRATIONS, check_calibration_pool
 from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 from .rounds import PoolLoop
@@ -57,6 +58,7 @@ QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
     ('region_column', str | None, None, 'stratify_by region: its column naming the region'),
     ('min_distance_m', float, 0.0, 'spaced rounds (georeferenced pools): metres between picked patch centres (0: off)'),
     ('label_key', str, 'label', 'label (multi-class) or label_multi (multi-label)'),
+    ('calibrate', str | None, None, 'temperature: scale the classifier on the val items before each scoring round'),
     ('batch_size', int, 16, 'classifier training batch size'),
     ('predict_batch_size', int | None, None, 'scoring batch size (default batch_size)'),
     ('num_workers', int, 0, 'data loading workers'),
@@ -150,6 +152,7 @@ def run_settings(cfg: Namespace) -> dict[str, Any]:
         'label_key': cfg.label_key,
         'batch_size': cfg.batch_size,
         'candidates_factor': cfg.candidates_factor,
+        **({'calibrate': cfg.calibrate} if cfg.calibrate is not None else {}),
     }
 
 
@@ -222,6 +225,9 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         raise ValueError(msg)
     check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
     check_spacing(cfg.min_distance_m, strategy, cfg.stratify_by)
+    if cfg.calibrate not in CALIBRATIONS:
+        msg = f"calibrate must be 'temperature' or null, got {cfg.calibrate!r}"
+        raise ValueError(msg)
     output = Path(cfg.output)
     replace = _check_output(output, cfg.overwrite, cfg.resume)
 
@@ -240,6 +246,10 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
             f" {type(data).__name__} has none: set the data's context: true"
         )
         raise ValueError(msg)
+    held_out = None
+    if cfg.calibrate is not None:  # before any training
+        held_out = data.query_pool(split='val')
+        check_calibration_pool(held_out, cfg.label_key)
     groups = pool_groups(pool, cfg.stratify_by, cfg.regions, cfg.region_column)
     centres = pool.centres_m() if cfg.min_distance_m > 0 else None
     prices = item_measures(
@@ -282,7 +292,8 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
     template = copy.deepcopy(model)
     learner = LightningPoolLearner(
         pool, lambda: copy.deepcopy(template), make_trainer, make_datamodule,
-        strategy, state_dir, uncertainty, cfg.seed,
+        strategy, state_dir, uncertainty, cfg.seed, held_out, cfg.label_key,
+        cfg.predict_batch_size or cfg.batch_size,
     )  # fmt: skip
     loop = PoolLoop(
         learner, pool.ids, budget, strategy, state_dir, cfg.seed, uncertainty,

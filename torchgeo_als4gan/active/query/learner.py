@@ -18,6 +18,7 @@ from ...files import atomic_path, atomic_write
 from ...runtime import release_free_memory
 from ...trainers import ActiveLearnerTask
 from ..registry import QueryStrategy
+from .calibration import calibrate_classifier
 from .rounds import RoundScores
 
 __all__ = ('LightningPoolLearner', 'PoolScoreWriter')
@@ -172,6 +173,9 @@ class LightningPoolLearner:
         state_dir: Path,
         uncertainty: QueryStrategy | None = None,
         seed: int = 0,
+        calibration: QueryPool | None = None,
+        label_key: str = 'label',
+        batch_size: int = 16,
     ) -> None:
         """Initialize a new LightningPoolLearner.
 
@@ -185,6 +189,11 @@ class LightningPoolLearner:
             state_dir: folder for embeddings.
             uncertainty: uncertainty combined with ``diversity``.
             seed: base seed.
+            calibration: held-out labelled items (the val split): each scoring
+                round first fits the classifier's temperature on them
+                (:func:`~.calibration.calibrate_classifier`); None: no scaling.
+            label_key: the items' label (``label`` or ``label_multi``).
+            batch_size: items per forward when calibrating.
         """
         self.pool = pool
         self.make_model = make_model
@@ -194,6 +203,9 @@ class LightningPoolLearner:
         self.uncertainty = uncertainty
         self.state_dir = state_dir
         self.seed = seed
+        self.calibration = calibration
+        self.label_key = label_key
+        self.batch_size = batch_size
 
     def _model(self, checkpoint: Path | None) -> ActiveLearnerTask:
         model = self.make_model()
@@ -249,6 +261,18 @@ class LightningPoolLearner:
         model.query_seed = self.seed + round_
         writer = PoolScoreWriter(self.state_dir, len(self.pool), f'round{round_:03d}')
         trainer = self.make_trainer(f'round{round_:03d}_score', [writer])
+        if self.calibration is not None:  # the same fit in every process
+            report = self.state_dir / f'calibration_round{round_:03d}.json'
+            fit = calibrate_classifier(
+                model, self.calibration, self.label_key, self.batch_size,
+                report if trainer.is_global_zero else None,
+            )  # fmt: skip
+            if trainer.is_global_zero:
+                print(
+                    f'[als4gan query] round {round_}: temperature'
+                    f' {fit["temperature"]:.3f} fitted on {fit["val_items"]} val'
+                    f' items (ECE {fit["ece_before"]:.3f} -> {fit["ece_after"]:.3f})'
+                )
         if trainer.is_global_zero:
             print(f'[als4gan query] round {round_}: scoring {len(items)} pool items')
         trainer.predict(
