@@ -14,7 +14,11 @@ Usage::
         --compare output/experiments/deepglobe_real_screen:self_training_adaptive \\
         --compare output/experiments/warm{seed}:self_training_warm
 
-``{seed}`` in a folder is replaced by the seed (one experiment per seed).
+``{seed}`` in a folder is replaced by the seed (one experiment per seed);
+``FOLDER:METHOD@STRATEGY`` picks one selection strategy of a grid with several
+(``demo_output/diversity:supervised@stal_feature``). With ``--extra NAME`` the
+per-seed ``test_miou_NAME`` of an ``extra_tests`` set is printed and its
+differences are given over seeds (its per-item confusions are not kept).
 """
 
 import argparse
@@ -29,10 +33,11 @@ from torchgeo_als4gan.runs import TEST_CONFUSION
 
 
 def _cells(spec: str, seeds: list[int]) -> dict[int, tuple[pd.Series, Path]]:
-    """The result row and run folder of ``folder:method`` for each seed found."""
+    """The result row and run folder of ``folder:method[@strategy]`` per seed."""
     folder, _, method = spec.rpartition(':')
+    method, _, strategy = method.partition('@')
     if not folder or not method:
-        msg = f'--compare/--reference {spec!r}: expected FOLDER:METHOD'
+        msg = f'--compare/--reference {spec!r}: expected FOLDER:METHOD[@STRATEGY]'
         raise SystemExit(msg)
     found: dict[int, tuple[pd.Series, Path]] = {}
     for seed in seeds:
@@ -42,6 +47,8 @@ def _cells(spec: str, seeds: list[int]) -> dict[int, tuple[pd.Series, Path]]:
             continue
         table = read_results(results)
         rows = table[(table['method'] == method) & (table['seed'] == seed)]
+        if strategy:
+            rows = rows[rows['strategy'] == strategy]
         for _, row in rows.iterrows():
             name = f'{method}_{row["strategy"]}_r{float(row["ratio"]):g}_s{seed}'
             found[seed] = (row, root / 'runs' / name)
@@ -55,6 +62,7 @@ def main() -> None:
     parser.add_argument('--compare', action='append', required=True)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--samples', type=int, default=1000)
+    parser.add_argument('--extra', help='an extra_tests name: its test_miou_NAME too')
     args = parser.parse_args()
     reference = _cells(args.reference, args.seeds)
     print('cell | seed | val mIoU | test mIoU')
@@ -83,6 +91,28 @@ def main() -> None:
             f'{spec} | {"; ".join(parts)} | {mean:+.4f} [{low:+.3f}, {high:+.3f}]'
             f' (n={len(diffs)})'
         )
+    if args.extra:
+        _extra(args, reference)
+
+
+def _extra(
+    args: argparse.Namespace, reference: dict[int, tuple[pd.Series, Path]]
+) -> None:
+    """Per-seed scores of an extra test set and their differences over seeds."""
+    column = f'test_miou_{args.extra}'
+    print(f'\n{column}: cell | per seed | mean | minus reference over seeds')
+    for spec in [args.reference, *args.compare]:
+        cells = _cells(spec, args.seeds)
+        values = {s: float(row[column]) for s, (row, _) in sorted(cells.items())}
+        diffs = [v - float(reference[s][0][column]) for s, v in values.items()
+                 if s in reference]  # fmt: skip
+        shown = '; '.join(f's{s} {v:.3f}' for s, v in values.items())
+        mean = float(np.mean(list(values.values()))) if values else float('nan')
+        text = ''
+        if spec != args.reference and len(diffs) > 1:
+            d, low, high = seed_interval(diffs)
+            text = f'{d:+.4f} [{low:+.3f}, {high:+.3f}] (n={len(diffs)})'
+        print(f'{spec} | {shown} | {mean:.3f} | {text}')
 
 
 if __name__ == '__main__':

@@ -317,6 +317,7 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
         tmp_path, strategies=['random', 'stal', 'stal_feature'],
         loop_fractions=[0.5, 1.0],
         loop_variants={'stal_feature': {'diversity': 'feature', 'diversity_candidates': 2}},
+        extra_tests={'again': ['--data.init_args.num_workers=0']},  # the same test
     )  # fmt: skip
     main(['experiment', '--config', str(path)])
     out = tmp_path / 'small'
@@ -336,6 +337,10 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
     }
     assert 'loop_variant' not in json.loads(results.loc['stal', 'settings'])
     assert '| stal_feature | supervised |' in (out / 'results.md').read_text()
+    # extra test sets score the loops' last rounds too (here: the test split again)
+    np.testing.assert_allclose(results['test_miou_again'], results['test_miou'])
+    assert (results['test_items_again'] == results['test_items']).all()
+    assert 'test_miou_again' in pd.read_csv(plain / 'results.csv').columns
     loop = pd.read_csv(out / 'loops' / 'supervised_stal_r0.5_s0' / 'results.csv')
     assert loop['labeled'].tolist() == [2, 3]
     assert results.loc['stal', 'test_miou'] == pytest.approx(loop['test_miou'].iloc[-1])

@@ -12,6 +12,7 @@ from ..checks import check_device, check_positive, check_seed
 from ..runs import (
     RunPolicy,
     build_config,
+    check_extra_tests,
     check_method_config,
     check_single_process,
     check_slurm_options,
@@ -212,13 +213,7 @@ class ExperimentConfig:
         elif self.reference not in self.methods:
             msg = f'reference {self.reference!r} is not one of the methods {list(self.methods)}'
             raise ValueError(msg)
-        for name, args in self.extra_tests.items():
-            if not str(name).isidentifier() or not isinstance(args, list):
-                msg = (
-                    'extra_tests must map names (letters, digits, _) to lists of'
-                    f' overrides, got {name!r}: {args!r}'
-                )
-                raise ValueError(msg)
+        check_extra_tests(self.extra_tests)
         check_loop_variants(self.loop_variants, self.strategies)
         if any(map(self.is_loop, self.strategies)):
             self._check_loop()
@@ -312,7 +307,8 @@ class ExperimentConfig:
             device=self.device, checkpoint_top_k=self.checkpoint_top_k,
             val_check_interval=self.val_check_interval,
             bootstrap_samples=self.bootstrap_samples,
-            bootstrap_seed=self.bootstrap_seed, **options,
+            bootstrap_seed=self.bootstrap_seed, extra_tests=dict(self.extra_tests),
+            **options,
         )  # fmt: skip
 
     def model_args_for(self, method: str) -> list[str]:

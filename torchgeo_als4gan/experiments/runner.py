@@ -164,7 +164,10 @@ def loop_cell(config: ExperimentConfig, cell: Cell, run: Path) -> dict[str, Any]
     run.mkdir(parents=True, exist_ok=True)
     final = folder / f'round_{int(last["round"]):02d}' / 'run' / TEST_CONFUSION
     shutil.copyfile(final, run / TEST_CONFUSION)
-    row = {c: last[c] for c in RESULT_COLUMNS if c in last.index}
+    extra = [f'test_{k}_{n}{end}' for n in config.extra_tests
+             for k, end in (('miou', ''), ('miou', '_low'), ('miou', '_high'),
+                            ('items', ''))]  # fmt: skip
+    row = {c: last[c] for c in [*RESULT_COLUMNS, *extra] if c in last.index}
     row.update({
         'ratio': cell.ratio, 'strategy': cell.strategy, 'method': cell.method,
         'seed': cell.seed, 'labeled': int(last['labeled']),

@@ -10,6 +10,7 @@ __all__ = (
     'TEST_CLASSES',
     'TEST_CONFUSION',
     'RunPolicy',
+    'check_extra_tests',
     'discard_checkpoints_after',
     'policy_args',
     'resume_checkpoint',
@@ -28,6 +29,27 @@ TEST_CLASSES = 'test_classes.json'
 
 #: Override that hands a selection file to the datamodule.
 SELECTION_FILE_ARG = '--data.init_args.selection_file='
+
+
+def check_extra_tests(extra_tests: object) -> None:
+    """Refuse ``extra_tests`` that are not names mapped to override lists.
+
+    Args:
+        extra_tests: the YAML's ``extra_tests``.
+
+    Raises:
+        ValueError: If it is not a mapping of identifiers to lists.
+    """
+    if not isinstance(extra_tests, dict):
+        msg = f'extra_tests must map names to lists of overrides, got {extra_tests!r}'
+        raise ValueError(msg)
+    for name, args in extra_tests.items():
+        if not str(name).isidentifier() or not isinstance(args, list):
+            msg = (
+                'extra_tests must map names (letters, digits, _) to lists of'
+                f' overrides, got {name!r}: {args!r}'
+            )
+            raise ValueError(msg)
 
 
 @dataclass(frozen=True)

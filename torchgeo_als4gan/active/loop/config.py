@@ -20,6 +20,7 @@ from ...files import atomic_write
 from ...runs import (
     RunPolicy,
     build_config,
+    check_extra_tests,
     check_method_config,
     check_slurm_options,
     read_config_file,
@@ -136,6 +137,9 @@ class LoopConfig:
         target_labels: with a ``source``, also train on the chosen target
             items (False: the "source only" baseline, scored on the same
             target val / test).
+        extra_tests: more test sets, name -> datamodule overrides (as in
+            ``als4gan experiment``): every round's chosen checkpoint is also
+            scored on them (``test_miou_<name>`` in ``results.csv``).
     """
 
     output: Path
@@ -173,6 +177,7 @@ class LoopConfig:
     source_ratio: float = 1.0
     class_map: dict[str, str | None] | None = None
     target_labels: bool = True
+    extra_tests: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check the settings.
@@ -233,6 +238,7 @@ class LoopConfig:
         if self.source_ratio < 0:
             msg = f'source_ratio must not be negative, got {self.source_ratio!r}'
             raise ValueError(msg)
+        check_extra_tests(self.extra_tests)
         if not self.target_labels and self.source is None:
             msg = 'target_labels: false needs a source (nothing would be labelled)'
             raise ValueError(msg)
@@ -324,6 +330,7 @@ class LoopConfig:
             device=self.device, checkpoint_top_k=self.checkpoint_top_k,
             val_check_interval=self.val_check_interval,
             bootstrap_samples=self.bootstrap_samples, bootstrap_seed=self.bootstrap_seed,
+            extra_tests={k: self.retarget(v) for k, v in self.extra_tests.items()},
         )  # fmt: skip
 
     def settings(self) -> dict[str, Any]:
@@ -344,7 +351,8 @@ class LoopConfig:
         )
         for key, default in (('budget_unit', 'fraction'), ('cost_model', 'constant'),
                              ('cost_file', None), ('calibrate', None),
-                             ('diversity', 'none'), ('diversity_candidates', 4)):  # fmt: skip
+                             ('diversity', 'none'), ('diversity_candidates', 4),
+                             ('extra_tests', {})):  # fmt: skip
             if values[key] == default:  # as loops from before these options saved
                 values.pop(key)
         return values

@@ -28,7 +28,8 @@ __all__ = (
     'write_loop_reports',
 )
 
-#: First columns of the loop's ``results.csv`` (then ``iou_<class>``, one per class).
+#: First columns of the loop's ``results.csv`` (then those of ``extra_tests``,
+#: what was spent, and ``iou_<class>``, one per class).
 RESULT_COLUMNS = (
     'round', 'labeled', 'labeled_percent', 'ratio', 'strategy', 'method', 'seed',
     'val_miou', 'test_miou', 'test_miou_low', 'test_miou_high', 'test_items',
@@ -108,7 +109,9 @@ def write_loop_reports(
     results = pd.DataFrame(rows)
     classes = [c for c in results.columns if c.startswith('iou_')]
     spent = [c for c in BUDGET_COLUMNS if c in results.columns]
-    results = results[[*RESULT_COLUMNS, *spent, *classes]]
+    extra = [c for c in results.columns  # extra_tests: test_miou_<name>, ...
+             if c.startswith(('test_miou_', 'test_items_')) and c not in RESULT_COLUMNS]  # fmt: skip
+    results = results[[*RESULT_COLUMNS, *extra, *spent, *classes]]
     written = {
         'results': output / 'results.csv', 'table': output / 'results.md',
         'plot': output / 'label_efficiency.png',
