@@ -122,6 +122,12 @@ def test_demo_runs_the_pipeline_and_refuses_overwrite(
         grid = load_experiment(REPO / 'configs' / 'experiments' / name)
         assert grid.seeds == [0, 1, 2] and grid.ceiling
         assert all(path.is_file() for path in grid.methods.values())
+    diverse = load_experiment(REPO / 'configs' / 'experiments' / 'demo_diversity.yaml')
+    [variant] = [c for c in diverse.cells() if c.strategy == 'stal_spatial'][:1]
+    spaced = diverse.loop_config(variant)  # the loop it runs, as built for the grid
+    assert (spaced.diversity, spaced.min_distance_m) == ('spatial', 64)
+    assert spaced.budget_unit == 'area_km2' and spaced.budgets[-1] == 0.022
+    assert spaced.extra_tests == diverse.extra_tests  # the unseen scene, every round
     seeds = load_experiment(REPO / 'configs' / 'experiments' / 'demo_seeds.yaml')
     assert seeds.ratios == [0.1]
     assert set(seeds.methods) == {'supervised', 'self_training'}
