@@ -28,6 +28,7 @@ from ...runs import (
 from ..choose import check_min_distance
 from ..costs import check_cost_model
 from ..diversity import check_diversity
+from ..query.calibration import check_calibrate
 from ..spend import check_budget_amounts
 from .scoring import SEGMENTER_SCORERS
 
@@ -191,9 +192,7 @@ class LoopConfig:
         if self.cost_file is not None and not Path(self.cost_file).is_file():
             msg = f'cost_file {os.fspath(self.cost_file)!r} does not exist'
             raise ValueError(msg)
-        if self.calibrate not in (None, 'temperature'):
-            msg = f"calibrate must be 'temperature' or null, got {self.calibrate!r}"
-            raise ValueError(msg)
+        check_calibrate(self.calibrate)
         if self.scorer not in SCORERS:
             msg = f'scorer must be one of {list(SCORERS)}, got {self.scorer!r}'
             raise ValueError(msg)

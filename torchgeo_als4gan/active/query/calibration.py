@@ -26,10 +26,31 @@ from ...evaluation.calibration import (
 from ...files import atomic_write
 from ...trainers import ActiveLearnerTask
 
-__all__ = ('CALIBRATIONS', 'calibrate_classifier', 'check_calibration_pool')
+__all__ = (
+    'CALIBRATIONS',
+    'calibrate_classifier',
+    'check_calibrate',
+    'check_calibration_pool',
+)
 
 #: Values of ``--calibrate``: none, or one temperature on the val items.
 CALIBRATIONS = (None, 'temperature')
+
+
+def check_calibrate(value: object) -> None:
+    """Refuse a ``calibrate`` setting other than ``temperature`` or null.
+
+    The one check of ``als4gan query --calibrate`` and the loop's ``calibrate:``.
+
+    Args:
+        value: the setting.
+
+    Raises:
+        ValueError: If it is not one of :data:`CALIBRATIONS`.
+    """
+    if value not in CALIBRATIONS:
+        msg = f"calibrate must be 'temperature' or null, got {value!r}"
+        raise ValueError(msg)
 
 
 def check_calibration_pool(pool: QueryPool, label_key: str) -> None:

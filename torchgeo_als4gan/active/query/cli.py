@@ -26,7 +26,7 @@ from ..costs import item_measures, selection_prices
 from ..registry import get_strategy
 from ..spend import spent
 from .budgets import check_query_budget, describe_budget, spent_text
-from .calibration import CALIBRATIONS, check_calibration_pool
+from .calibration import check_calibrate, check_calibration_pool
 from .learner import LightningPoolLearner
 from .outputs import OUTPUT_NAMES, write_selection
 from .rounds import PoolLoop
@@ -225,9 +225,7 @@ def run_query(cfg: Namespace, parser: LightningArgumentParser) -> dict[str, Path
         raise ValueError(msg)
     check_accelerator(cfg.trainer.accelerator, cfg.trainer.devices)
     check_spacing(cfg.min_distance_m, strategy, cfg.stratify_by)
-    if cfg.calibrate not in CALIBRATIONS:
-        msg = f"calibrate must be 'temperature' or null, got {cfg.calibrate!r}"
-        raise ValueError(msg)
+    check_calibrate(cfg.calibrate)
     output = Path(cfg.output)
     replace = _check_output(output, cfg.overwrite, cfg.resume)
 
