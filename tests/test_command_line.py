@@ -103,3 +103,11 @@ def test_bad_config_files_name_the_file_and_the_option(
         canonical_args(
             predict_raster_parser(), ['--config', 'nope.yaml'], 'predict-raster'
         )
+
+
+def test_devices_is_short_for_trainer_devices_where_a_command_trains() -> None:
+    out = canonical_args(query_parser(), ['--devices', '2', '--devices=3'], 'query')
+    assert out == ['--trainer.devices', '2', '--trainer.devices=3']
+    # predict-raster's own --devices (processes of its parallel step) is kept
+    out = canonical_args(predict_raster_parser(), ['--devices', '2'], 'predict-raster')
+    assert out == ['--devices', '2']

@@ -9,7 +9,8 @@ import pytest
 from torchgeo.datasets import DatasetNotFoundError
 from torchgeo.main import main as torchgeo_main
 
-from torchgeo_als4gan.main import COMMANDS, main
+from torchgeo_als4gan.command_line import lightning_args
+from torchgeo_als4gan.main import COMMANDS, main, run_lightning_cli
 
 from .fixture_args import DATA_ARGS
 from .parse_only import parse_only
@@ -225,3 +226,39 @@ def test_every_help_example_is_a_valid_command_line(
     monkeypatch.chdir(ROOT)
     # the example's options exist and its configs load
     assert parse_only(words[1:], monkeypatch)
+
+
+@pytest.mark.parametrize('name', sorted(COMMANDS))
+def test_a_missing_config_file_is_one_line_in_every_command(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / 'nope.yaml'
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, '--config', str(missing), '--output', str(tmp_path / 'out')])
+    assert (
+        exit_info.value.code
+        == f'als4gan {name}: error: --config {str(missing)!r} does not exist'
+    )
+    assert capsys.readouterr().err == ''  # no usage block before it
+    with pytest.raises(SystemExit, match='is a folder, not a YAML file'):
+        main([name, f'--config={tmp_path}'])
+    assert not (tmp_path / 'out').exists()
+
+
+def test_fit_takes_the_shared_devices_and_seed_spellings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [*args_for('ucm_supervised.yaml', tmp_path), '--devices', '1', '--seed=7']
+    cli = run_lightning_cli(lightning_args(args))
+    assert str(cli.config['fit']['trainer']['devices']) == '1'
+    assert cli.config['fit']['seed_everything'] == 7
+    assert cli.trainer.num_devices == 1
+    assert lightning_args(['test', '--devices=2', '--seed', '3', '--', '--seed']) == [
+        'test',
+        '--trainer.devices=2',
+        '--seed_everything',
+        '3',
+        '--',
+        '--seed',
+    ]

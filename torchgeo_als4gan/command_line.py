@@ -13,7 +13,14 @@ Every other command is parsed through :func:`parse_command`, so that
   whichever parser the command uses;
 * commands without a config format of their own take ``--config FILE``: a YAML
   mapping of their options (``patch_size: 256``, ``input: [a.tif, b.tif]``),
-  which the command line overrides.
+  which the command line overrides;
+* a ``--config`` file that is not there ends every command, LightningCLI's
+  included, with the same line: ``als4gan <command>: error: --config 'x.yaml'
+  does not exist``;
+* where a command trains with a ``trainer`` section (``fit``, ``validate``,
+  ``test``, ``predict``, ``query``, ``pretrain``), ``--devices N`` is short for
+  ``--trainer.devices N``, and in LightningCLI's commands ``--seed N`` for
+  ``--seed_everything N``, so the shared options are spelled alike everywhere.
 """
 
 import argparse
@@ -25,7 +32,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-__all__ = ('canonical_args', 'parse_command')
+__all__ = ('canonical_args', 'check_config_file', 'lightning_args', 'parse_command')
 
 _Namespace = TypeVar('_Namespace')
 _TRUE, _FALSE = ('true', 'yes', '1', 'on'), ('false', 'no', '0', 'off')
@@ -41,14 +48,33 @@ def _is_typed_bool(action: argparse.Action) -> bool:
     return getattr(action, '_typehint', None) is bool
 
 
+def check_config_file(path: str, command: str) -> Path:
+    """The ``--config`` file of a command, refused in one wording if it is not there.
+
+    Args:
+        path: the value given to ``--config``.
+        command: the command, for the message.
+
+    Returns:
+        The path.
+
+    Raises:
+        SystemExit: If ``path`` is not a file, with
+            ``als4gan <command>: error: --config 'path' does not exist``.
+    """
+    file = Path(path)
+    if not path or not file.is_file():
+        what = 'is a folder, not a YAML file' if file.is_dir() else 'does not exist'
+        msg = f'als4gan {command}: error: --config {path!r} {what}'
+        raise SystemExit(msg)
+    return file
+
+
 def _config_tokens(
     parser: argparse.ArgumentParser, path: str, command: str
 ) -> list[str]:
     """The options of a ``--config`` YAML file, as command-line tokens."""
-    file = Path(path)
-    if not file.is_file():
-        msg = f'{command}: --config {path!r} does not exist'
-        raise SystemExit(msg)
+    file = check_config_file(path, command)
     try:
         values = yaml.safe_load(file.read_text())
     except yaml.YAMLError as error:
@@ -131,11 +157,17 @@ def canonical_args(
                     stacklevel=2,
                 )
                 name = new
+        if name == '--devices' and name not in known and '--trainer.devices' in known:
+            name = '--trainer.devices'
         if name == '--config' and not own_config:
             path = value if eq else (args[i] if i < len(args) else '')
             i += 0 if eq else 1
             front += _config_tokens(parser, path, command)
             continue
+        if name == '--config':
+            check_config_file(
+                value if eq else (args[i] if i < len(args) else ''), command
+            )
         action = known.get(name)
         if action is not None and _is_flag(action):
             if not eq and i < len(args) and args[i].lower() in (*_TRUE, *_FALSE):
@@ -157,6 +189,40 @@ def canonical_args(
             continue
         out.append(name + eq + value if eq else name)
     return front + out
+
+
+#: LightningCLI options that the other commands spell the shared way.
+_LIGHTNING_ALIASES = {'--devices': '--trainer.devices', '--seed': '--seed_everything'}
+
+
+def lightning_args(argv: Sequence[str]) -> list[str]:
+    """A LightningCLI command line (``fit``, ...) with the shared spellings read.
+
+    ``--devices N`` becomes ``--trainer.devices N`` and ``--seed N``
+    ``--seed_everything N``; every ``--config`` file is checked to be there
+    (:func:`check_config_file`) before LightningCLI builds anything.
+
+    Args:
+        argv: the arguments after ``als4gan``, the subcommand first.
+
+    Returns:
+        The arguments LightningCLI reads.
+
+    Raises:
+        SystemExit: If a ``--config`` file is not there.
+    """
+    args = list(argv)
+    command = args[0] if args and not args[0].startswith('-') else 'fit'
+    out: list[str] = []
+    for i, token in enumerate(args):
+        if token == '--':
+            return out + args[i:]
+        name, eq, value = token.partition('=')
+        if name == '--config':
+            path = value if eq else (args[i + 1] if i + 1 < len(args) else '')
+            check_config_file(path, command)
+        out.append(_LIGHTNING_ALIASES.get(name, name) + eq + value)
+    return out
 
 
 def parse_command(

@@ -16,6 +16,7 @@ import torchgeo_als4gan.inference
 import torchgeo_als4gan.models
 import torchgeo_als4gan.trainers  # noqa: F401
 
+from .command_line import lightning_args
 from .lightning_cli import run_lightning_cli
 from .runtime import quiet_known_warnings, show_package_logs
 
@@ -195,7 +196,7 @@ def main(args: ArgsType = None) -> None:
             module, function = command.target.split(':')
             getattr(importlib.import_module(module), function)(argv[1:])
         else:
-            run_lightning_cli(argv)
+            run_lightning_cli(lightning_args(argv))
     except INPUT_ERRORS as error:
         if os.environ.get(TRACEBACK_VARIABLE) == '1':
             raise
