@@ -293,8 +293,16 @@ def test_rounds_fitted_as_jobs_give_the_in_process_results(
     expected, expected_ids = outcome(uninterrupted)
     assert ids == expected_ids[:3]
     np.testing.assert_allclose(results['test_miou'], expected['test_miou'][:2])
-    assert capsys.readouterr().out.count('submitted as job') == 2
+    # round 0's pool scoring ran as a job too, with the in-process scores
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / 'loop' / 'round_00' / 'scores.csv'),
+        pd.read_csv(uninterrupted / 'round_00' / 'scores.csv'),
+    )
+    out = capsys.readouterr().out
+    assert out.count('submitted as job') == 3
+    assert 'round 0 pool scoring: submitted as job' in out
     assert (tmp_path / 'loop' / 'round_01' / 'claim.json').is_file()
+    assert (tmp_path / 'loop' / 'round_00' / 'scoring' / 'claim.json').is_file()
 
 
 def test_a_job_that_finished_after_the_loop_died_is_kept(

@@ -42,7 +42,7 @@ from .report import write_loop_reports
 from .scoring import check_scorer
 from .settings import SETTINGS_FILE, check_loop_settings
 from .state import STAGES, RoundState
-from .workers import EMBEDDINGS_FILE, ScoringJob, score_in_processes, score_items
+from .workers import EMBEDDINGS_FILE, ScoringJob, score_round
 
 __all__ = ('STAGES', 'LoopSetupError', 'RoundState', 'run_loop')
 
@@ -244,16 +244,15 @@ class _Loop:
             where = (
                 f'{config.score_devices} processes' if config.score_devices > 1
                 else 'one device'
-            )  # fmt: skip
+            ) + (', as a job' if config.executor == 'slurm' else '')  # fmt: skip
             self.log(
                 f'round {state.round}: scoring {len(scored)} pool items'
                 f' ({config.scorer}, {where})'
             )
             job = ScoringJob(config, data, checkpoint, scored, folder)
-            if config.score_devices > 1:
-                values = score_in_processes(job)
-            else:
-                values = score_items(job, self.pool, model)
+            values = score_round(
+                job, self.pool, model, self.jobs, self.log, f'round {state.round}'
+            )
             if scored != items:  # keep the unlabelled items' scores
                 values = values[np.asarray(items, dtype=np.int64)]
         table = pd.DataFrame({

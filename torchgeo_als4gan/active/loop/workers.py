@@ -1,18 +1,21 @@
-"""Pool scoring of a round, in this process or in several (DDP) child processes.
+"""Pool scoring of a round: in this process, in several (DDP) child processes, or a job.
 
 Lightning's DDP launcher starts the other ranks by running the command line
 again, so scoring on several devices cannot happen inside ``als4gan loop``
 itself (every rank would rerun the whole loop). It runs in a child process,
 ``python -m torchgeo_als4gan.active.loop.workers <job.json>``, whose command line the
 launcher can repeat: each rank rebuilds the pool and the round's model, scores
-its share, and rank 0 writes the gathered scores.
+its share, and rank 0 writes the gathered scores. With ``executor: slurm`` the
+scoring is one job on the cluster, like the round's fit (:func:`score_round`):
+the job scores in its own process, or in ``score_devices`` DDP processes as
+above, and hands the scores back.
 """
 
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from numpy.typing import NDArray
 from ...datamodules.pool import QueryPool
 from ...evaluation.calibration import checkpoint_temperature
 from ...files import atomic_write
+from ...runs import check_unclaimed, run_as_job
 from ...runtime import quiet_known_warnings, resolve_device
 from .config import LoopConfig
 from .pool import build_pool, trained_model
@@ -36,6 +40,8 @@ __all__ = (
     'main',
     'score_in_processes',
     'score_items',
+    'score_job',
+    'score_round',
 )
 
 #: Where the child processes leave the scores, in the round folder.
@@ -167,6 +173,62 @@ def score_in_processes(job: ScoringJob) -> NDArray[np.float64]:
             zip(saved['items'].tolist(), saved['scores'].tolist(), strict=True)
         )
     return np.asarray([scores[i] for i in job.items], dtype=np.float64)
+
+
+def score_job(text: str) -> list[float]:
+    """Score a round inside a cluster job (``executor: slurm``).
+
+    Args:
+        text: the :class:`ScoringJob` as :meth:`ScoringJob.to_json` wrote it.
+
+    Returns:
+        The score of each of the job's items, in their order.
+    """
+    quiet_known_warnings()
+    job = ScoringJob.from_json(text)
+    if job.config.score_devices > 1:
+        values = score_in_processes(job)
+    else:
+        values = score_items(job, build_pool(job.config).pool)
+    return [float(v) for v in values]
+
+
+def score_round(
+    job: ScoringJob,
+    pool: QueryPool,
+    model: LightningModule,
+    jobs: Path,
+    log: Callable[[str], None],
+    what: str,
+) -> NDArray[np.float64]:
+    """Score a round where the loop's config says: here, in DDP processes, or a job.
+
+    Args:
+        job: the round's scoring.
+        pool: the loop's pool (scoring in this process).
+        model: the round's trained task (scoring in this process).
+        jobs: submitit's folder (``executor: slurm``).
+        log: where progress lines go.
+        what: the round, for the log and errors (``round 2``).
+
+    Returns:
+        The score of each of ``job.items``, in their order.
+
+    Raises:
+        ValueError: If a job that has not ended still scores this round.
+    """
+    config = job.config
+    if config.executor == 'slurm':
+        run = job.folder / 'scoring'
+        check_unclaimed(run, jobs, f'{what} pool scoring')
+        values = run_as_job(
+            config.slurm, jobs, run, log, f'{what} pool scoring', score_job,
+            job.to_json(),
+        )  # fmt: skip
+        return np.asarray(values, dtype=np.float64)
+    if config.score_devices > 1:
+        return score_in_processes(job)
+    return score_items(job, pool, model)
 
 
 def main(args: Sequence[str] | None = None) -> None:
