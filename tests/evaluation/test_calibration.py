@@ -18,6 +18,7 @@ from torchgeo_als4gan.evaluation.calibration import (
     fit_temperature,
     label_calibration_error,
     read_temperature,
+    temperature_interval,
 )
 from torchgeo_als4gan.inference import load_segmentation_checkpoint
 
@@ -116,3 +117,20 @@ def test_the_fitted_temperature_travels_to_prediction(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = (task(x) / result['temperature']).softmax(dim=1)
     torch.testing.assert_close(probs, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_temperature_interval_narrows_with_more_items() -> None:
+    logits, labels = _calibrated()
+    sharp = 3 * logits
+    low, high = temperature_interval(sharp, labels, samples=20)
+    assert low <= 3.0 <= high and high - low < 0.3
+    few_low, few_high = temperature_interval(sharp[:25], labels[:25], samples=20)
+    assert few_high - few_low > 2 * (high - low)  # 25 items: a loose temperature
+    assert temperature_interval(sharp[:25], labels[:25], samples=20) == (
+        few_low,
+        few_high,
+    )  # seeded
+    with pytest.raises(ValueError, match='samples >= 2'):
+        temperature_interval(sharp, labels, samples=1)
+    with pytest.raises(ValueError, match=r'\[N\] labels'):
+        temperature_interval(sharp, labels[:, None])

@@ -30,10 +30,23 @@ __all__ = (
     'fit_temperature',
     'label_calibration_error',
     'read_temperature',
+    'temperature_interval',
 )
 
 #: Key of the calibration in a checkpoint dict.
 CALIBRATION_KEY = 'calibration'
+
+
+def _check_fit_inputs(logits: Tensor, labels: Tensor, multilabel: bool) -> None:
+    """Refuse logits and labels a temperature cannot be fitted on."""
+    shape = logits.shape if multilabel else logits.shape[:1]
+    if logits.ndim != 2 or labels.shape != shape or not len(labels):
+        want = '[N, C] targets' if multilabel else '[N] labels'
+        msg = (
+            f'fit_temperature needs [N, C] logits and {want} with N > 0, got'
+            f' {tuple(logits.shape)} and {tuple(labels.shape)}'
+        )
+        raise ValueError(msg)
 
 
 def fit_temperature(
@@ -54,14 +67,7 @@ def fit_temperature(
     Raises:
         ValueError: If there are no pixels or the shapes disagree.
     """
-    shape = logits.shape if multilabel else logits.shape[:1]
-    if logits.ndim != 2 or labels.shape != shape or not len(labels):
-        want = '[N, C] targets' if multilabel else '[N] labels'
-        msg = (
-            f'fit_temperature needs [N, C] logits and {want} with N > 0, got'
-            f' {tuple(logits.shape)} and {tuple(labels.shape)}'
-        )
-        raise ValueError(msg)
+    _check_fit_inputs(logits, labels, multilabel)
     with torch.inference_mode(False), torch.enable_grad():
         x = logits.detach().float().clone()
         y = labels.detach().clone()
@@ -80,6 +86,48 @@ def fit_temperature(
 
         optimizer.step(closure)  # type: ignore[no-untyped-call]
         return min(max(float(log_t.detach().exp()), 1e-2), 1e2)
+
+
+def temperature_interval(
+    logits: Tensor,
+    labels: Tensor,
+    multilabel: bool = False,
+    samples: int = 50,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """How far the fitted temperature moves over a bootstrap of its items.
+
+    One temperature fitted on a few dozen val items is loose; resampling the
+    items with replacement and fitting again (:func:`fit_temperature`) shows
+    by how much, so a caller can say so instead of trusting one number.
+
+    Args:
+        logits: [N, C] logits of the labelled items (or pixels).
+        labels: [N] classes, or [N, C] 0/1 targets with ``multilabel``.
+        multilabel: per-label sigmoids.
+        samples: bootstrap resamples.
+        seed: seed of the resampling.
+        level: coverage of the percentile interval.
+
+    Returns:
+        The interval's low and high temperature.
+
+    Raises:
+        ValueError: If ``samples`` < 2 or ``level`` is not in (0, 1), or as
+            :func:`fit_temperature`.
+    """
+    if samples < 2 or not 0 < level < 1:
+        msg = f'temperature_interval needs samples >= 2 and 0 < level < 1, got {samples} and {level}'
+        raise ValueError(msg)
+    _check_fit_inputs(logits, labels, multilabel)
+    g = torch.Generator().manual_seed(seed)
+    fits = []
+    for _ in range(samples):
+        rows = torch.randint(len(labels), (len(labels),), generator=g)
+        fits.append(fit_temperature(logits[rows], labels[rows], multilabel=multilabel))
+    low, high = torch.tensor(fits).quantile(torch.tensor([1 - level, 1 + level]) / 2)
+    return float(low), float(high)
 
 
 def label_calibration_error(probs: Tensor, targets: Tensor, bins: int = 15) -> float:

@@ -6,10 +6,14 @@ which items look most uncertain (the entropy of ``softmax(z / T)`` does not
 keep its order across items as ``T`` moves). With ``als4gan query --calibrate
 temperature`` every scoring round first fits one temperature (Guo et al.,
 2017: NLL, LBFGS) on the datamodule's **val** items, which the classifier
-never trains on, and scores the pool with ``logits / T``.
+never trains on, and scores the pool with ``logits / T``. A temperature from
+a few val items is loose: the fit's bootstrap interval over the items is
+reported with it, and below :data:`FEW_CALIBRATION_ITEMS` items the query
+warns.
 """
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,14 @@ from ...evaluation.calibration import (
     expected_calibration_error,
     fit_temperature,
     label_calibration_error,
+    temperature_interval,
 )
 from ...files import atomic_write
 from ...trainers import ActiveLearnerTask
 
 __all__ = (
     'CALIBRATIONS',
+    'FEW_CALIBRATION_ITEMS',
     'calibrate_classifier',
     'check_calibrate',
     'check_calibration_pool',
@@ -35,6 +41,9 @@ __all__ = (
 
 #: Values of ``--calibrate``: none, or one temperature on the val items.
 CALIBRATIONS = (None, 'temperature')
+
+#: Below this many val items the fitted temperature comes with a warning.
+FEW_CALIBRATION_ITEMS = 30
 
 
 def check_calibrate(value: object) -> None:
@@ -112,11 +121,23 @@ def calibrate_classifier(
 
     Returns:
         ``temperature``, ``ece_before``, ``ece_after``, ``nll_before``,
-        ``nll_after`` (the mean NLL the temperature minimises) and ``val_items``.
+        ``nll_after`` (the mean NLL the temperature minimises), ``val_items``
+        and ``temperature_low`` / ``temperature_high`` (the 95 % bootstrap
+        interval of the fit over the val items).
     """
     z, y = _logits(model, pool, label_key, batch_size)
     multilabel = model.multilabel
     temperature = fit_temperature(z, y, multilabel=multilabel)
+    low, high = temperature_interval(z, y, multilabel)
+    if len(y) < FEW_CALIBRATION_ITEMS:
+        warnings.warn(
+            f'--calibrate temperature: T = {temperature:.3f} was fitted on only'
+            f' {len(y)} val items (bootstrap 95 % interval [{low:.3f}, {high:.3f}]);'
+            f' give the datamodule at least {FEW_CALIBRATION_ITEMS} val items'
+            ' for a temperature to trust',
+            UserWarning,
+            stacklevel=2,
+        )
 
     def ece(t: float) -> float:
         if multilabel:
@@ -132,6 +153,7 @@ def calibrate_classifier(
         'temperature': temperature, 'ece_before': ece(1.0),
         'ece_after': ece(temperature), 'nll_before': nll(1.0),
         'nll_after': nll(temperature), 'val_items': len(y),
+        'temperature_low': low, 'temperature_high': high,
     }  # fmt: skip
     model.query_temperature = temperature
     if report is not None:

@@ -270,7 +270,8 @@ class LightningPoolLearner:
             if trainer.is_global_zero:
                 print(
                     f'[als4gan query] round {round_}: temperature'
-                    f' {fit["temperature"]:.3f} fitted on {fit["val_items"]} val'
+                    f' {fit["temperature"]:.3f} [{fit["temperature_low"]:.3f},'
+                    f' {fit["temperature_high"]:.3f}] fitted on {fit["val_items"]} val'
                     f' items (ECE {fit["ece_before"]:.3f} -> {fit["ece_after"]:.3f})'
                 )
         if trainer.is_global_zero:
