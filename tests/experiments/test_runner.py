@@ -647,3 +647,38 @@ def test_a_grid_in_square_kilometres(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump({**config, **changes}))
         with pytest.raises(ValueError, match=match):
             load_experiment(path)
+
+
+@pytest.mark.parametrize(
+    ('key', 'value', 'message'),
+    [
+        ('method_args', ['--model.init_args.st_warmup=500'],
+         'method_args must be a mapping (key: value), got a list'),
+        ('method_args', {'a': '--model.init_args.lr=0.1'},
+         "method_args.a must be a list ([a, b] or - a lines), got '--model.init_args.lr=0.1'"),
+        ('strategies', 'random', "strategies must be a list ([a, b] or - a lines), got 'random'"),
+        ('ceiling', [True], 'ceiling must be one value, got a list'),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_shape_is_one_line_naming_file_and_key(
+    tmp_path: Path,
+    key: str,
+    value: object,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = {
+        'ratios': [0.5],
+        'strategies': ['random'],
+        'seeds': [0],
+        'methods': {'a': 'configs/ucm_s4gan.yaml'},
+        'output': str(tmp_path / 'o'),
+    }
+    config[key] = value  # fmt: skip
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit):
+        main(['experiment', '--config', str(bad)])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == f'als4gan experiment: error: {bad}: {message}'
+    assert not (tmp_path / 'o').exists()

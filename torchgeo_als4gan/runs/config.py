@@ -1,6 +1,8 @@
 """Config files of the orchestration commands, and the fit configs they run."""
 
 import os
+import types
+import typing
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -11,6 +13,7 @@ from ..checks import read_yaml
 __all__ = (
     'build_config',
     'check_method_config',
+    'check_shape',
     'check_single_process',
     'method_processes',
     'multi_process',
@@ -41,7 +44,81 @@ def read_config_file(file: Path, kind: type) -> dict[str, Any]:
     if unknown:
         msg = f'{os.fspath(file)}: unknown keys {unknown}; valid: {sorted(known)}'
         raise ValueError(msg)
+    hints = typing.get_type_hints(kind)
+    for key, value in raw.items():
+        problem = check_shape(key, hints[key], value)
+        if problem is not None:
+            msg = f'{os.fspath(file)}: {problem}'
+            raise ValueError(msg)
     return raw
+
+
+_KINDS = {dict: 'a mapping (key: value)', list: 'a list ([a, b] or - a lines)'}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return 'a mapping'
+    if isinstance(value, list):
+        return 'a list'
+    return f'{value!r}'
+
+
+def check_shape(where: str, annotation: Any, value: Any) -> str | None:
+    """What is wrong with the shape of a YAML value, against its field's type.
+
+    Only the structure is checked (a mapping, a list or a single value, at every
+    level of the annotation): a list where a mapping belongs, a single value
+    where a list belongs, a mapping or a list where one value belongs. The
+    values themselves are checked by the config's own checks.
+
+    Args:
+        where: the key, for the message (``method_args.s4gan``).
+        annotation: the field's type (``dict[str, list[str]]``, ``int | None``).
+        value: the YAML value.
+
+    Returns:
+        None if the shape fits, else a message naming ``where``.
+    """
+    options = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType)
+        or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
+    if value is None and type(None) in options:
+        return None
+    if Any in options:
+        return None
+    problems = []
+    for option in options:
+        origin = typing.get_origin(option) or option
+        args = typing.get_args(option)
+        if origin is dict:
+            if not isinstance(value, dict):
+                problems.append(_KINDS[dict])
+                continue
+            inner = [check_shape(f'{where}.{k}', args[1], v) for k, v in value.items()]
+            problem = next((p for p in inner if p is not None), None)
+        elif origin is list:
+            if not isinstance(value, list):
+                problems.append(_KINDS[list])
+                continue
+            inner = [
+                check_shape(f'{where}[{i}]', args[0], v) for i, v in enumerate(value)
+            ]
+            problem = next((p for p in inner if p is not None), None)
+        elif origin is type(None):
+            continue
+        elif isinstance(value, dict | list):
+            problems.append('one value')
+            continue
+        else:
+            return None
+        if problem is None:
+            return None
+        return problem
+    return f'{where} must be {" or ".join(problems)}, got {_kind(value)}'
 
 
 Config = TypeVar('Config')

@@ -183,6 +183,11 @@ def test_warm_start_and_random_scorer(
     ({'region_top': 0}, r'region_top must be in \(0, 1\]'),
     ({'method': 'configs/ucm_query.yaml'}, 'not a segmentation fit config'),
     ({'method': 'configs/missing.yaml'}, 'does not exist'),
+    ({'budgets': 0.5}, r'budgets must be a list \(\[a, b\] or - a lines\), got 0.5'),
+    ({'slurm': ['nodes']}, r'slurm must be a mapping \(key: value\), got a list'),
+    ({'data_args': '--data.init_args.root=x'}, "data_args must be a list"),
+    ({'seed': [1, 2]}, 'seed must be one value, got a list'),
+    ({'extra_tests': {'b': '--x'}}, r"extra_tests.b must be a list .*, got '--x'"),
 ])  # fmt: skip
 def test_bad_configs_name_the_option(
     tmp_path: Path, changes: dict[str, Any], message: str
