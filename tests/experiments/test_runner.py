@@ -362,7 +362,7 @@ def test_stal_cells_end_with_the_same_budget(tmp_path: Path) -> None:
          r'loop_variants.stal_b \(methods.supervised\): diversity must be'),
         ({'stal_b': {'diversity': 'feature', 'min_distance_m': 50}}, ['stal_b'],
          'feature and min_distance_m cannot'),
-        ({'stal_b': [1]}, ['stal_b'], 'must map loop options'),
+        ({'stal_b': [1]}, ['stal_b'], r'loop_variants.stal_b must be a mapping \(key: value\), got a list'),
     ],
 )  # fmt: skip
 def test_loop_variants_are_checked_before_any_fit(
