@@ -38,15 +38,6 @@ _Namespace = TypeVar('_Namespace')
 _TRUE, _FALSE = ('true', 'yes', '1', 'on'), ('false', 'no', '0', 'off')
 
 
-#: LightningCLI options that the other commands spell the shared way.
-_LIGHTNING_ALIASES = {'--devices': '--trainer.devices', '--seed': '--seed_everything'}
-
-
-def _value(args: Sequence[str], i: int, eq: str, value: str) -> str:
-    """The value of the option at ``args[i]``: after ``=``, else the next token."""
-    return value if eq else (args[i + 1] if i + 1 < len(args) else '')
-
-
 def _is_flag(action: argparse.Action) -> bool:
     """An argparse ``store_true`` / ``store_false`` option."""
     return isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction)
@@ -166,16 +157,17 @@ def canonical_args(
                     stacklevel=2,
                 )
                 name = new
-        if name == '--devices' and name not in known:  # a training command's
-            name = (
-                _LIGHTNING_ALIASES[name] if _LIGHTNING_ALIASES[name] in known else name
-            )
+        if name == '--devices' and name not in known and '--trainer.devices' in known:
+            name = '--trainer.devices'
         if name == '--config' and not own_config:
-            front += _config_tokens(parser, _value(args, i - 1, eq, value), command)
+            path = value if eq else (args[i] if i < len(args) else '')
             i += 0 if eq else 1
+            front += _config_tokens(parser, path, command)
             continue
         if name == '--config':
-            check_config_file(_value(args, i - 1, eq, value), command)
+            check_config_file(
+                value if eq else (args[i] if i < len(args) else ''), command
+            )
         action = known.get(name)
         if action is not None and _is_flag(action):
             if not eq and i < len(args) and args[i].lower() in (*_TRUE, *_FALSE):
@@ -197,6 +189,10 @@ def canonical_args(
             continue
         out.append(name + eq + value if eq else name)
     return front + out
+
+
+#: LightningCLI options that the other commands spell the shared way.
+_LIGHTNING_ALIASES = {'--devices': '--trainer.devices', '--seed': '--seed_everything'}
 
 
 def lightning_args(argv: Sequence[str]) -> list[str]:
@@ -223,7 +219,8 @@ def lightning_args(argv: Sequence[str]) -> list[str]:
             return out + args[i:]
         name, eq, value = token.partition('=')
         if name == '--config':
-            check_config_file(_value(args, i, eq, value), command)
+            path = value if eq else (args[i + 1] if i + 1 < len(args) else '')
+            check_config_file(path, command)
         out.append(_LIGHTNING_ALIASES.get(name, name) + eq + value)
     return out
 
